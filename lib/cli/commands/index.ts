@@ -1,0 +1,8 @@
+// The list of sub-commands; add one line per command module.
+import type { Command } from 'commander';
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+export const commandModules: CommandModule[] = [];
