@@ -1,0 +1,148 @@
+// A small pool of worker threads running decodeImage (decode_worker.ts).
+// sharp's own decode/resize runs on libuv/libvips threads either way; the
+// workers add parallelism for the per-pixel normalise/transpose, which would
+// otherwise run on (and block) the main thread. Results come back with their
+// pixel buffers transferred, not copied.
+//
+// Size 0 runs everything on the calling thread. If workers cannot start at all
+// (e.g. TypeScript sources loaded without tsx), the pool falls back to the
+// calling thread once, with a process warning.
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { DecodeError, decodeImage, type DecodeRequest, type DecodeResult } from './decode.js';
+import type { WorkerRequest, WorkerResponse } from './decode_worker.js';
+
+interface Task {
+  id: number;
+  request: DecodeRequest;
+  resolve: (r: DecodeResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, Task>;
+  started: boolean;
+}
+
+/** Default pool size: one worker per core, at most 8. */
+export function defaultWorkerCount(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(8, cores));
+}
+
+export class DecodePool {
+  readonly size: number;
+  /** Tasks one worker holds at once: while one is in sharp (off-thread), another can normalise. */
+  private readonly perWorker = 2;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private nextId = 0;
+  private inline: boolean;
+  private closed = false;
+  private startFailures = 0;
+
+  constructor(size: number = defaultWorkerCount()) {
+    if (!(Number.isInteger(size) && size >= 0)) throw new RangeError(`worker count must be an integer ≥ 0, got ${size}`);
+    this.size = size;
+    this.inline = size === 0;
+  }
+
+  /** True while decoding runs on the calling thread (size 0, or workers could not start). */
+  get runsInline(): boolean {
+    return this.inline;
+  }
+
+  decode(request: DecodeRequest): Promise<DecodeResult> {
+    if (this.closed) return Promise.reject(new Error('the decode pool is closed'));
+    if (this.inline) return decodeImage(request);
+    return new Promise<DecodeResult>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, request, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Stops the workers; tasks still queued or running are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new Error('the decode pool was closed');
+    for (const task of this.queue.splice(0)) task.reject(error);
+    const slots = this.slots.splice(0);
+    for (const slot of slots) for (const task of slot.inFlight.values()) task.reject(error);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      if (this.inline) {
+        for (const task of this.queue.splice(0)) decodeImage(task.request).then(task.resolve, task.reject);
+        return;
+      }
+      let slot = this.slots.reduce<Slot | undefined>((best, s) => (s.inFlight.size < this.perWorker && (!best || s.inFlight.size < best.inFlight.size) ? s : best), undefined);
+      if (!slot && this.slots.length < this.size) slot = this.spawn();
+      if (!slot) return;
+      const task = this.queue.shift()!;
+      slot.inFlight.set(task.id, task);
+      if (slot.inFlight.size === 1) slot.worker.ref();
+      slot.worker.postMessage({ id: task.id, request: task.request } satisfies WorkerRequest);
+    }
+  }
+
+  private spawn(): Slot {
+    const worker = createWorker();
+    worker.unref();
+    const slot: Slot = { worker, inFlight: new Map(), started: false };
+    worker.on('message', (msg: WorkerResponse) => {
+      slot.started = true;
+      this.startFailures = 0;
+      const task = slot.inFlight.get(msg.id);
+      if (!task) return;
+      slot.inFlight.delete(msg.id);
+      if (slot.inFlight.size === 0) worker.unref();
+      if ('result' in msg) task.resolve(msg.result);
+      else task.reject(msg.error.kind === 'internal' ? new Error(msg.error.message) : new DecodeError(msg.error.message, msg.error.kind));
+      this.pump();
+    });
+    const fail = (err: Error): void => {
+      const index = this.slots.indexOf(slot);
+      if (index < 0) return; // already handled (error then exit)
+      this.slots.splice(index, 1);
+      const tasks = [...slot.inFlight.values()];
+      slot.inFlight.clear();
+      if (this.closed) return;
+      if (!slot.started) {
+        // The worker died before answering anything: it probably cannot load at all.
+        this.startFailures++;
+        if (this.startFailures >= 2) {
+          this.inline = true;
+          process.emitWarning(`laxray: decode workers cannot start (${err.message}); decoding on the main thread instead`);
+          this.queue.unshift(...tasks);
+          this.pump();
+          return;
+        }
+        this.queue.unshift(...tasks);
+      } else {
+        for (const task of tasks) task.reject(new Error(`a decode worker stopped unexpectedly: ${err.message}`));
+      }
+      this.pump();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+function createWorker(): Worker {
+  const self = import.meta.url;
+  if (self.endsWith('.ts')) {
+    // Running from TypeScript sources (tsx): workers do not inherit tsx's
+    // loader, so register it inside the worker before loading the entry.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./decode_worker.ts', self).href;
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+    return new Worker(code, { eval: true });
+  }
+  return new Worker(new URL('./decode_worker.js', self));
+}

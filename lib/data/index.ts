@@ -1,0 +1,45 @@
+// Data: COCO datasets, OPIXray conversion, the training / inference input
+// pipeline (and, appended below, dual-energy pre-processing and the synthetic generator).
+export {
+  loadCocoDataset,
+  parseCocoDataset,
+  subsetDataset,
+  describeReport,
+  type BoxPolicy,
+  type CocoLoadOptions,
+  type Dataset,
+  type DatasetCategory,
+  type DatasetImage,
+  type DatasetReport,
+  type ImageAnnotations,
+  type BoxChange,
+  type BoxDrop,
+} from './coco.js';
+export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions, type OpixrayResult } from './opixray.js';
+export { collate, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
+export {
+  DataLoader,
+  Preprocessor,
+  preprocess,
+  type ImageInput,
+  type LoaderOptions,
+  type LoaderStats,
+  type PipelineOptions,
+  type PlannedBatch,
+} from './loader.js';
+export {
+  DEFAULT_MEAN,
+  DEFAULT_STD,
+  DEFAULT_SCALE,
+  DEFAULT_SIZE_DIVISOR,
+  resizedSize,
+  scaleFactors,
+  transformBoxes,
+  flipBoxes,
+  padTo,
+  normalizeToCHW,
+  normalizationTable,
+  type ResizeOptions,
+} from './transforms.js';
+export { mulberry32, mixSeed, shuffleInPlace, type Random } from './random.js';
+// synth exports below

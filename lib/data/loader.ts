@@ -1,0 +1,388 @@
+// The input pipeline: Dataset → batches of normalised, padded images with
+// targets, for training (`DataLoader`, an async iterator) and for inference
+// (`Preprocessor` / `preprocess`, from paths, Buffers or sharp instances).
+//
+// Per image: decode (sharp) → resize keeping the ratio to fit `scale` →
+// horizontal flip (training, p = 0.5) → normalise (mean/std, RGB) → CHW; per
+// batch: zero-pad bottom/right to a multiple of 32 and pack into one
+// Float32Array [N, 3, H, W] (collate.ts).
+//
+// Determinism: the epoch's order and every flip are drawn on the main thread
+// from (seed, epoch) before any decoding starts (random.ts); decoding runs in a
+// worker pool and may finish in any order, but batches are assembled and yielded
+// in plan order, so two loaders with the same seed give identical batches, and
+// `iterate({ epoch, startBatch })` resumes mid-epoch exactly.
+//
+// Throughput: `prefetch` batches are decoded ahead of the one being consumed;
+// `stats.waitMs` is how long the consumer has waited for data in total.
+import type { Sharp } from 'sharp';
+import { LaxrayError } from '../errors.js';
+import type { Dataset, DatasetImage } from './coco.js';
+import { collate, type Batch, type ImageTargets, type PreparedImage, type TrainingBatch } from './collate.js';
+import { DecodeError, type DecodeRequest, type DecodeResult, type ImageSource } from './decode.js';
+import { DecodePool, defaultWorkerCount } from './decode_pool.js';
+import { mixSeed, mulberry32, shuffleInPlace } from './random.js';
+import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, scaleFactors, transformBoxes } from './transforms.js';
+
+/** The image transforms shared by training and inference (defaults: the paper's). */
+export interface PipelineOptions {
+  /** Resize target; see transforms.ts `resizedSize`. Default [1333, 800]. */
+  scale?: readonly [number, number];
+  /** Keep the aspect ratio (default true). */
+  keepRatio?: boolean;
+  /** RGB mean / std on the 0..255 scale. Default ImageNet's (123.675, 116.28, 103.53) / (58.395, 57.12, 57.375). */
+  mean?: readonly [number, number, number];
+  std?: readonly [number, number, number];
+  /** Batch H and W are padded up to a multiple of this. Default 32. */
+  sizeDivisor?: number;
+  /** Worker threads for decoding/normalising; 0 = the calling thread. Default: one per core, at most 8. */
+  workers?: number;
+}
+
+export interface LoaderOptions extends PipelineOptions {
+  /** Images per batch (default 8, the paper's). */
+  batchSize?: number;
+  /** Training mode: shuffle, random flips, targets (default true). */
+  train?: boolean;
+  /** Shuffle each epoch (default: `train`). */
+  shuffle?: boolean;
+  /** Probability of a horizontal flip per image (default 0.5 when training, else 0). */
+  flipProbability?: number;
+  /** Seed of the shuffle and flips (default 0). */
+  seed?: number;
+  /** Drop the last batch when it is smaller than batchSize (default false). */
+  dropLast?: boolean;
+  /** Leave out images with no annotations at all (default: `train`, as mmdetection's filter_empty_gt). */
+  filterEmpty?: boolean;
+  /** Batches decoded ahead of the one being consumed (default 2). */
+  prefetch?: number;
+  /**
+   * A missing / corrupt image: 'throw' (default) ends the epoch with an
+   * INVALID_IMAGE error naming the file and image id; 'skip' leaves the image out
+   * of its batch, records it in `stats.skipped` and calls `onSkip`.
+   */
+  onError?: 'throw' | 'skip';
+  onSkip?: (error: LaxrayError) => void;
+  /** Check that each decoded file has the dataset's width/height (default true). */
+  checkImageSize?: boolean;
+}
+
+/** One planned batch: which images, flipped or not. */
+export interface PlannedBatch {
+  index: number;
+  items: { image: DatasetImage; flip: boolean }[];
+}
+
+export interface LoaderStats {
+  batches: number;
+  images: number;
+  skipped: { imageId: number; path: string; message: string }[];
+  /** Total time the consumer waited for a batch that was not ready yet (ms). */
+  waitMs: number;
+}
+
+interface ResolvedPipeline {
+  scale: readonly [number, number];
+  keepRatio: boolean;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  sizeDivisor: number;
+}
+
+function resolvePipeline(options: PipelineOptions): ResolvedPipeline {
+  const p = {
+    scale: options.scale ?? DEFAULT_SCALE,
+    keepRatio: options.keepRatio ?? true,
+    mean: options.mean ?? DEFAULT_MEAN,
+    std: options.std ?? DEFAULT_STD,
+    sizeDivisor: options.sizeDivisor ?? DEFAULT_SIZE_DIVISOR,
+  };
+  if (p.scale.length !== 2 || !p.scale.every((s) => Number.isFinite(s) && s >= 1)) {
+    throw new LaxrayError('INVALID_ARGUMENT', `scale must be two numbers ≥ 1 such as [1333, 800], got ${JSON.stringify(p.scale)}`);
+  }
+  for (const [name, v] of [['mean', p.mean], ['std', p.std]] as const) {
+    if (v.length !== 3 || !v.every(Number.isFinite) || (name === 'std' && v.some((s) => s === 0))) {
+      throw new LaxrayError('INVALID_ARGUMENT', `${name} must be 3 finite numbers (RGB${name === 'std' ? ', non-zero' : ''}), got ${JSON.stringify(v)}`);
+    }
+  }
+  if (!(Number.isInteger(p.sizeDivisor) && p.sizeDivisor >= 1)) throw new LaxrayError('INVALID_ARGUMENT', `sizeDivisor must be a positive integer, got ${p.sizeDivisor}`);
+  return p;
+}
+
+function positiveInt(name: string, v: number, min: number): number {
+  if (!(Number.isInteger(v) && v >= min)) throw new LaxrayError('INVALID_ARGUMENT', `${name} must be an integer ≥ ${min}, got ${v}`);
+  return v;
+}
+
+type Settled = { ok: true; batch: TrainingBatch | undefined } | { ok: false; error: unknown };
+
+/**
+ * Batches of a Dataset for training or evaluation.
+ *
+ *     const loader = new DataLoader(dataset, { batchSize: 8, seed: 1 });
+ *     for await (const batch of loader) { ... }   // epoch 0, then 1, ...
+ *     await loader.close();
+ */
+export class DataLoader implements AsyncIterable<TrainingBatch> {
+  readonly dataset: Dataset;
+  readonly batchSize: number;
+  readonly train: boolean;
+  readonly shuffle: boolean;
+  readonly flipProbability: number;
+  readonly seed: number;
+  readonly dropLast: boolean;
+  readonly prefetch: number;
+  readonly onError: 'throw' | 'skip';
+  /** The images an epoch draws from (after filterEmpty), in dataset order. */
+  readonly images: readonly DatasetImage[];
+  readonly stats: LoaderStats = { batches: 0, images: 0, skipped: [], waitMs: 0 };
+  /** Epoch the next `for await` iterates. */
+  nextEpoch = 0;
+  private readonly pipeline: ResolvedPipeline;
+  private readonly pool: DecodePool;
+  private readonly checkImageSize: boolean;
+  private readonly onSkip: ((error: LaxrayError) => void) | undefined;
+
+  constructor(dataset: Dataset, options: LoaderOptions = {}) {
+    this.dataset = dataset;
+    this.pipeline = resolvePipeline(options);
+    this.batchSize = positiveInt('batchSize', options.batchSize ?? 8, 1);
+    this.train = options.train ?? true;
+    this.shuffle = options.shuffle ?? this.train;
+    this.flipProbability = options.flipProbability ?? (this.train ? 0.5 : 0);
+    if (!(this.flipProbability >= 0 && this.flipProbability <= 1)) throw new LaxrayError('INVALID_ARGUMENT', `flipProbability must be in [0, 1], got ${this.flipProbability}`);
+    this.seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(this.seed)) throw new LaxrayError('INVALID_ARGUMENT', `seed must be an integer, got ${this.seed}`);
+    this.dropLast = options.dropLast ?? false;
+    this.prefetch = positiveInt('prefetch', options.prefetch ?? 2, 0);
+    this.onError = options.onError ?? 'throw';
+    if (this.onError !== 'throw' && this.onError !== 'skip') throw new LaxrayError('INVALID_ARGUMENT', `onError must be 'throw' or 'skip', got ${String(this.onError)}`);
+    this.onSkip = options.onSkip;
+    this.checkImageSize = options.checkImageSize ?? true;
+    const filterEmpty = options.filterEmpty ?? this.train;
+    this.images = filterEmpty ? dataset.images.filter((im) => im.annotations.ids.length > 0) : dataset.images;
+    this.pool = new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0));
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.images.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The order and flips of an epoch: a pure function of (seed, epoch). */
+  plan(epoch: number): PlannedBatch[] {
+    positiveInt('epoch', epoch, 0);
+    const order = this.images.map((_, i) => i);
+    if (this.shuffle) shuffleInPlace(order, mulberry32(mixSeed(this.seed, epoch, 1)));
+    const coin = mulberry32(mixSeed(this.seed, epoch, 2));
+    const flips = order.map(() => this.flipProbability > 0 && coin() < this.flipProbability);
+    const batches: PlannedBatch[] = [];
+    for (let start = 0, index = 0; start < order.length; start += this.batchSize, index++) {
+      const end = Math.min(start + this.batchSize, order.length);
+      if (this.dropLast && end - start < this.batchSize) break;
+      const items = [];
+      for (let k = start; k < end; k++) items.push({ image: this.images[order[k]!]!, flip: flips[k]! });
+      batches.push({ index, items });
+    }
+    return batches;
+  }
+
+  /** Iterates the next epoch (0, 1, 2, ... on successive loops). */
+  [Symbol.asyncIterator](): AsyncIterator<TrainingBatch> {
+    return this.iterate({ epoch: this.nextEpoch++ });
+  }
+
+  /** Iterates one epoch, optionally starting at a batch index (to resume a run). */
+  async *iterate(options: { epoch?: number; startBatch?: number } = {}): AsyncGenerator<TrainingBatch, void, undefined> {
+    const epoch = options.epoch ?? 0;
+    const batches = this.plan(epoch).slice(positiveInt('startBatch', options.startBatch ?? 0, 0));
+    const pending: Promise<Settled>[] = [];
+    let next = 0;
+    const launch = (): void => {
+      while (pending.length <= this.prefetch && next < batches.length) {
+        pending.push(this.loadBatch(batches[next++]!, epoch).then((batch) => ({ ok: true, batch }) as const, (error: unknown) => ({ ok: false, error }) as const));
+      }
+    };
+    launch();
+    while (pending.length > 0) {
+      const t0 = performance.now();
+      const settled = await pending.shift()!;
+      this.stats.waitMs += performance.now() - t0;
+      launch();
+      if (!settled.ok) throw settled.error;
+      if (settled.batch) {
+        this.stats.batches++;
+        this.stats.images += settled.batch.metas.length;
+        yield settled.batch;
+      }
+    }
+  }
+
+  /** Stops the decode workers. The loader cannot be used afterwards. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async loadBatch(planned: PlannedBatch, epoch: number): Promise<TrainingBatch | undefined> {
+    const { pipeline } = this;
+    const results = await Promise.allSettled(
+      planned.items.map(({ image, flip }) =>
+        this.pool.decode({
+          source: { kind: 'path', path: image.path },
+          scale: pipeline.scale,
+          keepRatio: pipeline.keepRatio,
+          flip,
+          mean: pipeline.mean,
+          std: pipeline.std,
+          ...(this.checkImageSize ? { expected: { width: image.width, height: image.height } } : {}),
+        }),
+      ),
+    );
+    const prepared: PreparedImage[] = [];
+    for (let k = 0; k < results.length; k++) {
+      const r = results[k]!;
+      const { image, flip } = planned.items[k]!;
+      if (r.status === 'rejected') {
+        const error = imageError(r.reason, `image id ${image.id} (${image.path})`);
+        if (this.onError === 'throw') throw error;
+        this.stats.skipped.push({ imageId: image.id, path: image.path, message: error.message });
+        this.onSkip?.(error);
+        continue;
+      }
+      prepared.push(prepareTrainingImage(image, flip, r.value));
+    }
+    if (prepared.length === 0) return undefined;
+    const batch = collate(prepared, { sizeDivisor: pipeline.sizeDivisor });
+    return { ...batch, targets: prepared.map((p) => p.targets!), epoch, index: planned.index };
+  }
+}
+
+/** Meta and targets of a decoded dataset image (boxes scaled, flipped, clipped to the resized image). */
+function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: DecodeResult): PreparedImage {
+  const { scaleX, scaleY } = scaleFactors(decoded.originalWidth, decoded.originalHeight, decoded.width, decoded.height);
+  const meta = {
+    imageId: image.id,
+    fileName: image.fileName,
+    originalWidth: decoded.originalWidth,
+    originalHeight: decoded.originalHeight,
+    resizedWidth: decoded.width,
+    resizedHeight: decoded.height,
+    scaleX,
+    scaleY,
+    flipped: flip,
+  };
+  const ann = image.annotations;
+  const keep: number[] = [];
+  const ignore: number[] = [];
+  for (let j = 0; j < ann.ids.length; j++) (ann.ignore[j] ? ignore : keep).push(j);
+  const rows = (idx: number[]): Float64Array => {
+    const out = new Float64Array(4 * idx.length);
+    idx.forEach((j, r) => out.set(ann.boxes.subarray(4 * j, 4 * j + 4), 4 * r));
+    return out;
+  };
+  const size = { width: decoded.width, height: decoded.height };
+  const flipWidth = flip ? decoded.width : undefined;
+  const targets: ImageTargets = {
+    boxes: transformBoxes(rows(keep), scaleX, scaleY, flipWidth, size),
+    labels: Int32Array.from(keep, (j) => ann.labels[j]!),
+    ignoreBoxes: transformBoxes(rows(ignore), scaleX, scaleY, flipWidth, size),
+    annotationIds: keep.map((j) => ann.ids[j]!),
+  };
+  return { data: decoded.data, meta, targets };
+}
+
+function imageError(reason: unknown, what: string): LaxrayError {
+  if (reason instanceof LaxrayError) return reason;
+  const message = reason instanceof Error ? reason.message : String(reason);
+  const hint =
+    reason instanceof DecodeError && reason.kind === 'size-mismatch'
+      ? ''
+      : '; replace or remove the file (or use onError: "skip" to leave such images out)';
+  return new LaxrayError('INVALID_IMAGE', `${what}: ${message}${hint}`, { cause: reason });
+}
+
+/** What `prepare` accepts: a file path, an encoded image (JPEG/PNG/TIFF/... bytes) or a sharp instance. */
+export type ImageInput = string | Uint8Array | Sharp;
+
+function isSharp(v: unknown): v is Sharp {
+  return typeof v === 'object' && v !== null && typeof (v as Sharp).toBuffer === 'function' && typeof (v as Sharp).metadata === 'function' && typeof (v as Sharp).clone === 'function';
+}
+
+/**
+ * The inference path: the same transforms minus the flip, for inputs that are
+ * not in a Dataset. Reuse one Preprocessor (it owns a worker pool); close it when done.
+ */
+export class Preprocessor {
+  private readonly pipeline: ResolvedPipeline;
+  private readonly pool: DecodePool;
+
+  constructor(options: PipelineOptions = {}) {
+    this.pipeline = resolvePipeline(options);
+    this.pool = new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0));
+  }
+
+  /**
+   * One input → a batch of one; an array → a batch in the same order. Meta
+   * `imageId` is the input's index. Errors name the input (path or index).
+   */
+  async prepare(input: ImageInput | readonly ImageInput[]): Promise<Batch> {
+    const inputs = Array.isArray(input) ? (input as readonly ImageInput[]) : [input as ImageInput];
+    if (inputs.length === 0) throw new LaxrayError('INVALID_ARGUMENT', 'prepare() needs at least one image');
+    const prepared = await Promise.all(inputs.map((item, i) => this.prepareOne(item, i)));
+    return collate(prepared, { sizeDivisor: this.pipeline.sizeDivisor });
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async prepareOne(input: ImageInput, index: number): Promise<PreparedImage> {
+    const what = typeof input === 'string' ? `input ${index} (${input})` : `input ${index}`;
+    let source: ImageSource;
+    if (typeof input === 'string') source = { kind: 'path', path: input };
+    else if (input instanceof Uint8Array) source = { kind: 'buffer', data: input };
+    else if (isSharp(input)) {
+      try {
+        const { data, info } = await input.clone().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+        source = { kind: 'raw', data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
+      } catch (err) {
+        throw imageError(new DecodeError(`the sharp instance failed: ${(err as Error).message}`, 'corrupt'), what);
+      }
+    } else {
+      throw new LaxrayError('INVALID_ARGUMENT', `${what}: expected a file path, a Buffer/Uint8Array of an encoded image or a sharp instance, got ${typeof input}`);
+    }
+    const request: DecodeRequest = { source, scale: this.pipeline.scale, keepRatio: this.pipeline.keepRatio, flip: false, mean: this.pipeline.mean, std: this.pipeline.std };
+    let decoded: DecodeResult;
+    try {
+      decoded = await this.pool.decode(request);
+    } catch (err) {
+      throw imageError(err, what);
+    }
+    const { scaleX, scaleY } = scaleFactors(decoded.originalWidth, decoded.originalHeight, decoded.width, decoded.height);
+    return {
+      data: decoded.data,
+      meta: {
+        imageId: index,
+        ...(typeof input === 'string' ? { fileName: input } : {}),
+        originalWidth: decoded.originalWidth,
+        originalHeight: decoded.originalHeight,
+        resizedWidth: decoded.width,
+        resizedHeight: decoded.height,
+        scaleX,
+        scaleY,
+        flipped: false,
+      },
+    };
+  }
+}
+
+/** One-shot inference preprocessing on the calling thread (sharp still uses its own threads). */
+export async function preprocess(input: ImageInput | readonly ImageInput[], options: Omit<PipelineOptions, 'workers'> = {}): Promise<Batch> {
+  const p = new Preprocessor({ ...options, workers: 0 });
+  try {
+    return await p.prepare(input);
+  } finally {
+    await p.close();
+  }
+}
