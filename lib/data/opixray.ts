@@ -30,7 +30,7 @@ export interface OpixrayOptions {
    * them. false: such lines / images are left out and listed in the report.
    */
   strict?: boolean;
-  /** Convert only these image file names (e.g. from OPIXray's test_knife-1.txt). */
+  /** Convert only these images, by file name or stem (e.g. the lines of OPIXray's test_knife-1.txt). */
   imageList?: readonly string[];
 }
 
@@ -78,11 +78,19 @@ export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayRe
   const problems: string[] = [];
   const warnings: string[] = [];
   if (options.imageList) {
-    const present = new Set(imageNames);
-    const missing = options.imageList.filter((n) => !present.has(n));
-    for (const n of missing) problems.push(`image list names ${n}, which is not in ${imagesDir}`);
-    const wanted = new Set(options.imageList);
-    selected = imageNames.filter((n) => wanted.has(n));
+    // Entries may be file names ("009000.jpg") or stems ("009000"), as OPIXray's test lists are.
+    const byKey = new Map<string, string>();
+    for (const n of imageNames) {
+      byKey.set(n, n);
+      if (!byKey.has(path.parse(n).name)) byKey.set(path.parse(n).name, n);
+    }
+    const chosen = new Set<string>();
+    for (const entry of options.imageList.map((e) => e.trim()).filter(Boolean)) {
+      const name = byKey.get(entry);
+      if (name) chosen.add(name);
+      else problems.push(`the image list names ${entry}, which is not in ${imagesDir}`);
+    }
+    selected = imageNames.filter((n) => chosen.has(n));
   }
   if (imageNames.length === 0) throw new LaxrayError('INVALID_DATASET', `no images (${[...IMAGE_EXTENSIONS].join(', ')}) in ${imagesDir}; check --images`);
 

@@ -1,8 +1,13 @@
 // The list of sub-commands; add one line per command module.
 import type { Command } from 'commander';
+import * as info from './info.js';
+import * as convert from './convert.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [];
+export const commandModules: CommandModule[] = [
+  info,
+  convert,
+];
