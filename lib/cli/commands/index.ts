@@ -1,5 +1,6 @@
 // The list of sub-commands; add one line per command module.
 import type { Command } from 'commander';
+import * as info from './info.js';
 import * as convert from './convert.js';
 
 export interface CommandModule {
@@ -7,5 +8,6 @@ export interface CommandModule {
 }
 
 export const commandModules: CommandModule[] = [
+  info,
   convert,
 ];

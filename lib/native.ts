@@ -1,0 +1,117 @@
+// The only file that loads the addon. It finds the binary with node-gyp-build
+// (a local build in build/Release, else the prebuild for this platform in
+// prebuilds/; LAXRAY_ADDON_PATH overrides both) and declares the types of what
+// the addon exports. Everything else imports `native` from here.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LaxrayError } from './errors.js';
+
+/** Typed-array kinds that cross the boundary. */
+export type HostArray = Float32Array | Uint8Array | Int32Array;
+export type DType = 'float32' | 'uint8' | 'int32' | 'float64' | 'float16' | 'int64' | 'int16' | 'int8' | 'bool';
+
+/** Host data plus shape, as the addon returns it (zero-copy view of a CPU tensor). */
+export interface TensorData<T extends HostArray = HostArray> {
+  data: T;
+  shape: number[];
+}
+
+export interface NativeTensorHandle {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly device: string;
+  toArray(): Promise<TensorData>;
+  to(device: string): Promise<NativeTensorHandle>;
+}
+
+export interface NativeRuntimeInfo {
+  torchVersion: string;
+  builtWithCuda: boolean;
+  cudaAvailable: boolean;
+  deviceCount: number;
+  devices: { index: number; name: string; totalMemoryBytes: number }[];
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+/** What the addon exports (native/bindings/*). */
+export interface NativeAddon {
+  runtimeInfo(): Promise<NativeRuntimeInfo>;
+  setIntraOpThreads(threads: number): void;
+  tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
+  matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
+}
+
+/** The package root: the nearest directory above this file holding binding.gyp. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'binding.gyp'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new LaxrayError('NATIVE_LOAD_FAILED', 'cannot find the laxray package root (binding.gyp)');
+    dir = parent;
+  }
+  return dir;
+}
+
+let loaded: { addon: NativeAddon; file: string } | undefined;
+
+function load(): { addon: NativeAddon; file: string } {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const root = packageRoot();
+  let file: string;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    file = process.env.LAXRAY_ADDON_PATH ? path.resolve(process.env.LAXRAY_ADDON_PATH) : nodeGypBuild.resolve(root);
+  } catch (err) {
+    throw new LaxrayError(
+      'NATIVE_LOAD_FAILED',
+      `the laxray addon is not built (${(err as Error).message.split('\n')[0]}). Run \`npm run setup\` in ${root} ` +
+        'to install LibTorch and build it.',
+      { cause: err },
+    );
+  }
+  try {
+    loaded = { addon: require(file) as NativeAddon, file };
+  } catch (err) {
+    throw new LaxrayError(
+      'NATIVE_LOAD_FAILED',
+      `the laxray addon at ${file} could not be loaded: ${(err as Error).message}. If LibTorch moved or changed, ` +
+        'rebuild with `npm run prebuild` (see README: "How LibTorch is found").',
+      { cause: err },
+    );
+  }
+  return loaded;
+}
+
+/** Path of the binary in use. */
+export function addonFile(): string {
+  return load().file;
+}
+
+/**
+ * The addon, with every function's errors turned into LaxrayError
+ * (code NATIVE_ERROR, or INVALID_ARGUMENT for argument type errors).
+ */
+export const native: NativeAddon = new Proxy({} as NativeAddon, {
+  get(_target, name: string) {
+    const value = (load().addon as unknown as Record<string, unknown>)[name];
+    if (typeof value !== 'function') return value;
+    return (...args: unknown[]) => {
+      try {
+        const result = (value as (...a: unknown[]) => unknown)(...args);
+        return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(asLaxrayError(err))) : result;
+      } catch (err) {
+        throw asLaxrayError(err);
+      }
+    };
+  },
+});
+
+export function asLaxrayError(err: unknown): LaxrayError {
+  if (err instanceof LaxrayError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new LaxrayError(err instanceof TypeError ? 'INVALID_ARGUMENT' : 'NATIVE_ERROR', message, { cause: err });
+}

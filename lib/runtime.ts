@@ -1,0 +1,24 @@
+// What laxray runs on: LibTorch version, CUDA devices, threads, addon file.
+import { addonFile, native, type NativeRuntimeInfo } from './native.js';
+import { LaxrayError } from './errors.js';
+import { resolveDeviceName, type DeviceName } from './device.js';
+
+export interface RuntimeInfo extends NativeRuntimeInfo {
+  /** The addon binary in use (build/Release or prebuilds/). */
+  addonFile: string;
+  /** The device used when none is given: LAXRAY_DEVICE, else cpu. */
+  defaultDevice: DeviceName;
+}
+
+export async function runtimeInfo(): Promise<RuntimeInfo> {
+  const info = await native.runtimeInfo();
+  return { ...info, addonFile: addonFile(), defaultDevice: resolveDeviceName() };
+}
+
+/** Sets LibTorch's intra-op threads (0 = all cores, the default at load; LAXRAY_NUM_THREADS overrides). */
+export function setThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 0) {
+    throw new LaxrayError('INVALID_ARGUMENT', `setThreads: threads must be an integer >= 0 (0 = all cores), got ${threads}`);
+  }
+  native.setIntraOpThreads(threads);
+}

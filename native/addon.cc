@@ -1,0 +1,37 @@
+// The addon's entry: per-environment state and every binding family.
+#include <napi.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "bindings/registry.h"
+#include "runtime.h"
+
+namespace {
+
+// LibTorch starts with one intra-op thread in an embedded process; use every
+// core unless LAXRAY_NUM_THREADS says otherwise.
+void configureThreads() {
+  const char* env = std::getenv("LAXRAY_NUM_THREADS");
+  int threads = 0;
+  if (env != nullptr) {
+    try {
+      threads = std::stoi(env);
+    } catch (...) {
+      threads = 0;  // a malformed value falls back to all cores; lib/native.ts validates it first
+    }
+  }
+  laxray::setIntraOpThreads(threads < 0 ? 0 : threads);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new laxray::js::AddonData());
+  configureThreads();
+  laxray::js::registerRuntimeBindings(env, exports);
+  laxray::js::registerTensorBindings(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(laxray, Init)

@@ -1,0 +1,49 @@
+// The N-API edge's shared helpers: JS values -> C++ values and tensors, tensors
+// -> JS values, and C++ exceptions -> JS errors. Every binding file uses these
+// so that the edge stays uniform (and the model code never sees N-API).
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "tensor_io.h"
+
+namespace laxray::js {
+
+// A message for the exception currently being handled; c10::Error loses its
+// C++ backtrace, anything unknown says so.
+std::string describeCurrentException();
+
+// "what: message", unless the message already starts with `what`.
+std::string prefixed(const std::string& what, const std::string& message);
+
+// Runs `body`, turning any C++ exception into a JS Error prefixed by `what`.
+template <typename Body>
+auto guarded(const Napi::Env& env, const std::string& what, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw Napi::Error::New(env, prefixed(what, describeCurrentException()));
+  }
+}
+
+std::string stringArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
+double numberArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
+std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what);
+
+// A Float32Array / Uint8Array / Int32Array plus a shape. The returned buffer
+// points into the typed array's memory: keep the typed array alive while used.
+HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, const std::string& what);
+
+// {data, shape} from a contiguous CPU tensor (float32, uint8 or int32). The
+// typed array views the tensor's memory (no copy); the tensor is freed when
+// the array is collected.
+Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor);
+
+}  // namespace laxray::js

@@ -1,0 +1,16 @@
+// One register function per binding file; addon.cc calls them all.
+#pragma once
+
+#include <napi.h>
+
+namespace laxray::js {
+
+// Per-environment state (worker threads each get their own).
+struct AddonData {
+  Napi::FunctionReference tensorHandleConstructor;
+};
+
+void registerRuntimeBindings(Napi::Env env, Napi::Object exports);
+void registerTensorBindings(Napi::Env env, Napi::Object exports);
+
+}  // namespace laxray::js

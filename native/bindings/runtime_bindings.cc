@@ -1,0 +1,48 @@
+// runtimeInfo() and setIntraOpThreads(n).
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
+#include "runtime.h"
+
+namespace laxray::js {
+namespace {
+
+Napi::Value RuntimeInfoToJs(Napi::Env env, RuntimeInfo& info) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("torchVersion", info.torchVersion);
+  out.Set("builtWithCuda", info.builtWithCuda);
+  out.Set("cudaAvailable", info.cudaAvailable);
+  out.Set("deviceCount", info.deviceCount);
+  Napi::Array devices = Napi::Array::New(env, info.devices.size());
+  for (size_t i = 0; i < info.devices.size(); ++i) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("index", info.devices[i].index);
+    d.Set("name", info.devices[i].name);
+    d.Set("totalMemoryBytes", static_cast<double>(info.devices[i].totalMemoryBytes));
+    devices.Set(static_cast<uint32_t>(i), d);
+  }
+  out.Set("devices", devices);
+  out.Set("intraOpThreads", info.intraOpThreads);
+  out.Set("interOpThreads", info.interOpThreads);
+  return out;
+}
+
+// runtimeInfo(): Promise<RuntimeInfo> (async: the first CUDA query can take a while).
+Napi::Value GetRuntimeInfo(const Napi::CallbackInfo& info) {
+  return PromiseWorker<RuntimeInfo>::Run(info.Env(), "runtimeInfo", [] { return runtimeInfo(); }, RuntimeInfoToJs);
+}
+
+// setIntraOpThreads(n): n = 0 means all cores.
+Napi::Value SetIntraOpThreads(const Napi::CallbackInfo& info) {
+  const double n = numberArg(info, 0, "setIntraOpThreads: threads");
+  guarded(info.Env(), "setIntraOpThreads", [n] { setIntraOpThreads(static_cast<int>(n)); });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerRuntimeBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("runtimeInfo", Napi::Function::New<GetRuntimeInfo>(env, "runtimeInfo"));
+  exports.Set("setIntraOpThreads", Napi::Function::New<SetIntraOpThreads>(env, "setIntraOpThreads"));
+}
+
+}  // namespace laxray::js

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// Finds LibTorch for the addon build. binding.gyp calls this for include dirs,
+// library dirs, libraries, defines and linker flags; setup and `laxray info`
+// call it to explain what will be used.
+//
+// Order (first hit wins):
+//   1. LIBTORCH env var: a libtorch distribution (include/, lib/) or a python
+//      `torch` package directory (torch/include, torch/lib).
+//   2. a python3 on PATH that can `import torch`.
+//   3. Debian's libtorch-dev (/usr/include/torch, /usr/lib/<multiarch>).
+//   4. otherwise: a clear error saying how to get LibTorch.
+//
+// Usage: node scripts/libtorch.mjs [--json | --include-dirs | --library-dirs |
+//        --libraries | --defines | --ldflags | --describe]
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DEBIAN_INCLUDE = '/usr/include';
+const DEBIAN_LIB_CANDIDATES = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib'];
+
+export class LibTorchNotFound extends Error {}
+
+/** A LibTorch layout rooted at `root` with include/ and lib/ (distribution or python package). */
+function layoutAt(root, source) {
+  const include = path.join(root, 'include');
+  const lib = path.join(root, 'lib');
+  if (!existsSync(path.join(include, 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h'))) return null;
+  if (!hasLibrary(lib, 'torch')) return null;
+  return { source, root, includeDirs: [include, path.join(include, 'torch', 'csrc', 'api', 'include')], libDir: lib };
+}
+
+function hasLibrary(dir, name) {
+  return existsSync(path.join(dir, `lib${name}.so`)) || existsSync(path.join(dir, `lib${name}.dylib`));
+}
+
+function fromEnv() {
+  const dir = process.env.LIBTORCH;
+  if (!dir) return null;
+  const found = layoutAt(path.resolve(dir), 'LIBTORCH');
+  if (!found) {
+    throw new LibTorchNotFound(
+      `LIBTORCH=${dir} does not look like LibTorch: expected ${path.join(dir, 'include/torch/csrc/api/include/torch/torch.h')} ` +
+        `and ${path.join(dir, 'lib/libtorch.so')}. Point LIBTORCH at an unpacked libtorch distribution or at a python ` +
+        `torch package directory (python3 -c "import torch,os;print(os.path.dirname(torch.__file__))").`,
+    );
+  }
+  return found;
+}
+
+function fromPython() {
+  for (const python of ['python3', 'python']) {
+    try {
+      const out = execFileSync(python, ['-c', 'import torch,os;print(os.path.dirname(torch.__file__))'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60_000,
+      });
+      const found = layoutAt(out.toString().trim(), `python torch (${python})`);
+      if (found) return found;
+    } catch {
+      // no such python, or it has no torch: try the next source
+    }
+  }
+  return null;
+}
+
+function fromDebian() {
+  if (!existsSync(path.join(DEBIAN_INCLUDE, 'torch', 'csrc', 'api', 'include', 'torch', 'torch.h'))) return null;
+  const libDir = DEBIAN_LIB_CANDIDATES.find((d) => hasLibrary(d, 'torch'));
+  if (!libDir) return null;
+  return {
+    source: 'Debian libtorch-dev',
+    root: '/usr',
+    includeDirs: [DEBIAN_INCLUDE, path.join(DEBIAN_INCLUDE, 'torch', 'csrc', 'api', 'include')],
+    libDir,
+  };
+}
+
+/** The C++ ABI LibTorch was built with: libc10 names std::string as std::__cxx11 only under the new ABI. */
+function cxx11Abi(libDir) {
+  const c10 = ['libc10.so', 'libc10.dylib'].map((f) => path.join(libDir, f)).find(existsSync);
+  if (!c10) return 1;
+  return readFileSync(c10).includes('__cxx11') ? 1 : 0;
+}
+
+/** Reads the version from torch/version.h (under the C++ API include dir in 1.13 and 2.x). */
+function torchVersion(includeDirs) {
+  for (const dir of includeDirs) {
+    const file = path.join(dir, 'torch', 'version.h');
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const part = (name) => new RegExp(`#define\\s+TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
+    const [major, minor, patch] = ['MAJOR', 'MINOR', 'PATCH'].map(part);
+    if (major !== undefined) return `${major}.${minor}.${patch}`;
+  }
+  return 'unknown';
+}
+
+export function locateLibTorch() {
+  const found = fromEnv() ?? fromPython() ?? fromDebian();
+  if (!found) {
+    throw new LibTorchNotFound(
+      'LibTorch was not found. Install it one of these ways and run the command again:\n' +
+        '  - Debian/Ubuntu: apt-get install -y libtorch-dev   (CPU; `npm run setup` does this when run as root)\n' +
+        '  - pip install torch, then make sure that python3 is on PATH (CUDA builds work this way)\n' +
+        '  - download a libtorch distribution and set LIBTORCH=/path/to/libtorch',
+    );
+  }
+  const cuda = hasLibrary(found.libDir, 'torch_cuda') && hasLibrary(found.libDir, 'c10_cuda');
+  const libraries = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  // --no-as-needed: nothing in our objects references torch_cuda directly, but
+  // it must be loaded so that its CUDA kernels register themselves.
+  const ldflags = [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`];
+  if (cuda) ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
+  return {
+    ...found,
+    version: torchVersion(found.includeDirs),
+    cuda,
+    libraries,
+    ldflags,
+    defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(found.libDir)}`, `LAXRAY_WITH_CUDA=${cuda ? 1 : 0}`],
+  };
+}
+
+function main(argv) {
+  let info;
+  try {
+    info = locateLibTorch();
+  } catch (err) {
+    process.stderr.write(`laxray: ${err.message}\n`);
+    process.exit(1);
+  }
+  const flag = argv[0] ?? '--describe';
+  const lines = {
+    '--json': () => JSON.stringify(info, null, 2),
+    '--include-dirs': () => info.includeDirs.join(' '),
+    '--library-dirs': () => info.libDir,
+    '--libraries': () => info.libraries.join(' '),
+    '--defines': () => info.defines.join(' '),
+    '--ldflags': () => info.ldflags.join(' '),
+    '--describe': () => `LibTorch ${info.version} from ${info.source} at ${info.root} (${info.cuda ? 'CUDA' : 'CPU only'})`,
+  };
+  if (!lines[flag]) {
+    process.stderr.write(`unknown flag ${flag}; use one of ${Object.keys(lines).join(' ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(lines[flag]() + '\n');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

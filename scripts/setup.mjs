@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// One-command set-up for a fresh clone, using Node built-ins only (it runs
+// before node_modules exists). Idempotent and fast when nothing changed:
+//   1. LibTorch: found by scripts/libtorch.mjs; on Debian as root, installs
+//      libtorch-dev with apt-get when none is found; otherwise says what to do.
+//   2. npm dependencies: `npm ci` when node_modules is missing or older than
+//      package-lock.json.
+//   3. The addon: built when missing, older than its sources, or built against
+//      another LibTorch.
+// `npm test`, `npm run demo` and `npm run bench` run it first.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LibTorchNotFound, locateLibTorch } from './libtorch.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line) => process.stderr.write(`laxray setup: ${line}\n`);
+
+class SetupError extends Error {}
+
+function mtime(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Newest modification time among files under `dir` (recursive) matching `keep`. */
+function newestUnder(dir, keep = () => true) {
+  let newest = 0;
+  if (!existsSync(dir)) return 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && keep(entry.name)) newest = Math.max(newest, mtime(path.join(entry.parentPath ?? entry.path, entry.name)));
+  }
+  return newest;
+}
+
+function run(command, args, what) {
+  say(`${what}: ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.error) throw new SetupError(`${what} could not start ${command}: ${result.error.message}`);
+  if (result.status !== 0) throw new SetupError(`${what} failed (exit ${result.status ?? result.signal}); see the output above`);
+}
+
+function ensureLibTorch() {
+  try {
+    return locateLibTorch();
+  } catch (err) {
+    if (!(err instanceof LibTorchNotFound)) throw err;
+    const debian = existsSync('/etc/debian_version');
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    if (process.env.LIBTORCH || !debian || !isRoot) throw new SetupError(err.message);
+    run('apt-get', ['update'], 'installing LibTorch (Debian libtorch-dev)');
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'libtorch-dev'], 'installing LibTorch (Debian libtorch-dev)');
+    return locateLibTorch();
+  }
+}
+
+function ensureNodeModules() {
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(installed) && mtime(installed) >= mtime(path.join(root, 'package-lock.json'))) return false;
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  // --ignore-scripts: our own install script would build the addon before
+  // step 3 decides whether that is needed; the dependencies ship binaries.
+  run(npm, ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], 'installing npm dependencies');
+  return true;
+}
+
+async function ensureAddon(libtorch) {
+  const { buildAddon, buildStampFile, libtorchIdentity } = await import('./build.mjs');
+  const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const binaryTime = newestUnder(prebuildDir, (f) => f.endsWith('.node'));
+  const sourcesTime = Math.max(
+    newestUnder(path.join(root, 'native')),
+    mtime(path.join(root, 'binding.gyp')),
+    mtime(path.join(root, 'scripts', 'libtorch.mjs')),
+  );
+  let reason = null;
+  if (binaryTime === 0) reason = 'the addon is not built yet';
+  else if (binaryTime < sourcesTime) reason = 'native sources changed since the last build';
+  else {
+    let stamp = null;
+    try {
+      stamp = JSON.parse(readFileSync(buildStampFile, 'utf8'));
+    } catch {
+      // no stamp: built by hand (npm run prebuild); trust it
+    }
+    if (stamp && JSON.stringify(stamp.libtorch) !== JSON.stringify(libtorchIdentity(libtorch))) {
+      reason = `LibTorch changed (built for ${stamp.libtorch.source} ${stamp.libtorch.version}, now ${libtorch.source} ${libtorch.version})`;
+    }
+  }
+  if (!reason) return false;
+  say(`building the addon: ${reason} (takes a few minutes on 2 cores)`);
+  buildAddon();
+  return true;
+}
+
+try {
+  const started = Date.now();
+  const libtorch = ensureLibTorch();
+  const installed = ensureNodeModules();
+  const built = await ensureAddon(libtorch);
+  if (installed || built || process.argv.includes('--verbose')) {
+    say(`ready: LibTorch ${libtorch.version} (${libtorch.source}${libtorch.cuda ? ', CUDA' : ''}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+} catch (err) {
+  say(err instanceof SetupError ? err.message : `failed: ${err.stack ?? err}`);
+  process.exit(1);
+}
