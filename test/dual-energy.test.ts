@@ -122,3 +122,14 @@ test('8-bit input, size mismatch and a missing file are rejected with messages n
   t.regex(report.failed[0]?.error ?? '', /3×2 but/);
   t.deepEqual(report.unmatched.map((u) => u.file), ['a_high.png']);
 });
+
+test('the table-driven ch2 equals round(510·σ(R) − 255) computed directly', (t) => {
+  let mismatches = 0;
+  for (let h = 0; h < 65536; h += 37) {
+    for (let l = 1; l < 65536; l += 101) {
+      const direct = Math.round(510 / (1 + Math.exp(-h / l)) - 255);
+      if (dualEnergyChannel3(h, l) !== direct) mismatches++;
+    }
+  }
+  t.is(mismatches, 0);
+});

@@ -9,14 +9,14 @@
 //   ch2 = round(510 · sigmoid(R) − 255),  R = high / low
 //
 // Rounding: "divide by 256" is integer division (floor, i.e. the top byte), so
-// 65535 → 255 and nothing overflows; ch2 is rounded half away from zero
-// (Math.round on a non-negative value) and clamped to [0, 255].
+// 65535 → 255 and nothing overflows; ch2 is rounded to nearest, halves up
+// (floor(x + 0.5)); it lies in [0, 255] since R ≥ 0.
 // Low = 0: R is taken as its limit — high > 0 and low = 0 gives R = +∞ and
 // ch2 = 255; high = low = 0 (no photon reached either detector) gives R = 0 and
 // ch2 = 0. No NaN or Infinity ever reaches the output.
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { LaxrayError } from '../errors.js';
 
 /** A 16-bit single-channel image, row-major. */
@@ -33,12 +33,39 @@ export interface Rgb8Image {
   height: number;
 }
 
+// ch2 = round(510·σ(R) − 255) = floor(510·σ(R) − 254.5) is a step function of R:
+// it is ≥ k exactly when R ≥ T_k = logit((k + 254.5) / 510), k = 1..255. The
+// thresholds are computed once; a lookup over R in steps of 1/4096 (at most one
+// threshold per step: they are ≥ 1/127.5 apart) gives the value without exp.
+const THRESHOLDS = Float64Array.from({ length: 255 }, (_, i) => {
+  const p = (i + 1 + 254.5) / 510;
+  return Math.log(p / (1 - p));
+});
+const R_STEPS = 4096;
+const R_MAX = 7; // T_255 ≈ 6.93: every R ≥ 7 gives 255
+const BIN_BASE = new Uint8Array(R_MAX * R_STEPS);
+const BIN_NEXT = new Float64Array(R_MAX * R_STEPS);
+{
+  let k = 0;
+  for (let b = 0; b < BIN_BASE.length; b++) {
+    const r0 = b / R_STEPS;
+    while (k < 255 && (THRESHOLDS[k] as number) <= r0) k++;
+    BIN_BASE[b] = k;
+    const next = k < 255 ? (THRESHOLDS[k] as number) : Infinity;
+    BIN_NEXT[b] = next < (b + 1) / R_STEPS ? next : Infinity;
+  }
+}
+
+function channel3OfRatio(r: number): number {
+  if (r >= R_MAX) return 255;
+  const b = (r * R_STEPS) | 0;
+  return (BIN_BASE[b] as number) + (r >= (BIN_NEXT[b] as number) ? 1 : 0);
+}
+
 /** Eq. 1 third channel for one pixel pair. */
 export function dualEnergyChannel3(high: number, low: number): number {
   if (low <= 0) return high > 0 ? 255 : 0;
-  const r = high / low;
-  const v = Math.round(510 / (1 + Math.exp(-r)) - 255);
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return channel3OfRatio(high / low);
 }
 
 /**
@@ -58,20 +85,22 @@ export function dualEnergyToRgb(high: Uint16Array, low: Uint16Array, out?: Uint8
     const l = low[i] as number;
     rgb[j] = h >>> 8;
     rgb[j + 1] = l >>> 8;
-    let c: number;
-    if (l === 0) c = h > 0 ? 255 : 0;
+    if (l === 0) rgb[j + 2] = h > 0 ? 255 : 0;
     else {
-      c = Math.round(510 / (1 + Math.exp(-h / l)) - 255);
-      if (c > 255) c = 255;
+      const r = h / l;
+      if (r >= R_MAX) rgb[j + 2] = 255;
+      else {
+        const b = (r * R_STEPS) | 0;
+        rgb[j + 2] = (BIN_BASE[b] as number) + (r >= (BIN_NEXT[b] as number) ? 1 : 0);
+      }
     }
-    rgb[j + 2] = c;
   }
   return rgb;
 }
 
 /** Reads a 16-bit grey PNG or TIFF. Rejects 8-bit, colour and unreadable files with a message naming the file. */
 export async function readGrey16(file: string): Promise<Grey16Image> {
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(file).metadata();
   } catch (err) {
