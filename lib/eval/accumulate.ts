@@ -17,6 +17,7 @@
 // numbers are the same operations on the same values, hence identical.
 import type { Grouping } from './group.js';
 import { FP, SLOTS, TP, type MatchResult } from './match.js';
+import { argsortDescending } from './sort.js';
 import { A, EPS, M, MAX_DETS, R, RECALL_THRESHOLDS, T } from './params.js';
 
 export interface Accumulated {
@@ -31,14 +32,15 @@ export interface Accumulated {
 
 export function accumulate(grouping: Grouping, match: MatchResult): Accumulated {
   const { numImages: I, numCategories: K, detStart, rank, score } = grouping;
-  const { status, npig } = match;
+  const { status, npig, row, areaMask } = match;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
   const recThr = RECALL_THRESHOLDS;
 
   const tpCount = new Int32Array(SLOTS);
-  const fpCount = new Int32Array(SLOTS);
+  const fpCount = new Int32Array(SLOTS); // false positives among detections that matched something
+  const unmatchedFp = new Int32Array(A); // false positives among those that matched nothing
   let order = new Int32Array(0);
   let tpFp = new Int32Array(0); // fp count at the c-th true positive, per slot
   let tpScore = new Float64Array(0); // score of the c-th true positive, per slot
@@ -50,8 +52,7 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
     const base = detStart[k * I]!;
     const n = detStart[(k + 1) * I]! - base;
     if (order.length < n) order = new Int32Array(n);
-    const ord = order.subarray(0, n);
-    sortByScoreDesc(ord, score, base);
+    argsortDescending(score, base, n, order);
     const stride = cap + 1;
     if (tpFp.length < SLOTS * stride) {
       tpFp = new Int32Array(SLOTS * stride);
@@ -62,24 +63,31 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
       const maxDet = MAX_DETS[m]!;
       tpCount.fill(0);
       fpCount.fill(0);
+      unmatchedFp.fill(0);
       // Forward: count tp / fp along the score order, remembering each true positive.
       let nd = 0;
       let firstScore = 0;
       for (let i = 0; i < n; i++) {
-        const p = ord[i]!;
-        if (rank[base + p]! >= maxDet) continue;
-        const sc = score[base + p]!;
-        if (nd === 0) firstScore = sc;
-        const row = (base + p) * SLOTS;
+        const d = base + order[i]!;
+        if (rank[d]! >= maxDet) continue;
+        if (nd === 0) firstScore = score[d]!;
+        nd++;
+        const r = row[d]!;
+        if (r < 0) {
+          const mask = areaMask[d]!;
+          for (let a = 0; a < A; a++) if (mask & (1 << a)) unmatchedFp[a]!++;
+          continue;
+        }
+        const sc = score[d]!;
+        const at = r * SLOTS;
         for (let s = 0; s < SLOTS; s++) {
-          const st = status[row + s]!;
+          const st = status[at + s]!;
           if (st === TP) {
             const c = ++tpCount[s]!;
-            tpFp[s * stride + c] = fpCount[s]!;
+            tpFp[s * stride + c] = fpCount[s]! + unmatchedFp[(s / T) | 0]!;
             tpScore[s * stride + c] = sc;
           } else if (st === FP) fpCount[s]!++;
         }
-        nd++;
       }
       for (let a = 0; a < A; a++) {
         const np = npig[k * A + a]!;
@@ -125,15 +133,4 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
     }
   }
   return { precision, recall, scores, shape: { T, R, K, A, M } };
-}
-
-/** Sorts positions 0..n-1 by descending score[base + p], ties by position. */
-function sortByScoreDesc(ord: Int32Array, score: Float64Array, base: number): void {
-  const n = ord.length;
-  for (let i = 0; i < n; i++) ord[i] = i;
-  ord.sort((x, y) => {
-    const sx = score[base + x]!;
-    const sy = score[base + y]!;
-    return sx > sy ? -1 : sx < sy ? 1 : x - y;
-  });
 }

@@ -99,12 +99,11 @@ export function groupByCategoryAndImage(
     const len = allStart[key + 1]! - s;
     if (len === 0) continue;
     if (scratch.length < len) scratch = new Int32Array(len);
-    const g = scratch.subarray(0, len);
-    g.set(byKey.subarray(s, s + len));
-    stableSortByScoreDesc(g, detScore);
+    for (let r = 0; r < len; r++) scratch[r] = byKey[s + r]!;
+    stableSortByScoreDesc(scratch, len, detScore);
     const take = Math.min(maxDet, len);
     for (let r = 0; r < take; r++) {
-      const j = g[r]!;
+      const j = scratch[r]!;
       kept[out] = j;
       rank[out] = r;
       score[out] = detScore[j]!;
@@ -116,11 +115,10 @@ export function groupByCategoryAndImage(
 }
 
 /**
- * Sorts indices by descending score; equal scores keep their order (what a
+ * Sorts idx[0..n) by descending score; equal scores keep their order (what a
  * stable mergesort of -score does). Insertion sort for the usual short groups.
  */
-export function stableSortByScoreDesc(idx: Int32Array, score: Float64Array): void {
-  const n = idx.length;
+export function stableSortByScoreDesc(idx: Int32Array, n: number, score: Float64Array): void {
   if (n <= 48) {
     for (let i = 1; i < n; i++) {
       const v = idx[i]!;
@@ -135,8 +133,8 @@ export function stableSortByScoreDesc(idx: Int32Array, score: Float64Array): voi
     return;
   }
   // Tie-break on the original position so the result does not depend on the sort's own stability.
-  const order = Array.from(idx.keys());
-  const values = Array.from(idx);
+  const values = Array.from(idx.subarray(0, n));
+  const order = Array.from(values.keys());
   order.sort((a, b) => {
     const sa = score[values[a]!]!;
     const sb = score[values[b]!]!;

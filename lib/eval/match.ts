@@ -32,7 +32,15 @@ export interface MatchOptions {
 }
 
 export interface MatchResult {
-  /** FP / TP / IGNORED per kept detection and slot. */
+  /**
+   * Per kept detection: bit a is set when its w·h lies in area range a. A
+   * detection that matched nothing is FP where its bit is set and ignored
+   * elsewhere, at every IoU threshold.
+   */
+  areaMask: Uint8Array;
+  /** Per kept detection: -1 when it matched nothing (its outcome is areaMask), else its row in `status`. */
+  row: Int32Array;
+  /** FP / TP / IGNORED per slot (a · T + t) for the detections that matched something: status[row · SLOTS + slot]. */
   status: Uint8Array;
   /** Non-ignored ground truth per category and area range: npig[k · A + a]. */
   npig: Int32Array;
@@ -41,7 +49,11 @@ export interface MatchResult {
 export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, grouping: Grouping, options: MatchOptions = {}): MatchResult {
   const { numImages: I, numCategories: K, gtStart, gtOrder, detStart, kept } = grouping;
   const honorIgnore = options.honorIgnoreFlag === true;
-  const status = new Uint8Array(kept.length * SLOTS);
+  const nKept = kept.length;
+  const areaMask = new Uint8Array(nKept);
+  const row = new Int32Array(nKept).fill(-1);
+  let status = new Uint8Array(SLOTS * Math.max(1024, nKept >> 3));
+  let rows = 0;
   const npig = new Int32Array(K * A);
   const aMin = new Float64Array(A);
   const aMax = new Float64Array(A);
@@ -62,10 +74,15 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
   let gCrowd = new Uint8Array(64);
   let gIdZero = new Uint8Array(64);
   let gUsed = new Uint8Array(64);
-  let dOut = new Uint8Array(128 * A);
+  let st = new Uint8Array(128 * SLOTS);
+  let cand = new Int32Array(128);
+  let candMax = new Float64Array(128);
 
-  for (let key = 0; key < K * I; key++) {
-    const k = (key / I) | 0;
+  for (let key = 0, k = 0, i = 0; key < K * I; key++, i++) {
+    if (i === I) {
+      i = 0;
+      k++;
+    }
     const g0 = gtStart[key]!;
     const G = gtStart[key + 1]! - g0;
     // Ground truth counts toward recall even where there are no detections.
@@ -78,21 +95,14 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
     const d0 = detStart[key]!;
     const D = detStart[key + 1]! - d0;
     if (D === 0) continue;
-
-    // Unmatched outcome per detection and area range: ignored when w·h is out of range.
-    if (dOut.length < D * A) dOut = new Uint8Array(D * A);
     for (let d = 0; d < D; d++) {
       const j = kept[d0 + d]!;
       const area = dBoxes[4 * j + 2]! * dBoxes[4 * j + 3]!;
-      for (let a = 0; a < A; a++) dOut[d * A + a] = area < aMin[a]! || area > aMax[a]! ? IGNORED : FP;
+      let mask = 0;
+      for (let a = 0; a < A; a++) if (!(area < aMin[a]! || area > aMax[a]!)) mask |= 1 << a;
+      areaMask[d0 + d] = mask;
     }
-    if (G === 0) {
-      for (let d = 0; d < D; d++) {
-        const base = (d0 + d) * SLOTS;
-        for (let a = 0; a < A; a++) status.fill(dOut[d * A + a]!, base + a * T, base + a * T + T);
-      }
-      continue;
-    }
+    if (G === 0) continue; // nothing to match: every detection keeps row -1
 
     if (ious.length < D * G) ious = new Float64Array(D * G);
     if (gOrd.length < G) {
@@ -102,13 +112,30 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
       gIdZero = new Uint8Array(G);
       gUsed = new Uint8Array(G);
     }
+    if (cand.length < D) {
+      cand = new Int32Array(D);
+      candMax = new Float64Array(D);
+      st = new Uint8Array(D * SLOTS);
+    }
+    // A detection whose best IoU is below the lowest threshold matches nothing anywhere:
+    // only the others (the candidates) take part in the matching.
+    let nCand = 0;
     for (let d = 0; d < D; d++) {
       const dj = kept[d0 + d]!;
+      let best = 0;
       for (let p = 0; p < G; p++) {
         const gj = gtOrder[g0 + p]!;
-        ious[d * G + p] = cocoBoxIou(dBoxes, dj, gBoxes, gj, annCrowd[gj] !== 0);
+        const v = cocoBoxIou(dBoxes, dj, gBoxes, gj, annCrowd[gj] !== 0);
+        ious[d * G + p] = v;
+        if (v > best) best = v;
+      }
+      if (best >= thr[0]!) {
+        cand[nCand] = d;
+        candMax[nCand] = best;
+        nCand++;
       }
     }
+    if (nCand === 0) continue;
 
     for (let a = 0; a < A; a++) {
       // Order ground truth: non-ignored first, then ignored, each in file order (stable argsort).
@@ -127,33 +154,62 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
           q++;
         }
       }
+      const bit = 1 << a;
       for (let t = 0; t < T; t++) {
         gUsed.fill(0, 0, G);
         const th = thr[t]!;
-        for (let d = 0; d < D; d++) {
-          let best = th;
+        for (let c = 0; c < nCand; c++) {
+          const d = cand[c]!;
+          const unmatched = areaMask[d0 + d]! & bit ? FP : IGNORED;
           let m = -1;
-          const row = d * G;
-          for (let q2 = 0; q2 < G; q2++) {
-            if (gUsed[q2] && !gCrowd[q2]) continue;
-            if (m > -1 && gIg[m] === 0 && gIg[q2] === 1) break;
-            const v = ious[row + gOrd[q2]!]!;
-            if (v < best) continue;
-            best = v;
-            m = q2;
+          if (candMax[c]! >= th) {
+            let best = th;
+            const rowIou = d * G;
+            for (let q2 = 0; q2 < G; q2++) {
+              if (gUsed[q2] && !gCrowd[q2]) continue;
+              if (m > -1 && gIg[m] === 0 && gIg[q2] === 1) break;
+              const v = ious[rowIou + gOrd[q2]!]!;
+              if (v < best) continue;
+              best = v;
+              m = q2;
+            }
           }
-          let st: number;
-          if (m === -1) st = dOut[d * A + a]!;
+          let out: number;
+          if (m === -1) out = unmatched;
           else {
             gUsed[m] = 1;
-            if (gIg[m]) st = IGNORED;
-            else if (gIdZero[m]) st = dOut[d * A + a]!;
-            else st = TP;
+            if (gIg[m]) out = IGNORED;
+            else if (gIdZero[m]) out = unmatched;
+            else out = TP;
           }
-          status[(d0 + d) * SLOTS + a * T + t] = st;
+          st[c * SLOTS + a * T + t] = out;
         }
       }
     }
+    // Candidates whose outcome differs from "matched nothing" somewhere get a status row.
+    for (let c = 0; c < nCand; c++) {
+      const d = cand[c]!;
+      const mask = areaMask[d0 + d]!;
+      let deviates = false;
+      for (let a = 0; a < A && !deviates; a++) {
+        const unmatched = mask & (1 << a) ? FP : IGNORED;
+        for (let t = 0; t < T; t++) {
+          if (st[c * SLOTS + a * T + t] !== unmatched) {
+            deviates = true;
+            break;
+          }
+        }
+      }
+      if (!deviates) continue;
+      if ((rows + 1) * SLOTS > status.length) {
+        const grown = new Uint8Array(status.length * 2);
+        grown.set(status);
+        status = grown;
+      }
+      row[d0 + d] = rows;
+      for (let s = 0; s < SLOTS; s++) status[rows * SLOTS + s] = st[c * SLOTS + s]!;
+      rows++;
+    }
   }
-  return { status, npig };
+  return { areaMask, row, status: status.subarray(0, rows * SLOTS), npig };
 }

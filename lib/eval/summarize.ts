@@ -1,8 +1,8 @@
 // The 12 COCO summary numbers — pycocotools' summarize() — and the same
 // averages per category. A mean skips the -1 entries (categories without
 // ground truth); a mean over nothing is -1 in `stats` (pycocotools) and null
-// per class. Means are summed the way numpy sums (pairwise, in 8192-element
-// blocks), so they match np.mean bit for bit, not just to rounding.
+// per class. Means are summed the way numpy sums (pairwise summation), so they
+// match np.mean bit for bit, not just to rounding.
 import type { Accumulated } from './accumulate.js';
 import { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, type AreaRangeLabel } from './params.js';
 
@@ -33,7 +33,6 @@ export const STAT_SPECS: Record<StatName, StatSpec> = {
   ARl: { ap: false, area: 'large', maxDets: 100 },
 };
 
-const BLOCK = 8192; // numpy's ufunc buffer size: pairwise summation runs per block
 const PW_BLOCKSIZE = 128;
 
 /** numpy's pairwise_sum for float64 over v[lo, lo + n). */
@@ -66,11 +65,12 @@ function pairwiseSum(v: Float64Array, lo: number, n: number): number {
   return pairwiseSum(v, lo, n2) + pairwiseSum(v, lo + n2, n - n2);
 }
 
-/** np.mean of the first n values of v, as numpy computes it; NaN when n = 0. */
+/**
+ * np.mean of the first n values of v as numpy (2.x) computes it for a
+ * contiguous float64 array: one pairwise sum, divided by n. NaN when n = 0.
+ */
 export function numpyMean(v: Float64Array, n: number): number {
-  let sum = 0;
-  for (let lo = 0; lo < n; lo += BLOCK) sum += pairwiseSum(v, lo, Math.min(BLOCK, n - lo));
-  return sum / n;
+  return pairwiseSum(v, 0, n) / n;
 }
 
 function areaIndex(label: AreaRangeLabel): number {

@@ -1,0 +1,84 @@
+// Stable descending argsort of float64 scores — np.argsort(-scores,
+// kind='mergesort') — as an LSD radix sort over the scores' bits: linear time,
+// no comparator calls, and ties keep their input order by construction.
+
+const RADIX = 1 << 16;
+
+/** Scratch reused between calls (the evaluator sorts one category at a time). */
+let hiA = new Uint32Array(0);
+let loA = new Uint32Array(0);
+let hiB = new Uint32Array(0);
+let loB = new Uint32Array(0);
+let idxB = new Int32Array(0);
+const hist = new Int32Array(4 * RADIX);
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/**
+ * Writes into out[0..n) the positions 0..n-1 ordered by descending
+ * score[base + p]; equal scores (+0 and -0 included) keep ascending position.
+ */
+export function argsortDescending(score: Float64Array, base: number, n: number, out: Int32Array): void {
+  if (hiA.length < n) {
+    const cap = Math.max(n, 2 * hiA.length);
+    hiA = new Uint32Array(cap);
+    loA = new Uint32Array(cap);
+    hiB = new Uint32Array(cap);
+    loB = new Uint32Array(cap);
+    idxB = new Int32Array(cap);
+  }
+  hist.fill(0);
+  for (let i = 0; i < n; i++) {
+    f64[0] = score[base + i]! + 0; // -0 → +0: numpy compares them equal
+    let hi = u32[1]!;
+    let lo = u32[0]!;
+    // Key ascending ⇔ score descending.
+    if (hi & 0x80000000) {
+      // negative: larger magnitude sorts later as is
+    } else {
+      hi = ~(hi | 0x80000000) >>> 0;
+      lo = ~lo >>> 0;
+    }
+    hiA[i] = hi;
+    loA[i] = lo;
+    out[i] = i;
+    hist[lo & 0xffff]!++;
+    hist[RADIX + (lo >>> 16)]!++;
+    hist[2 * RADIX + (hi & 0xffff)]!++;
+    hist[3 * RADIX + (hi >>> 16)]!++;
+  }
+  let srcHi = hiA, srcLo = loA, srcIdx = out;
+  let dstHi = hiB, dstLo = loB, dstIdx = idxB;
+  for (let pass = 0; pass < 4; pass++) {
+    const h = pass * RADIX;
+    // A digit that every key shares leaves the order as it is: skip the pass.
+    let trivial = false;
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const c = hist[h + d]!;
+      if (c === n) {
+        trivial = true;
+        break;
+      }
+      hist[h + d] = sum;
+      sum += c;
+    }
+    if (trivial) continue;
+    const shift = (pass & 1) * 16;
+    const fromHi = pass >= 2;
+    for (let i = 0; i < n; i++) {
+      const word = fromHi ? srcHi[i]! : srcLo[i]!;
+      const d = (word >>> shift) & 0xffff;
+      const at = hist[h + d]!++;
+      dstHi[at] = srcHi[i]!;
+      dstLo[at] = srcLo[i]!;
+      dstIdx[at] = srcIdx[i]!;
+    }
+    [srcHi, dstHi] = [dstHi, srcHi];
+    [srcLo, dstLo] = [dstLo, srcLo];
+    [srcIdx, dstIdx] = [dstIdx, srcIdx];
+  }
+  if (srcIdx !== out) {
+    for (let i = 0; i < n; i++) out[i] = srcIdx[i]!;
+  }
+}

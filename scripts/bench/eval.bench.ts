@@ -1,0 +1,148 @@
+// COCO evaluation speed: 5,000 images × 100 detections × 12 classes (plus 2–5
+// ground-truth boxes per image), evaluated end to end (load + validate + match
+// + accumulate + summarize), from memory and from JSON files. The data are
+// generated deterministically (seeded), so runs are comparable.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { evaluateCoco } from '../../lib/eval/evaluate.js';
+import { evaluateCocoFiles } from '../../lib/eval/files.js';
+import type { CocoDetection, CocoGroundTruth } from '../../lib/eval/types.js';
+import { reportBenchmark } from './machine.js';
+
+export interface SyntheticEvalSet {
+  groundTruth: CocoGroundTruth;
+  detections: CocoDetection[];
+}
+
+/** Small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+/**
+ * A detector-like result set: per image 2–5 objects (a few crowd regions),
+ * sizes spanning small/medium/large; 100 detections per image, a third of them
+ * jittered copies of the objects (some with the wrong class), the rest clutter;
+ * scores with 4 decimals, so ties occur as with real detectors' outputs.
+ */
+export function syntheticEvalSet(numImages = 5000, detsPerImage = 100, numClasses = 12, seed = 1): SyntheticEvalSet {
+  const rand = rng(seed);
+  const images: CocoGroundTruth['images'] = [];
+  const annotations: CocoGroundTruth['annotations'] = [];
+  const categories = Array.from({ length: numClasses }, (_, c) => ({ id: c + 1, name: `class${c + 1}` }));
+  const detections: CocoDetection[] = [];
+  let annId = 1;
+  for (let i = 0; i < numImages; i++) {
+    const id = 100000 + i;
+    const width = 373 + Math.floor(rand() * 360);
+    const height = 200 + Math.floor(rand() * 1080);
+    images.push({ id, width, height, file_name: `${id}.png` });
+    const objects: { c: number; box: number[] }[] = [];
+    const nObj = 2 + Math.floor(rand() * 4);
+    for (let o = 0; o < nObj; o++) {
+      const side = 12 * Math.exp(rand() * Math.log(25)); // 12 .. 300 px
+      const w = round2(side * (0.6 + rand() * 0.8));
+      const h = round2(side * (0.6 + rand() * 0.8));
+      const x = round2(rand() * Math.max(1, width - w));
+      const y = round2(rand() * Math.max(1, height - h));
+      const c = 1 + Math.floor(rand() * numClasses);
+      const iscrowd = rand() < 0.03 ? 1 : 0;
+      annotations.push({ id: annId++, image_id: id, category_id: c, bbox: [x, y, w, h], area: round2(w * h * 0.8), iscrowd });
+      objects.push({ c, box: [x, y, w, h] });
+    }
+    for (let d = 0; d < detsPerImage; d++) {
+      let c: number;
+      let box: number[];
+      if (d < detsPerImage / 3) {
+        const o = objects[d % objects.length]!;
+        const [x, y, w, h] = o.box as [number, number, number, number];
+        const j = 0.25 * rand();
+        box = [x + (rand() - 0.5) * j * w, y + (rand() - 0.5) * j * h, w * (1 + (rand() - 0.5) * j), h * (1 + (rand() - 0.5) * j)];
+        c = rand() < 0.8 ? o.c : 1 + Math.floor(rand() * numClasses);
+      } else {
+        const w = 8 + rand() * 250;
+        const h = 8 + rand() * 250;
+        box = [rand() * (width - w), rand() * (height - h), w, h];
+        c = 1 + Math.floor(rand() * numClasses);
+      }
+      const score = Math.round((d < detsPerImage / 3 ? 0.3 + 0.7 * rand() : 0.05 + 0.5 * rand() ** 2) * 1e4) / 1e4;
+      detections.push({ image_id: id, category_id: c, bbox: box.map((v) => Math.round(v * 1000) / 1000), score });
+    }
+  }
+  return { groundTruth: { images, annotations, categories }, detections };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export async function run(): Promise<void> {
+  const numImages = 5000;
+  const detsPerImage = 100;
+  const numClasses = 12;
+  const t0 = performance.now();
+  const set = syntheticEvalSet(numImages, detsPerImage, numClasses);
+  const genMs = performance.now() - t0;
+  const shapes = { images: numImages, detectionsPerImage: detsPerImage, classes: numClasses, groundTruth: set.groundTruth.annotations.length, detections: set.detections.length };
+  const repeats = 5;
+
+  // In memory: parsed JSON objects in, stats out.
+  const memory: number[] = [];
+  let last = evaluateCoco(set.groundTruth, set.detections);
+  for (let r = 0; r < repeats; r++) {
+    const t = performance.now();
+    last = evaluateCoco(set.groundTruth, set.detections);
+    memory.push((performance.now() - t) / 1000);
+  }
+  const sMem = median(memory);
+  reportBenchmark('eval.coco.memory', {
+    device: 'cpu',
+    shapes,
+    seconds: sMem,
+    secondsAll: memory,
+    imagesPerSecond: numImages / sMem,
+    stagesMs: last.timings,
+    AP: last.stats.AP,
+    generateMs: genMs,
+  });
+
+  // From files: read + parse both JSON files, then the same.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-bench-'));
+  try {
+    const gtPath = path.join(dir, 'gt.json');
+    const detPath = path.join(dir, 'results.json');
+    writeFileSync(gtPath, JSON.stringify(set.groundTruth));
+    writeFileSync(detPath, JSON.stringify(set.detections));
+    const files: number[] = [];
+    let fileResult = await evaluateCocoFiles(gtPath, detPath);
+    for (let r = 0; r < repeats; r++) {
+      const t = performance.now();
+      fileResult = await evaluateCocoFiles(gtPath, detPath);
+      files.push((performance.now() - t) / 1000);
+    }
+    const sFile = median(files);
+    reportBenchmark('eval.coco.files', {
+      device: 'cpu',
+      shapes,
+      seconds: sFile,
+      secondsAll: files,
+      imagesPerSecond: numImages / sFile,
+      stagesMs: fileResult.timings,
+      AP: fileResult.stats.AP,
+      sameAsMemory: fileResult.statsArray.every((v, i) => v === last.statsArray[i]),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
