@@ -5,9 +5,9 @@
 // like its surroundings with background_similarity ≥ minSimilarity.
 
 export interface ChallengingOptions {
-  /** Default 0.3: 30% of an object's mask under other labelled objects. */
+  /** Default 0.35: over a third of an object's mask under other labelled objects. */
   minOverlap?: number;
-  /** Default 0.9: object vs surroundings contrast ≤ 10%. */
+  /** Default 0.8: object vs surroundings contrast ≤ 20%. */
   minSimilarity?: number;
 }
 
@@ -17,7 +17,9 @@ export interface ScoredAnnotation {
   background_similarity?: number;
 }
 
-export const DEFAULT_CHALLENGING = { minOverlap: 0.3, minSimilarity: 0.9 } as const;
+// With these defaults about 30% of the default recipe's images qualify (the
+// paper's subset: 300 of the ~960 test images).
+export const DEFAULT_CHALLENGING = { minOverlap: 0.35, minSimilarity: 0.8 } as const;
 
 export function isChallenging(a: { overlap?: number; background_similarity?: number }, options: ChallengingOptions = {}): boolean {
   const minOverlap = options.minOverlap ?? DEFAULT_CHALLENGING.minOverlap;

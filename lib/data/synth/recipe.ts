@@ -2,6 +2,7 @@
 // paper's CLCXray data (§III.C, Table II, Fig. 5).
 import { LaxrayError } from '../../errors.js';
 import { CATEGORIES } from './objects.js';
+import { DEFAULT_CHALLENGING } from './challenging.js';
 
 export interface SynthRecipe {
   /** Image width in px: a fixed number or a [min, max] range sampled uniformly. */
@@ -75,7 +76,7 @@ export const DEFAULT_RECIPE: SynthRecipe = {
   airLevel: 64000,
   blur: true,
   split: [0.8, 0.1, 0.1],
-  challenging: { minOverlap: 0.3, minSimilarity: 0.9 },
+  challenging: { ...DEFAULT_CHALLENGING },
 };
 
 /** The default recipe with `overrides` applied and every field checked. */
