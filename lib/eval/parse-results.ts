@@ -209,10 +209,10 @@ class ResultsParser {
     const b = this.b;
     const len = this.len;
     let cap = Math.max(16, Math.ceil(len / 64));
-    let imageId = new Float64Array(cap);
-    let categoryId = new Float64Array(cap);
-    let score = new Float64Array(cap);
-    let box = new Float64Array(4 * cap);
+    let imageId: Float64Array = new Float64Array(cap);
+    let categoryId: Float64Array = new Float64Array(cap);
+    let score: Float64Array = new Float64Array(cap);
+    let box: Float64Array = new Float64Array(4 * cap);
     let n = 0;
 
     if (len >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.pos = 3; // UTF-8 BOM

@@ -47,8 +47,8 @@ export function argsortDescending(score: Float64Array, base: number, n: number, 
     hist[2 * RADIX + (hi & 0xffff)]!++;
     hist[3 * RADIX + (hi >>> 16)]!++;
   }
-  let srcHi = hiA, srcLo = loA, srcIdx = out;
-  let dstHi = hiB, dstLo = loB, dstIdx = idxB;
+  let srcHi: Uint32Array = hiA, srcLo: Uint32Array = loA, srcIdx: Int32Array = out;
+  let dstHi: Uint32Array = hiB, dstLo: Uint32Array = loB, dstIdx: Int32Array = idxB;
   for (let pass = 0; pass < 4; pass++) {
     const h = pass * RADIX;
     // A digit that every key shares leaves the order as it is: skip the pass.

@@ -68,6 +68,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   const categories = json.categories as unknown[];
 
   const warnings: string[] = [];
+  const repeatedImages: number[] = [];
   // Images: finite ids, evaluated in ascending id order.
   const imageIdList: number[] = [];
   const seenImages = new Map<number, number>();
@@ -77,10 +78,16 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
     if (!isFiniteNumber(img.id)) return problems.add('bad image id', `${where}: "id" must be a finite number, got ${show(img.id)}`);
     const first = seenImages.get(img.id);
     // pycocotools keys images by id, so repeated entries collapse into one image; do the same, say so.
-    if (first !== undefined) return void warnings.push(`${where}: image id ${img.id} repeats images[${first}]; both entries are treated as one image (as pycocotools does)`);
+    if (first !== undefined) return void repeatedImages.push(img.id);
     seenImages.set(img.id, i);
     imageIdList.push(img.id);
   });
+  if (repeatedImages.length > 0) {
+    const ids = [...new Set(repeatedImages)];
+    warnings.push(
+      `${source}: ${ids.length} image id${ids.length === 1 ? ' appears' : 's appear'} more than once in "images" (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''}); repeated entries are treated as one image, as pycocotools does`,
+    );
+  }
   const imageIds = Float64Array.from(imageIdList).sort();
   const imageIndex = new Map<number, number>();
   imageIds.forEach((id, i) => imageIndex.set(id, i));
@@ -99,7 +106,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
     const first = seenCats.get(cat.id);
     if (first !== undefined) {
       // pycocotools keys categories by id: the last entry's name wins.
-      warnings.push(`${where}: category id ${cat.id} repeats categories[${first}]; treated as one category named "${name}" (as pycocotools does)`);
+      warnings.push(`${source}: ${where}: category id ${cat.id} repeats categories[${first}]; treated as one category named "${name}", as pycocotools does`);
       cats.find((c) => c.id === cat.id)!.name = name;
       return;
     }
@@ -184,7 +191,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   }
   problems.throwIfAny('INVALID_DATASET', source, 'Fix the ground truth (every problem is listed) and run again.');
   if (negativeBoxes.length > 0) {
-    warnings.push(`${describeIndices('annotations', negativeBoxes)} ha${negativeBoxes.length === 1 ? 's' : 've'} a bbox with negative width or height; such a box overlaps nothing (COCO boxes are [x, y, width, height])`);
+    warnings.push(`${source}: ${describeIndices('annotations', negativeBoxes)} ha${negativeBoxes.length === 1 ? 's' : 've'} a bbox with negative width or height; such a box overlaps nothing (COCO boxes are [x, y, width, height])`);
   }
   return { source, imageIds, imageIndex, categoryIds, categoryNames, categoryIndex, count: n, annId, annImage, annCategory, annBox, annArea, annCrowd, annIgnoreField, warnings };
 }

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import * as info from './info.js';
 import * as convert from './convert.js';
+import * as synth from './synth.js';
+import * as evalCommand from './eval.js';
 
 export interface CommandModule {
   register(program: Command): void;
@@ -10,4 +12,6 @@ export interface CommandModule {
 export const commandModules: CommandModule[] = [
   info,
   convert,
+  synth,
+  evalCommand,
 ];
