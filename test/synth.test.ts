@@ -135,8 +135,8 @@ test('Beer–Lambert: 10 mm of water reads air·exp(−μ·10) with μ from the 
   t.true(Math.abs(massAttenuation('water', 120) - 0.1613) < 1e-5);
   const scene = handScene([], [rect(0, 0, 64, 48, 10, 'water')]);
   const scan = renderScene(scene, new Rng(1), quiet);
-  const lowExpected = 64000 * Math.exp(-0.02059 * 10); // ≈ 52 092
-  const highExpected = 64000 * Math.exp(-0.01613 * 10); // ≈ 54 467
+  const lowExpected = 64000 * Math.exp(-0.02059 * 10); // ≈ 52 091
+  const highExpected = 64000 * Math.exp(-0.01613 * 10); // ≈ 54 466
   for (let i = 0; i < 64 * 48; i += 97) {
     t.true(Math.abs(scan.low[i]! - lowExpected) <= 1.5, `low ${scan.low[i]} vs ${lowExpected}`);
     t.true(Math.abs(scan.high[i]! - highExpected) <= 1.5, `high ${scan.high[i]} vs ${highExpected}`);
