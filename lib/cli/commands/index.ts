@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import * as info from './info.js';
 import * as convert from './convert.js';
 import * as synth from './synth.js';
-import * as synth from './synth.js';
 import * as evalCommand from './eval.js';
 
 export interface CommandModule {
