@@ -131,6 +131,40 @@ test('same seed â†’ identical batches, whatever the worker count; another seed â
   }
 });
 
+test('recycled batch memory gives the same batches (padding re-zeroed), and decode buffers are reused', async (t) => {
+  const { ds, cleanup } = await noiseDataset(12);
+  try {
+    const snapshot = (b: TrainingBatch): { shape: number[]; data: Buffer } => ({ shape: [...b.shape], data: Buffer.from(new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength)) });
+    // batch 2, portrait and landscape images mixed: consecutive batches differ in H and W.
+    const opts = { batchSize: 2, scale: [120, 64] as [number, number], seed: 5, workers: 2, prefetch: 1 };
+    const fresh = new DataLoader(ds, opts);
+    const expected = (await collect(fresh)).map(snapshot);
+    await fresh.close();
+    const reusing = new DataLoader(ds, opts);
+    const got: ReturnType<typeof snapshot>[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (let epoch = 0; epoch < 2; epoch++) {
+      for await (const b of reusing.iterate({ epoch: 0 })) {
+        got.push(snapshot(b));
+        buffers.add(b.data.buffer);
+        reusing.recycle(b);
+        reusing.recycle(b); // a second recycle is ignored
+      }
+    }
+    await reusing.close();
+    t.true(new Set(expected.map((e) => e.shape.join('x'))).size > 1, 'batch shapes vary');
+    t.is(got.length, 2 * expected.length);
+    got.forEach((g, i) => {
+      const e = expected[i % expected.length]!;
+      t.deepEqual(g.shape, e.shape);
+      t.true(g.data.equals(e.data), `batch ${i} identical`);
+    });
+    t.true(buffers.size < got.length, `batch memory was reused (${buffers.size} buffers for ${got.length} batches)`);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('successive loops are successive epochs; iterate({ epoch, startBatch }) resumes exactly', async (t) => {
   const { ds, cleanup } = await noiseDataset(7);
   try {

@@ -72,6 +72,11 @@ export interface PreparedImage {
 export interface CollateOptions {
   /** H and W of the batch are rounded up to a multiple of this (default 32). */
   sizeDivisor?: number;
+  /**
+   * Memory to build the batch in (reused from an earlier batch) when it holds
+   * at least N·3·H·W floats; its padding is zeroed explicitly.
+   */
+  out?: ArrayBuffer;
 }
 
 /**
@@ -94,21 +99,28 @@ export function collate(images: readonly PreparedImage[], options: CollateOption
   const H = padTo(maxH, divisor);
   const W = padTo(maxW, divisor);
   const n = images.length;
-  const data = new Float32Array(n * 3 * H * W); // zero-filled: the padding
+  const size = n * 3 * H * W;
+  const reuse = options.out !== undefined && options.out.byteLength >= 4 * size;
+  // A fresh array is zero-filled (the padding); a reused one gets its padding zeroed below.
+  const data = reuse ? new Float32Array(options.out!, 0, size) : new Float32Array(size);
   const metas: ImageMeta[] = [];
   for (let i = 0; i < n; i++) {
     const image = images[i]!;
     const { resizedWidth: w, resizedHeight: h } = image.meta;
     const src = image.data;
-    if (w === W) {
-      // Rows are contiguous in both: one copy per channel.
-      for (let c = 0; c < 3; c++) data.set(src.subarray(c * h * w, (c + 1) * h * w), ((i * 3 + c) * H) * W);
-    } else {
-      for (let c = 0; c < 3; c++) {
-        const srcPlane = c * h * w;
-        const dstPlane = (i * 3 + c) * H * W;
-        for (let y = 0; y < h; y++) data.set(src.subarray(srcPlane + y * w, srcPlane + (y + 1) * w), dstPlane + y * W);
+    for (let c = 0; c < 3; c++) {
+      const srcPlane = c * h * w;
+      const dstPlane = (i * 3 + c) * H * W;
+      if (w === W) {
+        // Rows are contiguous in both: one copy per channel.
+        data.set(src.subarray(srcPlane, srcPlane + h * w), dstPlane);
+      } else {
+        for (let y = 0; y < h; y++) {
+          data.set(src.subarray(srcPlane + y * w, srcPlane + (y + 1) * w), dstPlane + y * W);
+          if (reuse) data.fill(0, dstPlane + y * W + w, dstPlane + (y + 1) * W);
+        }
       }
+      if (reuse && h < H) data.fill(0, dstPlane + h * W, dstPlane + H * W);
     }
     metas.push({ ...image.meta, padRight: W - w, padBottom: H - h });
   }

@@ -28,6 +28,12 @@ export interface DecodeRequest {
   std: readonly [number, number, number];
   /** Size the dataset claims; a different size on disk is an error (its boxes would be in another frame). */
   expected?: { width: number; height: number };
+  /**
+   * Memory to write the result into when it is large enough (3·w·h floats);
+   * the result's `data` is then a view on it. Reusing buffers matters: touching
+   * fresh memory costs more than the normalisation itself on some machines.
+   */
+  output?: ArrayBuffer;
 }
 
 export interface DecodeResult {
@@ -101,10 +107,12 @@ export async function decodeImage(request: DecodeRequest): Promise<DecodeResult>
   if (info.width !== size.width || info.height !== size.height || info.channels !== 3) {
     throw new DecodeError(`resize produced ${info.width}×${info.height}×${info.channels}, expected ${size.width}×${size.height}×3`, 'unsupported');
   }
+  const floats = 3 * info.width * info.height;
+  const out = request.output && request.output.byteLength >= 4 * floats ? new Float32Array(request.output, 0, floats) : new Float32Array(floats);
   const data = normalizeToCHW(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), info.width, info.height, 3, {
     flip: request.flip,
     lut: lutFor(request.mean, request.std),
-  });
+  }, out);
   return { data, width: info.width, height: info.height, originalWidth, originalHeight };
 }
 

@@ -17,6 +17,7 @@ interface Task {
   request: DecodeRequest;
   resolve: (r: DecodeResult) => void;
   reject: (e: Error) => void;
+  onReturnedOutput: ((b: ArrayBuffer) => void) | undefined;
 }
 
 interface Slot {
@@ -33,8 +34,8 @@ export function defaultWorkerCount(): number {
 
 export class DecodePool {
   readonly size: number;
-  /** Tasks one worker holds at once: while one is in sharp (off-thread), another can normalise. */
-  private readonly perWorker = 2;
+  /** Tasks one worker holds at once: while some are in sharp (libuv/libvips threads), one normalises. */
+  private readonly perWorker = 4;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
   private nextId = 0;
@@ -53,11 +54,16 @@ export class DecodePool {
     return this.inline;
   }
 
-  decode(request: DecodeRequest): Promise<DecodeResult> {
+  /**
+   * Decodes one image. `request.output`, if given, is transferred to the worker
+   * (it becomes detached here) and comes back as the result's `data.buffer`, or,
+   * when decoding fails, through `onReturnedOutput`.
+   */
+  decode(request: DecodeRequest, onReturnedOutput?: (buffer: ArrayBuffer) => void): Promise<DecodeResult> {
     if (this.closed) return Promise.reject(new Error('the decode pool is closed'));
     if (this.inline) return decodeImage(request);
     return new Promise<DecodeResult>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, request, resolve, reject });
+      this.queue.push({ id: this.nextId++, request, resolve, reject, onReturnedOutput });
       this.pump();
     });
   }
@@ -85,7 +91,8 @@ export class DecodePool {
       const task = this.queue.shift()!;
       slot.inFlight.set(task.id, task);
       if (slot.inFlight.size === 1) slot.worker.ref();
-      slot.worker.postMessage({ id: task.id, request: task.request } satisfies WorkerRequest);
+      const output = task.request.output;
+      slot.worker.postMessage({ id: task.id, request: task.request } satisfies WorkerRequest, output ? [output] : []);
     }
   }
 
@@ -101,14 +108,21 @@ export class DecodePool {
       slot.inFlight.delete(msg.id);
       if (slot.inFlight.size === 0) worker.unref();
       if ('result' in msg) task.resolve(msg.result);
-      else task.reject(msg.error.kind === 'internal' ? new Error(msg.error.message) : new DecodeError(msg.error.message, msg.error.kind));
+      else {
+        if (msg.output) task.onReturnedOutput?.(msg.output);
+        task.reject(msg.error.kind === 'internal' ? new Error(msg.error.message) : new DecodeError(msg.error.message, msg.error.kind));
+      }
       this.pump();
     });
     const fail = (err: Error): void => {
       const index = this.slots.indexOf(slot);
       if (index < 0) return; // already handled (error then exit)
       this.slots.splice(index, 1);
-      const tasks = [...slot.inFlight.values()];
+      // Output buffers went to the dead worker (detached here): retry without them.
+      const tasks = [...slot.inFlight.values()].map((task) => {
+        const { output: _lost, ...request } = task.request;
+        return { ...task, request };
+      });
       slot.inFlight.clear();
       if (this.closed) return;
       if (!slot.started) {

@@ -11,18 +11,25 @@ export interface WorkerRequest {
 
 export type WorkerResponse =
   | { id: number; result: Awaited<ReturnType<typeof decodeImage>> }
-  | { id: number; error: { message: string; kind: DecodeError['kind'] | 'internal' } };
+  | { id: number; error: { message: string; kind: DecodeError['kind'] | 'internal' }; output?: ArrayBuffer };
 
 const port = parentPort;
 if (port) {
   port.on('message', (msg: WorkerRequest) => {
     decodeImage(msg.request).then(
       (result) => port.postMessage({ id: msg.id, result } satisfies WorkerResponse, [result.data.buffer as ArrayBuffer]),
-      (err: unknown) =>
-        port.postMessage({
-          id: msg.id,
-          error: err instanceof DecodeError ? { message: err.message, kind: err.kind } : { message: err instanceof Error ? err.message : String(err), kind: 'internal' },
-        } satisfies WorkerResponse),
+      (err: unknown) => {
+        // Hand the unused output buffer back so the caller can reuse it.
+        const output = msg.request.output;
+        port.postMessage(
+          {
+            id: msg.id,
+            error: err instanceof DecodeError ? { message: err.message, kind: err.kind } : { message: err instanceof Error ? err.message : String(err), kind: 'internal' },
+            ...(output ? { output } : {}),
+          } satisfies WorkerResponse,
+          output ? [output] : [],
+        );
+      },
     );
   });
 }

@@ -22,7 +22,7 @@ import { collate, type Batch, type ImageTargets, type PreparedImage, type Traini
 import { DecodeError, type DecodeRequest, type DecodeResult, type ImageSource } from './decode.js';
 import { DecodePool, defaultWorkerCount } from './decode_pool.js';
 import { mixSeed, mulberry32, shuffleInPlace } from './random.js';
-import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, scaleFactors, transformBoxes } from './transforms.js';
+import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, padTo, scaleFactors, transformBoxes } from './transforms.js';
 
 /** The image transforms shared by training and inference (defaults: the paper's). */
 export interface PipelineOptions {
@@ -142,6 +142,11 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
   private readonly pool: DecodePool;
   private readonly checkImageSize: boolean;
   private readonly onSkip: ((error: LaxrayError) => void) | undefined;
+  // Reused memory (see `recycle`): per-image decode outputs and whole batches.
+  private readonly imageBufferBytes: number;
+  private readonly freeImageBuffers: ArrayBuffer[] = [];
+  private readonly freeBatchBuffers: ArrayBuffer[] = [];
+  private readonly outstanding = new WeakSet<ArrayBuffer>();
 
   constructor(dataset: Dataset, options: LoaderOptions = {}) {
     this.dataset = dataset;
@@ -162,6 +167,26 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     const filterEmpty = options.filterEmpty ?? this.train;
     this.images = filterEmpty ? dataset.images.filter((im) => im.annotations.ids.length > 0) : dataset.images;
     this.pool = new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0));
+    // Largest resized image: keep-ratio output sides are ≤ ceil(max(scale)) and ≤ ceil(min(scale)).
+    const [s0, s1] = this.pipeline.scale;
+    this.imageBufferBytes = 4 * 3 * (this.pipeline.keepRatio ? Math.ceil(s0) * Math.ceil(s1) : Math.round(s0) * Math.round(s1));
+  }
+
+  /**
+   * Hands a batch's memory back for reuse by later batches. Optional, but
+   * allocating a fresh ~100 MB batch costs more than filling it on many
+   * machines, so a training loop should call it once it is done with a batch
+   * (after the native step has consumed `data`). The batch must not be read
+   * afterwards. Batches not from this loader, or recycled twice, are ignored.
+   */
+  recycle(batch: Batch): void {
+    const buffer = batch.data.buffer as ArrayBuffer;
+    if (!this.outstanding.has(buffer)) return;
+    this.outstanding.delete(buffer);
+    this.freeBatchBuffers.push(buffer);
+    // Keep enough for the batches in flight; drop the smallest beyond that.
+    this.freeBatchBuffers.sort((a, b) => b.byteLength - a.byteLength);
+    this.freeBatchBuffers.length = Math.min(this.freeBatchBuffers.length, this.prefetch + 2);
   }
 
   /** Batches per epoch. */
@@ -226,17 +251,24 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
 
   private async loadBatch(planned: PlannedBatch, epoch: number): Promise<TrainingBatch | undefined> {
     const { pipeline } = this;
+    const giveBack = (buffer: ArrayBuffer): void => {
+      if (buffer.byteLength === this.imageBufferBytes && this.freeImageBuffers.length < (this.prefetch + 2) * this.batchSize) this.freeImageBuffers.push(buffer);
+    };
     const results = await Promise.allSettled(
       planned.items.map(({ image, flip }) =>
-        this.pool.decode({
-          source: { kind: 'path', path: image.path },
-          scale: pipeline.scale,
-          keepRatio: pipeline.keepRatio,
-          flip,
-          mean: pipeline.mean,
-          std: pipeline.std,
-          ...(this.checkImageSize ? { expected: { width: image.width, height: image.height } } : {}),
-        }),
+        this.pool.decode(
+          {
+            source: { kind: 'path', path: image.path },
+            scale: pipeline.scale,
+            keepRatio: pipeline.keepRatio,
+            flip,
+            mean: pipeline.mean,
+            std: pipeline.std,
+            ...(this.checkImageSize ? { expected: { width: image.width, height: image.height } } : {}),
+            output: this.freeImageBuffers.pop() ?? new ArrayBuffer(this.imageBufferBytes),
+          },
+          giveBack,
+        ),
       ),
     );
     const prepared: PreparedImage[] = [];
@@ -253,7 +285,13 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
       prepared.push(prepareTrainingImage(image, flip, r.value));
     }
     if (prepared.length === 0) return undefined;
-    const batch = collate(prepared, { sizeDivisor: pipeline.sizeDivisor });
+    const [maxW, maxH] = prepared.reduce(([w, h], p) => [Math.max(w, p.meta.resizedWidth), Math.max(h, p.meta.resizedHeight)], [0, 0]);
+    const bytes = 4 * prepared.length * 3 * padTo(maxH, pipeline.sizeDivisor) * padTo(maxW, pipeline.sizeDivisor);
+    const fit = this.freeBatchBuffers.findLastIndex((b) => b.byteLength >= bytes); // smallest that fits
+    const out = fit >= 0 ? this.freeBatchBuffers.splice(fit, 1)[0]! : new ArrayBuffer(bytes);
+    const batch = collate(prepared, { sizeDivisor: pipeline.sizeDivisor, out });
+    this.outstanding.add(out);
+    for (const p of prepared) giveBack(p.data.buffer as ArrayBuffer);
     return { ...batch, targets: prepared.map((p) => p.targets!), epoch, index: planned.index };
   }
 }

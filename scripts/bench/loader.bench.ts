@@ -1,0 +1,121 @@
+// Loader throughput: images/s through the full training pipeline (decode →
+// keep-ratio resize to fit 1333×800 → flip → normalise → pad → collate, batch 8)
+// on generated ~700×1000 scans, for several worker counts, JPEG and PNG.
+// Prints one JSON line per configuration (reportBenchmark).
+//
+//   node --import tsx -e "import('./scripts/bench/loader.bench.ts').then(m=>m.run())"
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { parseCocoDataset } from '../../lib/data/coco.js';
+import { DataLoader } from '../../lib/data/loader.js';
+import { defaultWorkerCount } from '../../lib/data/decode_pool.js';
+import { reportBenchmark } from './machine.js';
+
+const IMAGES = 64;
+const FORMATS = (process.env.LAXRAY_BENCH_FORMATS ?? 'jpeg,png').split(',') as ('jpeg' | 'png')[];
+const BATCH = 8;
+
+/** A smooth, scan-like picture (gradients, blobs, mild noise), so JPEG/PNG sizes are realistic. */
+function scanPixels(width: number, height: number, seed: number): Buffer {
+  const raw = Buffer.alloc(width * height * 3);
+  let s = seed * 2654435761 || 1;
+  const rnd = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const blobs = Array.from({ length: 6 }, () => ({ x: rnd() * width, y: rnd() * height, r: 40 + rnd() * 200, c: [rnd() * 200, rnd() * 200, rnd() * 200] }));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      let r = 235 - (y / height) * 30;
+      let g = 235 - (x / width) * 20;
+      let b = 240;
+      for (const bl of blobs) {
+        const d = (x - bl.x) ** 2 + (y - bl.y) ** 2;
+        if (d < bl.r * bl.r) {
+          r = bl.c[0]!;
+          g = bl.c[1]!;
+          b = bl.c[2]!;
+        }
+      }
+      const n = (rnd() - 0.5) * 16;
+      raw[i] = Math.max(0, Math.min(255, r + n));
+      raw[i + 1] = Math.max(0, Math.min(255, g + n));
+      raw[i + 2] = Math.max(0, Math.min(255, b + n));
+    }
+  }
+  return raw;
+}
+
+async function makeDataset(dir: string, format: 'jpeg' | 'png'): Promise<ReturnType<typeof parseCocoDataset>> {
+  const images = [];
+  const annotations = [];
+  for (let i = 0; i < IMAGES; i++) {
+    // Mostly portrait ~700×1000 with some variation, as X-ray scans are.
+    const width = 660 + ((i * 13) % 80);
+    const height = 960 + ((i * 29) % 80);
+    const file = `${i}.${format === 'jpeg' ? 'jpg' : 'png'}`;
+    const img = sharp(scanPixels(width, height, i + 1), { raw: { width, height, channels: 3 } });
+    await writeFile(path.join(dir, file), await (format === 'jpeg' ? img.jpeg({ quality: 90 }) : img.png()).toBuffer());
+    images.push({ id: i + 1, file_name: file, width, height });
+    annotations.push({ id: 2 * i + 1, image_id: i + 1, category_id: 1, bbox: [50, 60, 200, 150] }, { id: 2 * i + 2, image_id: i + 1, category_id: 2, bbox: [300, 400, 120, 300] });
+  }
+  return parseCocoDataset(
+    { images, annotations, categories: [{ id: 1, name: 'knife' }, { id: 2, name: 'scissors' }] },
+    { imageRoot: dir },
+  );
+}
+
+export async function run(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'laxray-loader-bench-'));
+  try {
+    for (const format of FORMATS) {
+      const fdir = path.join(dir, format);
+      await import('node:fs/promises').then((fs) => fs.mkdir(fdir));
+      const dataset = await makeDataset(fdir, format);
+      const configs = [...new Set([0, 1, defaultWorkerCount(), 4])].map((workers) => ({ workers, recycle: true }));
+      configs.push({ workers: defaultWorkerCount(), recycle: false });
+      for (const { workers, recycle } of configs) {
+        const loader = new DataLoader(dataset, { batchSize: BATCH, workers, seed: 0, prefetch: 2 });
+        for await (const b of loader) if (recycle) loader.recycle(b); // warm-up epoch: worker start-up, sharp caches
+        const epochs = 2;
+        const waitBefore = loader.stats.waitMs;
+        const t0 = performance.now();
+        let images = 0;
+        let shape: number[] = [];
+        for (let e = 0; e < epochs; e++) {
+          for await (const batch of loader) {
+            images += batch.metas.length;
+            shape = batch.shape;
+            if (recycle) loader.recycle(batch); // what a training loop does after its step
+          }
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        await loader.close();
+        reportBenchmark('loader', {
+          format,
+          workers,
+          recycle,
+          batchSize: BATCH,
+          scale: [1333, 800],
+          images,
+          inputSize: '~700×1000',
+          lastBatchShape: shape,
+          seconds: Number(seconds.toFixed(3)),
+          imagesPerSecond: Number((images / seconds).toFixed(1)),
+          msPerBatch: Number(((seconds * 1000 * BATCH) / images).toFixed(1)),
+          consumerWaitMs: Number((loader.stats.waitMs - waitBefore).toFixed(1)),
+          resize: 'sharp linear (bilinear), keep ratio',
+          sharpVersion: sharp.versions.sharp,
+          vipsVersion: sharp.versions.vips,
+        });
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
