@@ -1,0 +1,15 @@
+// Run configuration: schema (validation + defaults + docs), presets, loading, schedule.
+export {
+  configSchema,
+  CLCXRAY_CLASSES,
+  PRESET_NAMES,
+  type LaxrayConfig,
+  type LaxrayConfigInput,
+  type PresetName,
+} from './schema.js';
+export { presets } from './presets.js';
+export { resolveConfig, defaultConfig, overrideFromAssignment } from './resolve.js';
+export { effectiveLr, learningRateAt } from './schedule.js';
+export { configReference, formatConfigReference, type ConfigField } from './reference.js';
+export { parseJsonText, readJsonFile, locateJsonError, type JsonSyntaxError } from './json.js';
+export { deepMerge } from './merge.js';

@@ -1,0 +1,108 @@
+// From what the user wrote (an object or a JSON file) to a complete LaxrayConfig:
+//   preset overrides  ←  the file / object  ←  `overrides` (e.g. CLI flags)
+// deep-merged, then validated by the schema, which fills the defaults. Every
+// problem is reported at once, one line each, naming the full key path.
+import path from 'node:path';
+import { LaxrayError } from '../errors.js';
+import { describeGiven, didYouMean, formatIssues } from './issues.js';
+import { readJsonFile } from './json.js';
+import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
+import { presets } from './presets.js';
+import { configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
+
+/** Paths a config file may hold; relative ones are taken relative to the file. */
+const PATH_FIELDS: readonly (readonly string[])[] = [
+  ['model', 'backbone', 'pretrained'],
+  ...['train', 'val', 'test'].flatMap((split) => [
+    ['data', split, 'annotations'],
+    ['data', split, 'images'],
+  ]),
+];
+
+/**
+ * A complete, validated config from a partial object or a JSON file path.
+ * `overrides` (same shape) is merged last; the CLI passes its flags there.
+ * Throws LaxrayError INVALID_CONFIG listing every problem (IO_ERROR when the file cannot be read).
+ */
+export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string = {}, overrides: LaxrayConfigInput = {}): LaxrayConfig {
+  const source = typeof input === 'string' ? `config file ${input}` : 'config';
+  let raw: unknown = typeof input === 'string' ? readJsonFile(input) : input;
+  if (!isPlainObject(raw)) {
+    throw new LaxrayError('INVALID_CONFIG', `${source}: expected an object of settings at the top level, got ${describeGiven(raw)}`);
+  }
+  if (typeof input === 'string') raw = rebasePaths(raw, path.dirname(path.resolve(input)));
+  if (!isPlainObject(overrides)) {
+    throw new LaxrayError('INVALID_ARGUMENT', `config overrides must be an object, got ${describeGiven(overrides)}`);
+  }
+  const user = deepMerge(raw as JsonObject, overrides as JsonObject);
+  const preset = presetOf(user, source);
+  const merged = preset === null ? user : deepMerge(presets[preset] as JsonObject, user);
+
+  const result = configSchema.safeParse(merged, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = formatIssues(configShape, result.error.issues);
+  const message =
+    problems.length === 1
+      ? `${source}: ${problems[0]}`
+      : `${source}: ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
+  throw new LaxrayError('INVALID_CONFIG', message, { details: problems, cause: result.error });
+}
+
+/** The defaults: the paper's ATSS + LAcls set-up (R-50-FPN, 12 epochs, batch 8, lr 0.01). */
+export function defaultConfig(): LaxrayConfig {
+  return resolveConfig({});
+}
+
+/** The config file's `preset`, checked early so a typo is caught before it shapes the merge. */
+function presetOf(user: JsonObject, source: string): PresetName | null {
+  const p = user.preset;
+  if (p === undefined || p === null) return null;
+  if (typeof p === 'string' && (PRESET_NAMES as readonly string[]).includes(p)) return p as PresetName;
+  const guess = typeof p === 'string' ? didYouMean(p, PRESET_NAMES) : undefined;
+  const given = typeof p === 'string' ? `'${p}'` : describeGiven(p);
+  throw new LaxrayError(
+    'INVALID_CONFIG',
+    `${source}: preset: unknown preset ${given}${guess !== undefined ? ` (did you mean '${guess}'?)` : ''}; presets: ${PRESET_NAMES.join(', ')}`,
+  );
+}
+
+function rebasePaths(obj: JsonObject, dir: string): JsonObject {
+  let out = obj;
+  for (const keys of PATH_FIELDS) {
+    let parent: unknown = out;
+    for (const k of keys.slice(0, -1)) parent = isPlainObject(parent) ? parent[k] : undefined;
+    const leaf = keys[keys.length - 1]!;
+    const value = isPlainObject(parent) ? parent[leaf] : undefined;
+    if (typeof value !== 'string' || value === '' || path.isAbsolute(value)) continue;
+    let patch: JsonObject = { [leaf]: path.resolve(dir, value) };
+    for (const k of keys.slice(0, -1).reverse()) patch = { [k]: patch };
+    out = deepMerge(out, patch);
+  }
+  return out;
+}
+
+/**
+ * One `key.path=value` assignment (CLI `--set train.batchSize=4`) as an override
+ * object. The value is read as JSON when it parses (numbers, true, null, [1, 2]),
+ * else taken as a string.
+ */
+export function overrideFromAssignment(assignment: string): LaxrayConfigInput {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) {
+    throw new LaxrayError('INVALID_ARGUMENT', `config override '${assignment}': expected key.path=value, e.g. train.batchSize=4`);
+  }
+  const keys = assignment.slice(0, eq).trim().split('.');
+  if (keys.some((k) => k === '')) {
+    throw new LaxrayError('INVALID_ARGUMENT', `config override '${assignment}': empty key in '${assignment.slice(0, eq)}'`);
+  }
+  const text = assignment.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = text;
+  }
+  let out: unknown = value;
+  for (const k of keys.reverse()) out = { [k]: out };
+  return out as LaxrayConfigInput;
+}
