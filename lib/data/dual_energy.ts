@@ -125,7 +125,7 @@ export async function writeGrey16Png(file: string, image: Grey16Image): Promise<
   // A Uint16Array input tells sharp the raw samples are 16-bit.
   await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1, premultiplied: false } })
     .toColourspace('grey16')
-    .png({ compressionLevel: 6 })
+    .png({ compressionLevel: 3 })
     .toFile(file);
 }
 

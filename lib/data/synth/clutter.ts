@@ -37,11 +37,22 @@ export function bagPrimitives(rng: Rng, bag: BagGeometry): Primitive[] {
   // its ~1–2.5 mm wall; walls bulge, which spreads that path over about 4× the ring
   const ring = 4 / k;
   out.push(slab(f, [outline, roundedRectPts(W - 2 * ring, H - 2 * ring, Math.max(0, radius - ring), 0, 0, 6)], (depth * (hard ? 2.5 : 1.2)) / (ring * 1.0) / 4, hard ? 'pet' : 'polyethylene'));
-  // zipper all around, a little inside the outline
+  // zipper all around, a little inside the outline: runs of teeth (short steel tubes) with gaps
   const zi = rng.range(8, 16);
   const zpts = roundedRectPts(W - 2 * zi, H - 2 * zi, Math.max(2, radius - zi), 0, 0, 6);
   zpts.push(zpts[0] as number, zpts[1] as number);
-  out.push(tube(f, zpts, rng.range(1.6, 2.4), 'iron', { density: rng.range(0.25, 0.4) }));
+  const zr = rng.range(2, 3);
+  const zd = rng.range(0.6, 0.9);
+  for (let i = 0; i + 3 < zpts.length; i += 2) {
+    const ax = zpts[i] as number, ay = zpts[i + 1] as number, bx = zpts[i + 2] as number, by = zpts[i + 3] as number;
+    const len = Math.hypot(bx - ax, by - ay);
+    const step = 6;
+    for (let d = 0; d + 4 < len; d += step) {
+      const t0 = d / len;
+      const t1 = Math.min(1, (d + 4.5) / len);
+      out.push(tube(f, [ax + (bx - ax) * t0, ay + (by - ay) * t0, ax + (bx - ax) * t1, ay + (by - ay) * t1], zr, 'iron', { density: zd }));
+    }
+  }
   for (let i = 0; i < rng.int(1, 2); i++) {
     const j = 2 * rng.int(0, zpts.length / 2 - 2);
     const zf = subFrame(f, zpts[j] as number, zpts[j + 1] as number, rng.range(0, Math.PI));
@@ -63,7 +74,7 @@ export function bagPrimitives(rng: Rng, bag: BagGeometry): Primitive[] {
     }
     const hu = end > 0 ? W / 2 - 25 : -W / 2 + 25;
     out.push(slab(f, [roundedRectPts(32, 2 * gap + 40, 10, hu, 0)], 22, 'polyethylene'));
-    out.push(slab(f, [roundedRectPts(50, 2 * gap + 30, 6, end > 0 ? W / 2 - 60 : -W / 2 + 60, 0)], 1.5, 'iron'));
+    out.push(slab(f, [roundedRectPts(50, 2 * gap + 30, 6, end > 0 ? W / 2 - 60 : -W / 2 + 60, 0)], 2.5, 'aluminium'));
     const wu = -end * (W / 2 - 35);
     for (const v of [-(H / 2 - 35), H / 2 - 35]) {
       out.push(ellipsoid(f, wu, v, 28, 28, 22, 'rubber'));
@@ -108,28 +119,33 @@ function garment(rng: Rng, bag: BagGeometry): Primitive[] {
     pts.push(cu + x * Math.cos(a) - y * Math.sin(a), cv + x * Math.sin(a) + y * Math.cos(a));
   }
   const mat: MaterialName = rng.chance(0.75) ? 'cotton' : 'polyethylene';
-  const t = rng.range(1.5, 6);
+  const t = rng.range(2, 9);
   const out: Primitive[] = [slab(f, [clampToBag(pts, bag, 12)], t, mat)];
-  for (let i = 0; i < rng.int(2, 5); i++) {
-    const fa = a + rng.range(-0.6, 0.6);
-    const len = rng.range(0.5, 1.4) * Math.max(ru, rv);
-    const wid = rng.range(6, 25);
-    const ou = cu + rng.range(-ru, ru) * 0.5;
-    const ov = cv + rng.range(-rv, rv) * 0.5;
+  // folds and creases: irregular elongated blobs of extra fabric
+  for (let i = 0; i < rng.int(4, 12); i++) {
+    const fa = a + rng.range(-0.9, 0.9);
+    const len = rng.range(0.25, 1.1) * Math.max(ru, rv);
+    const wid = rng.range(6, 40);
+    const ou = cu + rng.range(-ru, ru) * 0.6;
+    const ov = cv + rng.range(-rv, rv) * 0.6;
     const c = Math.cos(fa);
     const s = Math.sin(fa);
-    const fold = [-len / 2, -wid / 2, len / 2, -wid / 3, len / 2, wid / 3, -len / 2, wid / 2].map((v, j, arr) => {
-      const x = j % 2 === 0 ? v : (arr[j - 1] as number);
-      const y = j % 2 === 0 ? (arr[j + 1] as number) : v;
-      return j % 2 === 0 ? ou + x * c - y * s : ov + x * s + y * c;
-    });
-    out.push(slab(f, [clampToBag(fold, bag, 12)], t * rng.range(0.6, 1.5), mat));
+    const fold: number[] = [];
+    for (let k = 0; k < 10; k++) {
+      const th = (2 * Math.PI * k) / 10;
+      const rr = rng.range(0.75, 1.2);
+      const x = (len / 2) * rr * Math.cos(th);
+      const y = (wid / 2) * rr * Math.sin(th);
+      fold.push(ou + x * c - y * s, ov + x * s + y * c);
+    }
+    out.push(slab(f, [clampToBag(fold, bag, 12)], t * rng.range(0.3, 1.2), mat));
   }
   if (rng.chance(0.35)) {
     // jeans: rivets and a metal button; a zip fly
     for (let i = 0; i < rng.int(2, 6); i++) out.push(ellipsoid(f, cu + rng.range(-ru, ru) * 0.6, cv + rng.range(-rv, rv) * 0.6, 3, 3, 1.5, 'copper'));
     const zf = subFrame(f, cu, cv, rng.range(0, Math.PI));
-    out.push(tube(zf, [0, 0, 150, 0], 1.8, 'iron', { density: 0.3 }));
+    const zl = Math.min(ru, rv, 160) * 0.9;
+    out.push(tube(zf, [-zl / 2, 0, zl / 2, 0], 1.8, 'iron', { density: 0.3 }));
   }
   return out;
 }
@@ -188,13 +204,22 @@ function laptop(rng: Rng, bag: BagGeometry): Primitive[] {
   const H = rng.range(190, 235);
   const metal = rng.chance(0.5);
   const out: Primitive[] = [
+    // lid + base shells, the display glass and the keyboard deck
     slab(f, [roundedRectPts(W, H, 10)], metal ? 2.4 : 5, metal ? 'aluminium' : 'polyethylene'),
+    slab(f, [roundedRectPts(W, H, 10), roundedRectPts(W - 4, H - 4, 9)], metal ? 12 : 20, metal ? 'aluminium' : 'polyethylene'),
     slab(f, [roundedRectPts(W - 10, H - 10, 8)], 1.5, 'glass'),
-    slab(f, [roundedRectPts(W * 0.55, H * 0.45, 4, -W * 0.15, -H * 0.2)], 1.6, 'silicon'),
+    slab(f, [roundedRectPts(W * 0.9, H * 0.42, 3, 0, -H * 0.2)], 3, 'polyethylene'),
+    // main board: FR-4 with copper layers, chips, a copper heat spreader and heat pipe
+    slab(f, [roundedRectPts(W * 0.6, H * 0.42, 4, -W * 0.12, -H * 0.22)], 1.6, 'silicon'),
+    slab(f, [roundedRectPts(W * 0.6, H * 0.42, 4, -W * 0.12, -H * 0.22)], 0.1, 'copper'),
+    slab(f, [roundedRectPts(45, 45, 2, -W * 0.05, -H * 0.25)], 1.2, 'copper'),
   ];
-  for (let i = 0; i < rng.int(3, 7); i++) out.push(slab(f, [roundedRectPts(rng.range(8, 25), rng.range(8, 25), 1, -W * 0.15 + rng.range(-W * 0.25, W * 0.25), -H * 0.2 + rng.range(-H * 0.2, H * 0.2))], rng.range(1, 2.5), 'silicon'));
-  out.push(tube(f, [-W * 0.35, -H * 0.3, W * 0.05, -H * 0.15, W * 0.3, -H * 0.3], 2.5, 'copper', { innerMm: 1.8 }));
+  for (let i = 0; i < rng.int(6, 14); i++) {
+    out.push(slab(f, [roundedRectPts(rng.range(6, 25), rng.range(6, 25), 1, -W * 0.12 + rng.range(-W * 0.27, W * 0.27), -H * 0.22 + rng.range(-H * 0.18, H * 0.18))], rng.range(1, 2.5), 'silicon'));
+  }
+  out.push(tube(f, [-W * 0.05, -H * 0.25, W * 0.15, -H * 0.3, W * 0.3, -H * 0.3], 2.5, 'copper', { innerMm: 1.8 }));
   out.push(slab(f, [ellipsePts(28, 28, 16, W * 0.3, -H * 0.3), ellipsePts(10, 10, 12, W * 0.3, -H * 0.3)], 3, 'polyethylene'));
+  out.push(slab(f, [ellipsePts(8, 8, 12, W * 0.3, -H * 0.3)], 6, 'copper'));
   if (rng.chance(0.5)) {
     const cells = rng.int(3, 6);
     for (let i = 0; i < cells; i++) {
@@ -204,12 +229,10 @@ function laptop(rng: Rng, bag: BagGeometry): Primitive[] {
     out.push(slab(f, [roundedRectPts(W * 0.6, H * 0.3, 3, 0, H * 0.28)], 6, 'aluminium'));
     out.push(slab(f, [roundedRectPts(W * 0.6, H * 0.3, 3, 0, H * 0.28)], 0.3, 'copper'));
   }
-  for (const [su, sv] of [
-    [-1, -1],
-    [1, -1],
-    [-1, 1],
-    [1, 1],
-  ] as const) out.push(ellipsoid(f, su * (W / 2 - 12), sv * (H / 2 - 12), 2.5, 2.5, 4, 'iron'));
+  for (let i = 0; i < 10; i++) {
+    const su = i < 5 ? -W / 2 + 10 + i * (W - 20) / 4 : -W / 2 + 10 + (i - 5) * (W - 20) / 4;
+    out.push(ellipsoid(f, su, i < 5 ? -H / 2 + 8 : H / 2 - 8, 2.5, 2.5, 4, 'iron'));
+  }
   out.push(tube(f, [-W * 0.4, -H / 2 + 6, W * 0.4, -H / 2 + 6], 3, 'iron', { innerMm: 2, density: 0.6 }));
   return out;
 }
@@ -350,7 +373,7 @@ function umbrella(rng: Rng, bag: BagGeometry): Primitive[] {
 
 /** Non-threat clutter builders and how likely each is in a bag (expected count). */
 export const CLUTTER: { name: string; rate: number; build: (rng: Rng, bag: BagGeometry) => Primitive[] }[] = [
-  { name: 'garment', rate: 4.5, build: garment },
+  { name: 'garment', rate: 5.5, build: garment },
   { name: 'cable', rate: 1.2, build: cable },
   { name: 'laptop', rate: 0.3, build: laptop },
   { name: 'phone', rate: 0.35, build: phone },

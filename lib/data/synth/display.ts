@@ -1,8 +1,8 @@
 // Pseudo-colour display of a dual-energy scan, as baggage-screening consoles
 // show it: brightness from the high-energy transmission (dense = dark), hue
 // from the material's low/high attenuation ratio R = A_low / A_high
-// (organic R ≲ 1.35 orange, inorganic / light metal ~1.6–1.8 green, steel and
-// copper R ≳ 2.6 blue). For people only: datasets store the eq.-1 image.
+// (organic R ≲ 1.35 orange, inorganic / light metal 1.7–2.2 green, steel and
+// copper R ≳ 3.2 blue; blends between). For people only: datasets store the eq.-1 image.
 export interface DisplayOptions {
   /** 16-bit reading of air. */
   airLevel: number;
@@ -25,11 +25,13 @@ export function pseudoColour(high: Uint16Array, low: Uint16Array, options: Displ
     const r = ah > 0.02 ? al / ah : 1;
     let hue: number[];
     if (r <= 1.35) hue = ORANGE;
-    else if (r < 1.75) {
-      const f = (r - 1.35) / 0.4;
+    else if (r < 1.7) {
+      const f = (r - 1.35) / 0.35;
       hue = [0, 1, 2].map((c) => ORANGE[c]! + f * (GREEN[c]! - ORANGE[c]!));
-    } else if (r < 2.6) {
-      const f = (r - 1.75) / 0.85;
+    } else if (r < 2.2) {
+      hue = GREEN;
+    } else if (r < 3.2) {
+      const f = (r - 2.2) / 1.0;
       hue = [0, 1, 2].map((c) => GREEN[c]! + f * (BLUE[c]! - GREEN[c]!));
     } else hue = BLUE;
     const light = Math.pow(th, 0.9);

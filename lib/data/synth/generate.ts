@@ -77,7 +77,7 @@ export async function writeSampleFiles(sample: SynthSample, outDir: string, raw:
   const { width, height } = sample;
   const file = path.join(outDir, imageFileName(sample.index));
   try {
-    const jobs: Promise<unknown>[] = [sharp(Buffer.from(sample.rgb.buffer, sample.rgb.byteOffset, sample.rgb.byteLength), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toFile(file)];
+    const jobs: Promise<unknown>[] = [sharp(Buffer.from(sample.rgb.buffer, sample.rgb.byteOffset, sample.rgb.byteLength), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 3 }).toFile(file)];
     if (raw) {
       const names = rawFileNames(sample.index);
       jobs.push(writeGrey16Png(path.join(outDir, names.high), { data: sample.scan.high, width, height }));

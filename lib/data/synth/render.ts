@@ -65,12 +65,26 @@ function mu(keV: number): Float64Array {
   return t;
 }
 
-/** Reusable row buffers (one set per worker). */
+/**
+ * Reusable buffers (one set per worker): detector row buffers and the two
+ * line-integral maps. With a scratch, a scan's aLow / aHigh are views into it,
+ * valid until the next render with the same scratch (readings are always new).
+ */
 export class RenderScratch {
   private buf: Float32Array[] = [];
+  private maps: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
   rows(w: number): Float32Array[] {
-    if ((this.buf[0]?.length ?? 0) < w) this.buf = Array.from({ length: 5 }, () => new Float32Array(w));
+    if ((this.buf[0]?.length ?? 0) < w) this.buf = Array.from({ length: 3 }, () => new Float32Array(w));
     return this.buf;
+  }
+  /** Two zeroed maps of n pixels. */
+  lineIntegrals(n: number): [Float32Array, Float32Array] {
+    if (this.maps[0].length < n) this.maps = [new Float32Array(n), new Float32Array(n)];
+    const a = this.maps[0].subarray(0, n);
+    const b = this.maps[1].subarray(0, n);
+    a.fill(0);
+    b.fill(0);
+    return [a, b];
   }
 }
 
@@ -169,11 +183,10 @@ function detect(a: Float32Array, out: Uint16Array, w: number, h: number, o: { ai
 }
 
 /** Renders a scene to a dual-energy pair; `rng` drives the noise only. */
-export function renderScene(scene: Scene, rng: Rng, options: RenderOptions, scratch = new RenderScratch()): RenderedScan {
+export function renderScene(scene: Scene, rng: Rng, options: RenderOptions, scratch?: RenderScratch): RenderedScan {
   const { width, height } = scene;
   const n = width * height;
-  const aLow = new Float32Array(n);
-  const aHigh = new Float32Array(n);
+  const [aLow, aHigh] = scratch ? scratch.lineIntegrals(n) : [new Float32Array(n), new Float32Array(n)];
   const target: RasterTarget = { width, height, mmPerPx: 1 / scene.pxPerMm, muLow: mu(options.lowKeV), muHigh: mu(options.highKeV), aLow, aHigh };
   for (const p of scene.clutter) rasterize(p, target);
   const masks: MaskRegion[] = [];
@@ -191,7 +204,8 @@ export function renderScene(scene: Scene, rng: Rng, options: RenderOptions, scra
   }
   const low = new Uint16Array(n);
   const high = new Uint16Array(n);
-  detect(aLow, low, width, height, { air: options.airLevel, photons: options.photonsLow, sigmaE: options.electronicNoise, blur: options.blur }, rng, scratch);
-  detect(aHigh, high, width, height, { air: options.airLevel, photons: options.photonsHigh, sigmaE: options.electronicNoise, blur: options.blur }, rng, scratch);
+  const rows = scratch ?? new RenderScratch();
+  detect(aLow, low, width, height, { air: options.airLevel, photons: options.photonsLow, sigmaE: options.electronicNoise, blur: options.blur }, rng, rows);
+  detect(aHigh, high, width, height, { air: options.airLevel, photons: options.photonsHigh, sigmaE: options.electronicNoise, blur: options.blur }, rng, rows);
   return { width, height, high, low, aHigh, aLow, masks };
 }
