@@ -90,7 +90,9 @@ test('ground truth problems are all listed with their annotation index and id', 
   const e = laxrayError(t, () => indexGroundTruth(bad, { source: 'val.json' }));
   t.is(e.code, 'INVALID_DATASET');
   t.regex(e.message, /^val\.json: \d+ problems found/);
-  const has = (re: RegExp): void => t.true(e.details.some((d) => re.test(d)), `no detail matches ${re}: ${e.details.join(' | ')}`);
+  const has = (re: RegExp): void => {
+    t.true(e.details.some((d) => re.test(d)), `no detail matches ${re}: ${e.details.join(' | ')}`);
+  };
   has(/^images\[1\]: "id" must be a finite number, got "x"/);
   has(/^categories\[1\] \(id 1\.5\): "name" must be a string/);
   has(/^annotations\[0\] \(id 1\): "area" must be a finite number ≥ 0, got nothing; .*width·height/);
