@@ -14,6 +14,8 @@ import { assignSplits } from '../lib/data/synth/split.js';
 import { CATEGORIES } from '../lib/data/synth/objects.js';
 import type { Scene } from '../lib/data/synth/scene.js';
 import { LaxrayError } from '../lib/errors.js';
+import { convertDualEnergyFolder } from '../lib/data/dual_energy.js';
+import sharp from 'sharp';
 
 const small = resolveRecipe({ width: 200, height: 150 });
 
@@ -78,6 +80,15 @@ test('a dataset is byte-identical for the same seed, in one thread or across wor
   const splitIds = ['train', 'val', 'test'].flatMap((s) => JSON.parse((a.get(`${s}.json`) as Buffer).toString()).images.map((im: { id: number }) => im.id));
   t.deepEqual(splitIds.sort((x: number, y: number) => x - y), coco.images.map((im: { id: number }) => im.id));
   t.is(r.stats.objects, coco.annotations.length);
+
+  // the raw pairs run through the eq.-1 folder converter give back exactly the dataset's images
+  const report = await convertDualEnergyFolder(path.join(root, 'a', 'raw'), path.join(root, 'converted'));
+  t.is(report.converted.length, 12);
+  t.deepEqual(report.unmatched, []);
+  for (const c of report.converted) {
+    const [mine, theirs] = await Promise.all([sharp(c.output).raw().toBuffer(), sharp(path.join(root, 'a', 'images', `${c.name}.png`)).raw().toBuffer()]);
+    t.true(mine.equals(theirs), `${c.name}: eq. 1 of the raw pair differs from the dataset image`);
+  }
 });
 
 test('boxes are tight to the object masks (independent re-rasterisation, thickness > 0)', (t) => {
