@@ -290,7 +290,7 @@ test('inference path: path, Buffer and sharp instance give the same tensor; meta
   }
 });
 
-test('breaking out of the loop early leaves nothing dangling', async (t) => {
+test('breaking out of the loop early leaves nothing dangling; closing mid-epoch is a clear error', async (t) => {
   const { ds, cleanup } = await noiseDataset(9);
   try {
     const loader = new DataLoader(ds, { batchSize: 2, scale: [64, 64], workers: 2, prefetch: 3 });
@@ -301,6 +301,15 @@ test('breaking out of the loop early leaves nothing dangling', async (t) => {
     const all = await collect(loader);
     t.is(all.length, 5);
     await loader.close();
+    // Closing a loader mid-epoch: the next batch fails with a clear error, not a hang.
+    const closing = new DataLoader(ds, { batchSize: 2, scale: [64, 64], workers: 2, prefetch: 0 });
+    const it = closing[Symbol.asyncIterator]();
+    await it.next();
+    await closing.close();
+    const err = await t.throwsAsync(it.next(), { instanceOf: LaxrayError });
+    t.regex(err!.message, /was closed while this image was being prepared/);
+    const again = await t.throwsAsync(collect(closing), { instanceOf: LaxrayError });
+    t.regex(again!.message, /this DataLoader is closed/);
   } finally {
     await cleanup();
   }

@@ -26,6 +26,14 @@ interface Slot {
   started: boolean;
 }
 
+/** The pool was closed while a task was queued or running. */
+export class PoolClosedError extends Error {
+  constructor() {
+    super('the decode pool was closed');
+    this.name = 'PoolClosedError';
+  }
+}
+
 /** Default pool size: one worker per core, at most 8. */
 export function defaultWorkerCount(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -60,7 +68,7 @@ export class DecodePool {
    * when decoding fails, through `onReturnedOutput`.
    */
   decode(request: DecodeRequest, onReturnedOutput?: (buffer: ArrayBuffer) => void): Promise<DecodeResult> {
-    if (this.closed) return Promise.reject(new Error('the decode pool is closed'));
+    if (this.closed) return Promise.reject(new PoolClosedError());
     if (this.inline) return decodeImage(request);
     return new Promise<DecodeResult>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, request, resolve, reject, onReturnedOutput });
@@ -72,7 +80,7 @@ export class DecodePool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const error = new Error('the decode pool was closed');
+    const error = new PoolClosedError();
     for (const task of this.queue.splice(0)) task.reject(error);
     const slots = this.slots.splice(0);
     for (const slot of slots) for (const task of slot.inFlight.values()) task.reject(error);

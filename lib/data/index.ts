@@ -5,6 +5,7 @@ export {
   parseCocoDataset,
   subsetDataset,
   describeReport,
+  parseJsonText,
   type BoxPolicy,
   type CocoLoadOptions,
   type Dataset,
@@ -15,7 +16,7 @@ export {
   type BoxChange,
   type BoxDrop,
 } from './coco.js';
-export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions, type OpixrayResult } from './opixray.js';
+export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions, type OpixrayResult, type OpixrayReport, type CocoJson } from './opixray.js';
 export { collate, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
 export {
   DataLoader,

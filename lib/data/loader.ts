@@ -20,7 +20,7 @@ import { LaxrayError } from '../errors.js';
 import type { Dataset, DatasetImage } from './coco.js';
 import { collate, type Batch, type ImageTargets, type PreparedImage, type TrainingBatch } from './collate.js';
 import { DecodeError, type DecodeRequest, type DecodeResult, type ImageSource } from './decode.js';
-import { DecodePool, defaultWorkerCount } from './decode_pool.js';
+import { DecodePool, PoolClosedError, defaultWorkerCount } from './decode_pool.js';
 import { mixSeed, mulberry32, shuffleInPlace } from './random.js';
 import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, padTo, scaleFactors, transformBoxes } from './transforms.js';
 
@@ -147,6 +147,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
   private readonly freeImageBuffers: ArrayBuffer[] = [];
   private readonly freeBatchBuffers: ArrayBuffer[] = [];
   private readonly outstanding = new WeakSet<ArrayBuffer>();
+  private closed = false;
 
   constructor(dataset: Dataset, options: LoaderOptions = {}) {
     this.dataset = dataset;
@@ -220,6 +221,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
 
   /** Iterates one epoch, optionally starting at a batch index (to resume a run). */
   async *iterate(options: { epoch?: number; startBatch?: number } = {}): AsyncGenerator<TrainingBatch, void, undefined> {
+    if (this.closed) throw new LaxrayError('INVALID_ARGUMENT', 'this DataLoader is closed; create a new one');
     const epoch = options.epoch ?? 0;
     const batches = this.plan(epoch).slice(positiveInt('startBatch', options.startBatch ?? 0, 0));
     const pending: Promise<Settled>[] = [];
@@ -229,12 +231,13 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
         pending.push(this.loadBatch(batches[next++]!, epoch).then((batch) => ({ ok: true, batch }) as const, (error: unknown) => ({ ok: false, error }) as const));
       }
     };
-    launch();
-    while (pending.length > 0) {
+    for (;;) {
+      // In flight: this batch and the `prefetch` after it (which keep decoding while we yield).
+      launch();
+      if (pending.length === 0) return;
       const t0 = performance.now();
       const settled = await pending.shift()!;
       this.stats.waitMs += performance.now() - t0;
-      launch();
       if (!settled.ok) throw settled.error;
       if (settled.batch) {
         this.stats.batches++;
@@ -246,13 +249,16 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
 
   /** Stops the decode workers. The loader cannot be used afterwards. */
   close(): Promise<void> {
+    this.closed = true;
+    this.freeBatchBuffers.length = 0;
+    this.freeImageBuffers.length = 0;
     return this.pool.close();
   }
 
   private async loadBatch(planned: PlannedBatch, epoch: number): Promise<TrainingBatch | undefined> {
     const { pipeline } = this;
     const giveBack = (buffer: ArrayBuffer): void => {
-      if (buffer.byteLength === this.imageBufferBytes && this.freeImageBuffers.length < (this.prefetch + 2) * this.batchSize) this.freeImageBuffers.push(buffer);
+      if (buffer.byteLength === this.imageBufferBytes && this.freeImageBuffers.length < (this.prefetch + 1) * this.batchSize) this.freeImageBuffers.push(buffer);
     };
     const results = await Promise.allSettled(
       planned.items.map(({ image, flip }) =>
@@ -332,6 +338,7 @@ function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: Decod
 
 function imageError(reason: unknown, what: string): LaxrayError {
   if (reason instanceof LaxrayError) return reason;
+  if (reason instanceof PoolClosedError) return new LaxrayError('INVALID_ARGUMENT', `${what}: the loader / preprocessor was closed while this image was being prepared`, { cause: reason });
   const message = reason instanceof Error ? reason.message : String(reason);
   const hint =
     reason instanceof DecodeError && reason.kind === 'size-mismatch'

@@ -14,6 +14,7 @@ import { defaultWorkerCount } from '../../lib/data/decode_pool.js';
 import { reportBenchmark } from './machine.js';
 
 const IMAGES = 64;
+const STEP_MS = 500;
 const FORMATS = (process.env.LAXRAY_BENCH_FORMATS ?? 'jpeg,png').split(',') as ('jpeg' | 'png')[];
 const BATCH = 8;
 
@@ -77,9 +78,20 @@ export async function run(): Promise<void> {
       const fdir = path.join(dir, format);
       await import('node:fs/promises').then((fs) => fs.mkdir(fdir));
       const dataset = await makeDataset(fdir, format);
-      const configs = [...new Set([0, 1, defaultWorkerCount(), 4])].map((workers) => ({ workers, recycle: true }));
-      configs.push({ workers: defaultWorkerCount(), recycle: false });
-      for (const { workers, recycle } of configs) {
+      // The default set-up (workers = cores, batches recycled), then variations:
+      // on the calling thread, without recycling, and with a consumer that spends
+      // STEP_MS per batch (a training step) to show whether it ever waits for data.
+      const cores = defaultWorkerCount();
+      const configs =
+        format === 'jpeg'
+          ? [
+              { workers: cores, recycle: true, stepMs: 0 },
+              { workers: 0, recycle: true, stepMs: 0 },
+              { workers: cores, recycle: false, stepMs: 0 },
+              { workers: cores, recycle: true, stepMs: STEP_MS },
+            ]
+          : [{ workers: cores, recycle: true, stepMs: 0 }];
+      for (const { workers, recycle, stepMs } of configs) {
         const loader = new DataLoader(dataset, { batchSize: BATCH, workers, seed: 0, prefetch: 2 });
         for await (const b of loader) if (recycle) loader.recycle(b); // warm-up epoch: worker start-up, sharp caches
         const epochs = 2;
@@ -91,6 +103,7 @@ export async function run(): Promise<void> {
           for await (const batch of loader) {
             images += batch.metas.length;
             shape = batch.shape;
+            if (stepMs > 0) await new Promise((r) => setTimeout(r, stepMs));
             if (recycle) loader.recycle(batch); // what a training loop does after its step
           }
         }
@@ -100,6 +113,7 @@ export async function run(): Promise<void> {
           format,
           workers,
           recycle,
+          consumerStepMs: stepMs,
           batchSize: BATCH,
           scale: [1333, 800],
           images,
@@ -109,6 +123,7 @@ export async function run(): Promise<void> {
           imagesPerSecond: Number((images / seconds).toFixed(1)),
           msPerBatch: Number(((seconds * 1000 * BATCH) / images).toFixed(1)),
           consumerWaitMs: Number((loader.stats.waitMs - waitBefore).toFixed(1)),
+          consumerWaitMsPerBatch: Number((((loader.stats.waitMs - waitBefore) * BATCH) / images).toFixed(1)),
           resize: 'sharp linear (bilinear), keep ratio',
           sharpVersion: sharp.versions.sharp,
           vipsVersion: sharp.versions.vips,
