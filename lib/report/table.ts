@@ -1,0 +1,71 @@
+// Summary tables as aligned text (or Markdown): overall, per-class and
+// challenging-subset AP. Rows are plain `{name, values}`; lib/eval's results map
+// onto them directly.
+
+export interface TableRow {
+  name: string;
+  values: Readonly<Record<string, number>>;
+}
+
+export interface TableOptions {
+  /** Column order; default every value name, in first-seen order. */
+  columns?: readonly string[];
+  /** Header of the name column. Default 'name'. */
+  nameHeader?: string;
+  /** Values × 100 (AP in [0, 1] shown as %). Default true. */
+  percent?: boolean;
+  /** Decimals shown. Default 1. */
+  digits?: number;
+  /** Shown for a missing, non-finite or negative value (pycocotools' −1: no ground truth). Default '-'. */
+  missing?: string;
+  /** 'text' (default): columns separated by two spaces, a dashed rule under the header. 'markdown': a pipe table. */
+  style?: 'text' | 'markdown';
+}
+
+/**
+ * An aligned table: the name column left-aligned, numbers right-aligned.
+ *
+ *   name              AP    AP50
+ *   ----------------  ----  ----
+ *   overall           59.3  71.8
+ *   swiss army knife  10.0     -
+ */
+export function formatTable(rows: readonly TableRow[], options: TableOptions = {}): string {
+  const columns = options.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+  const scale = (options.percent ?? true) ? 100 : 1;
+  const digits = options.digits ?? 1;
+  const missing = options.missing ?? '-';
+  const cell = (v: number | undefined) => (v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digits));
+
+  const header = [options.nameHeader ?? 'name', ...columns];
+  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c]))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
+  const align = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)));
+
+  if (options.style === 'markdown') {
+    const line = (cells: readonly string[]) => `| ${align(cells).join(' | ')} |`;
+    const rule = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+    return [line(header), rule, ...body.map(line)].join('\n');
+  }
+  const line = (cells: readonly string[]) => align(cells).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export interface SummarySection {
+  title: string;
+  rows: readonly TableRow[];
+  options?: TableOptions;
+}
+
+/** Several titled tables (overall, per class, challenging subset), separated by blank lines; empty sections are left out. */
+export function formatSummary(sections: readonly SummarySection[], options: TableOptions = {}): string {
+  return (
+    sections
+      .filter((s) => s.rows.length > 0)
+      .map((s) => {
+        const table = formatTable(s.rows, { ...options, ...s.options });
+        return options.style === 'markdown' ? `### ${s.title}\n\n${table}` : `${s.title}\n${'='.repeat(s.title.length)}\n${table}`;
+      })
+      .join('\n\n') + '\n'
+  );
+}
