@@ -42,6 +42,11 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
   const fpCount = new Int32Array(SLOTS); // false positives among detections that matched something
   const unmatchedFp = new Int32Array(A); // false positives among those that matched nothing
   let order = new Int32Array(0);
+  // One category's detections gathered in score order, so the passes below read memory in sequence.
+  let sRow = new Int32Array(0);
+  let sRank = new Int32Array(0);
+  let sMask = new Uint8Array(0);
+  let sScore = new Float64Array(0);
   let tpFp = new Int32Array(0); // fp count at the c-th true positive, per slot
   let tpScore = new Float64Array(0); // score of the c-th true positive, per slot
 
@@ -51,8 +56,24 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
     if (cap === 0) continue; // no ground truth in any area range: stays -1
     const base = detStart[k * I]!;
     const n = detStart[(k + 1) * I]! - base;
-    if (order.length < n) order = new Int32Array(n);
+    if (order.length < n) {
+      order = new Int32Array(n);
+      sRow = new Int32Array(n);
+      sRank = new Int32Array(n);
+      sMask = new Uint8Array(n);
+      sScore = new Float64Array(n);
+    }
     argsortDescending(score, base, n, order);
+    let maxRank = -1;
+    for (let i = 0; i < n; i++) {
+      const d = base + order[i]!;
+      sRow[i] = row[d]!;
+      const rk = rank[d]!;
+      sRank[i] = rk;
+      if (rk > maxRank) maxRank = rk;
+      sMask[i] = areaMask[d]!;
+      sScore[i] = score[d]!;
+    }
     const stride = cap + 1;
     if (tpFp.length < SLOTS * stride) {
       tpFp = new Int32Array(SLOTS * stride);
@@ -61,6 +82,7 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
 
     for (let m = 0; m < M; m++) {
       const maxDet = MAX_DETS[m]!;
+      const filter = maxRank >= maxDet; // some detection ranks beyond maxDet in its image
       tpCount.fill(0);
       fpCount.fill(0);
       unmatchedFp.fill(0);
@@ -68,17 +90,20 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
       let nd = 0;
       let firstScore = 0;
       for (let i = 0; i < n; i++) {
-        const d = base + order[i]!;
-        if (rank[d]! >= maxDet) continue;
-        if (nd === 0) firstScore = score[d]!;
+        if (filter && sRank[i]! >= maxDet) continue;
+        if (nd === 0) firstScore = sScore[i]!;
         nd++;
-        const r = row[d]!;
+        const r = sRow[i]!;
         if (r < 0) {
-          const mask = areaMask[d]!;
-          for (let a = 0; a < A; a++) if (mask & (1 << a)) unmatchedFp[a]!++;
+          // matched nothing: a false positive in the area ranges its w·h falls in (A = 4)
+          const mask = sMask[i]!;
+          if (mask & 1) unmatchedFp[0]!++;
+          if (mask & 2) unmatchedFp[1]!++;
+          if (mask & 4) unmatchedFp[2]!++;
+          if (mask & 8) unmatchedFp[3]!++;
           continue;
         }
-        const sc = score[d]!;
+        const sc = sScore[i]!;
         const at = r * SLOTS;
         for (let s = 0; s < SLOTS; s++) {
           const st = status[at + s]!;

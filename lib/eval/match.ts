@@ -77,6 +77,16 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
   let st = new Uint8Array(128 * SLOTS);
   let cand = new Int32Array(128);
   let candMax = new Float64Array(128);
+  let deviates = new Uint8Array(128);
+
+  // Area-range mask of every detection (w·h, as loadRes sets it), computed in file order.
+  const detMask = new Uint8Array(dets.count);
+  for (let j = 0; j < dets.count; j++) {
+    const area = dBoxes[4 * j + 2]! * dBoxes[4 * j + 3]!;
+    let mask = 0;
+    for (let a = 0; a < A; a++) if (!(area < aMin[a]! || area > aMax[a]!)) mask |= 1 << a;
+    detMask[j] = mask;
+  }
 
   for (let key = 0, k = 0, i = 0; key < K * I; key++, i++) {
     if (i === I) {
@@ -95,13 +105,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
     const d0 = detStart[key]!;
     const D = detStart[key + 1]! - d0;
     if (D === 0) continue;
-    for (let d = 0; d < D; d++) {
-      const j = kept[d0 + d]!;
-      const area = dBoxes[4 * j + 2]! * dBoxes[4 * j + 3]!;
-      let mask = 0;
-      for (let a = 0; a < A; a++) if (!(area < aMin[a]! || area > aMax[a]!)) mask |= 1 << a;
-      areaMask[d0 + d] = mask;
-    }
+    for (let d = 0; d < D; d++) areaMask[d0 + d] = detMask[kept[d0 + d]!]!;
     if (G === 0) continue; // nothing to match: every detection keeps row -1
 
     if (ious.length < D * G) ious = new Float64Array(D * G);
@@ -115,6 +119,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
     if (cand.length < D) {
       cand = new Int32Array(D);
       candMax = new Float64Array(D);
+      deviates = new Uint8Array(D);
       st = new Uint8Array(D * SLOTS);
     }
     // A detection whose best IoU is below the lowest threshold matches nothing anywhere:
@@ -136,6 +141,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
       }
     }
     if (nCand === 0) continue;
+    deviates.fill(0, 0, nCand);
 
     for (let a = 0; a < A; a++) {
       // Order ground truth: non-ignored first, then ignored, each in file order (stable argsort).
@@ -183,24 +189,14 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
             else out = TP;
           }
           st[c * SLOTS + a * T + t] = out;
+          if (out !== unmatched) deviates[c] = 1;
         }
       }
     }
     // Candidates whose outcome differs from "matched nothing" somewhere get a status row.
     for (let c = 0; c < nCand; c++) {
+      if (!deviates[c]) continue;
       const d = cand[c]!;
-      const mask = areaMask[d0 + d]!;
-      let deviates = false;
-      for (let a = 0; a < A && !deviates; a++) {
-        const unmatched = mask & (1 << a) ? FP : IGNORED;
-        for (let t = 0; t < T; t++) {
-          if (st[c * SLOTS + a * T + t] !== unmatched) {
-            deviates = true;
-            break;
-          }
-        }
-      }
-      if (!deviates) continue;
       if ((rows + 1) * SLOTS > status.length) {
         const grown = new Uint8Array(status.length * 2);
         grown.set(status);

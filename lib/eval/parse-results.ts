@@ -316,7 +316,10 @@ function grow(a: Float64Array, size: number): Float64Array {
   return out;
 }
 
+const KEY_BYTES = new Map<string, Uint8Array>(['image_id', 'category_id', 'score', 'bbox'].map((k) => [k, Uint8Array.from(k, (c) => c.charCodeAt(0))]));
+
 function isKey(b: Uint8Array, at: number, key: string): boolean {
-  for (let i = 0; i < key.length; i++) if (b[at + i] !== key.charCodeAt(i)) return false;
+  const kb = KEY_BYTES.get(key)!;
+  for (let i = 1; i < kb.length; i++) if (b[at + i] !== kb[i]) return false;
   return true;
 }
