@@ -172,8 +172,9 @@ function cartonDrinks(rng: Rng, f: Frame): Primitive[] {
     slab(f, [roundedRectPts(L, w, 2)], depth * fill * 0.97, 'water'),
     slab(f, [roundedRectPts(L, w, 2)], 1.0, 'paper'),
     slab(f, [roundedRectPts(L, w, 2)], 0.02, 'aluminium'),
-    // side walls seen edge-on: the beam runs the full depth through 0.5 mm board (partial-volume over one pixel)
-    slab(f, [roundedRectPts(L, w, 2), roundedRectPts(L - 2 / f.pxPerMm, w - 2 / f.pxPerMm, 1)], (depth * 0.5 * f.pxPerMm) / 1, 'paper'),
+    // side walls seen edge-on: in a one-pixel ring the beam runs the full depth through
+    // 0.5 mm of board, i.e. depth · 0.5 mm / (mm per pixel) averaged over the pixel
+    slab(f, [roundedRectPts(L, w, 2), roundedRectPts(L - 2 / f.pxPerMm, w - 2 / f.pxPerMm, 1)], depth * 0.5 * f.pxPerMm, 'paper'),
   ];
   if (rng.chance(0.5)) {
     // screw cap or straw
@@ -281,11 +282,8 @@ function tin(rng: Rng, f: Frame): Primitive[] {
   // side wall seen edge-on around the rim, and what is packed inside
   const height = rng.range(15, 60);
   const round = rng.chance(0.5);
-  const outline = round ? ellipsePts(rng.range(30, 60), 0, 36) : roundedRectPts(rng.range(70, 140), rng.range(50, 90), rng.range(4, 14), 0, 0, 5);
-  if (round) {
-    const rr = outline[0] as number;
-    outline.splice(0, outline.length, ...ellipsePts(rr, rr, 36));
-  }
+  const rr = rng.range(30, 60);
+  const outline = round ? ellipsePts(rr, rr, 36) : roundedRectPts(rng.range(70, 140), rng.range(50, 90), rng.range(4, 14), 0, 0, 5);
   const inset = 1.5 / f.pxPerMm;
   const shrink = (pts: number[], by: number): number[] => {
     const out: number[] = [];
@@ -300,6 +298,7 @@ function tin(rng: Rng, f: Frame): Primitive[] {
   const inner = shrink(outline, inset);
   const out: Primitive[] = [
     slab(f, [outline], 0.5, 'iron'),
+    // the 0.25 mm side wall seen edge-on over a 1.5 px ring (+ the rolled double seam)
     slab(f, [outline, inner], (height * 0.25 * f.pxPerMm) / 1.5 + 0.8, 'iron'),
     slab(f, [shrink(outline, 3), shrink(outline, 4.5)], 1.2, 'iron'),
   ];
