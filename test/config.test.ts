@@ -14,6 +14,7 @@ import {
   learningRateAt,
   locateJsonError,
   overrideFromAssignment,
+  configJsonSchema,
   presets,
   resolveConfig,
   type LaxrayConfigInput,
@@ -333,4 +334,14 @@ test('every setting is documented: the reference lists each leaf with a descript
   for (const f of fields) t.true(f.description.length > 5, `${f.key} has no description`);
   t.like(fields.find((f) => f.key === 'model.backbone.norm'), { default: "'frozen_bn' with pretrained weights, 'bn' without" });
   t.like(fields.find((f) => f.key === 'train.lrSteps'), { default: '[8,11]', accepts: 'an array of integers ≥ 1' });
+});
+
+test('a "$schema" key (for editors) is accepted and dropped; configJsonSchema describes the file format', (t) => {
+  const c = resolveConfig({ $schema: './laxray.schema.json', preset: 'atss' });
+  t.false('$schema' in c);
+  t.is(c.model.head.la, 'none');
+  const schema = configJsonSchema() as { properties: Record<string, { properties?: Record<string, unknown> }>; additionalProperties: boolean };
+  t.is(schema.additionalProperties, false);
+  t.like(schema.properties.model!.properties!.backbone, { type: 'object', additionalProperties: false });
+  t.like((schema.properties.train!.properties as Record<string, unknown>).batchSize, { default: 8, type: 'integer' });
 });

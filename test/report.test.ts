@@ -231,6 +231,10 @@ test('formatTable: exact alignment on a hand example', (t) => {
     ['class              AP50', '----------------  -----', 'overall           0.718', 'swiss army knife      -'].join('\n'),
   );
   t.is(
+    formatTable([{ name: 'run', values: { iterations: 1200, minutes: 3.25 } }], { percent: false, digits: { iterations: 0 }, nameHeader: '' }),
+    ['     iterations  minutes', '---  ----------  -------', 'run        1200      3.3'].join('\n'),
+  );
+  t.is(
     formatTable(rows.slice(0, 1), { style: 'markdown' }),
     ['| name    |   AP | AP50 |', '|:--------|-----:|-----:|', '| overall | 59.3 | 71.8 |'].join('\n'),
   );

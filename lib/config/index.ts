@@ -1,6 +1,7 @@
 // Run configuration: schema (validation + defaults + docs), presets, loading, schedule.
 export {
   configSchema,
+  configJsonSchema,
   CLCXRAY_CLASSES,
   PRESET_NAMES,
   type LaxrayConfig,

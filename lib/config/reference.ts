@@ -33,10 +33,12 @@ function walk(node: Node, path: string[], out: ConfigField[]): void {
   let description: string | undefined;
   let defaultValue: unknown;
   let hasDefault = false;
+  let optional = false;
   let s: Node = node;
   for (;;) {
     description ??= s.description;
     const def = s._zod.def;
+    if (def.type === 'optional') optional = true;
     if ((def.type === 'default' || def.type === 'prefault') && !hasDefault) {
       hasDefault = true;
       // zod v4 keeps the default as a getter on the definition.
@@ -54,7 +56,7 @@ function walk(node: Node, path: string[], out: ConfigField[]): void {
   out.push({
     key: keyPath(path),
     accepts: describeExpected(node as unknown as Parameters<typeof describeExpected>[0]),
-    default: rule ?? (hasDefault ? JSON.stringify(defaultValue) : 'required'),
+    default: rule ?? (hasDefault ? JSON.stringify(defaultValue) : optional ? 'none' : 'required'),
     description: (description ?? '').replace(/\s*Default: .*$/, ''),
   });
 }

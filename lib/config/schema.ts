@@ -12,6 +12,7 @@
 //   device                       LAXRAY_DEVICE, else 'cpu'
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import type { DeviceName } from '../device.js';
 
 /** The 12 CLCXray categories, in the dataset's order. */
 export const CLCXRAY_CLASSES = [
@@ -202,6 +203,7 @@ const train = z
 /** The config as written: every field optional except where noted; strict. */
 export const configShape = z
   .strictObject({
+    $schema: z.string().optional().describe('path or URL of the JSON Schema (configJsonSchema) for editors; ignored by laxray'),
     preset: z
       .enum(PRESET_NAMES)
       .nullable()
@@ -291,8 +293,9 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
     }
     device = env !== undefined && env !== '' ? env : 'cpu';
   }
+  const { $schema: _editorsOnly, ...rest } = c;
   return {
-    ...c,
+    ...rest,
     model: {
       ...c.model,
       backbone: {
@@ -303,8 +306,13 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
       },
       head: { numClasses: numClasses ?? c.classes?.length ?? CLCXRAY_CLASSES.length, ...headRest },
     },
-    device: device as 'cpu' | 'cuda' | `cuda:${number}`,
+    device: device as DeviceName,
   };
+}
+
+/** The JSON Schema of a config file (draft 2020-12), for editors: point a file's "$schema" at it. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
 
 /** Validates a config object (defaults filled, rules applied). Prefer resolveConfig, which adds presets and readable errors. */

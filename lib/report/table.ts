@@ -14,8 +14,8 @@ export interface TableOptions {
   nameHeader?: string;
   /** Values × 100 (AP in [0, 1] shown as %). Default true. */
   percent?: boolean;
-  /** Decimals shown. Default 1. */
-  digits?: number;
+  /** Decimals shown: one number for all columns, or per column name (others: 1). Default 1. */
+  digits?: number | Readonly<Record<string, number>>;
   /** Shown for a missing, non-finite or negative value (pycocotools' −1: no ground truth). Default '-'. */
   missing?: string;
   /** 'text' (default): columns separated by two spaces, a dashed rule under the header. 'markdown': a pipe table. */
@@ -33,12 +33,13 @@ export interface TableOptions {
 export function formatTable(rows: readonly TableRow[], options: TableOptions = {}): string {
   const columns = options.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
   const scale = (options.percent ?? true) ? 100 : 1;
-  const digits = options.digits ?? 1;
+  const digitsOf = (column: string) => (typeof options.digits === 'number' ? options.digits : (options.digits?.[column] ?? 1));
   const missing = options.missing ?? '-';
-  const cell = (v: number | undefined) => (v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digits));
+  const cell = (v: number | undefined, column: string) =>
+    v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digitsOf(column));
 
   const header = [options.nameHeader ?? 'name', ...columns];
-  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c]))]);
+  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c], c))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const align = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)));
 
