@@ -1,0 +1,47 @@
+// Training, evaluation and run directories: the engine behind `laxray train`,
+// `laxray detect` and `npm run demo`.
+export { Trainer, type TrainerOptions, type TrainSummary, type TrainableDetector } from './trainer.js';
+export type {
+  TrainEvent,
+  StartEvent,
+  IterationEvent,
+  NonFiniteEvent,
+  CheckpointEvent,
+  ValidationStartEvent,
+  ValidationEvent,
+  EpochEvent,
+  WarningEvent,
+  DoneEvent,
+} from './events.js';
+export {
+  evaluate,
+  evaluateDetector,
+  evaluateDetections,
+  detectDataset,
+  datasetGroundTruth,
+  challengingImageIds,
+  toCocoDetection,
+  type DetectingModel,
+  type DetectDatasetOptions,
+  type DatasetDetections,
+  type EvaluateOptions,
+  type Evaluation,
+} from './evaluate.js';
+export {
+  RUN_FILES,
+  checkpointStem,
+  readLatestCheckpoint,
+  readLatestPointer,
+  readRunConfig,
+  resolveModelSource,
+  restoreCheckpoint,
+  writeCheckpoint,
+  type LatestCheckpoint,
+  type TrainingState,
+  type LossRecord,
+  type ValidationRecord,
+  type CheckpointFiles,
+  type LoadedCheckpoint,
+} from './run_dir.js';
+export { loadDetector, loadConfigDatasets } from './load.js';
+export { writeRunReport, summarySections, type RunReportFiles } from './report.js';
