@@ -96,10 +96,10 @@ export function resolveRecipe(overrides: Partial<SynthRecipe> = {}): SynthRecipe
   size('height', r.height);
   if (typeof r.objectsPerImage === 'number') {
     if (!Number.isInteger(r.objectsPerImage) || r.objectsPerImage < 0 || r.objectsPerImage > 50) bad('objectsPerImage', `must be an integer 0..50, got ${r.objectsPerImage}`);
-  } else if (!r.objectsPerImage.length || r.objectsPerImage.some((w) => !(w >= 0)) || !r.objectsPerImage.some((w) => w > 0)) {
+  } else if (!Array.isArray(r.objectsPerImage) || !r.objectsPerImage.length || r.objectsPerImage.some((w) => !(w >= 0)) || !r.objectsPerImage.some((w) => w > 0)) {
     bad('objectsPerImage', 'weights must be non-negative with at least one positive');
   }
-  if (r.classWeights.length !== CATEGORIES.length || r.classWeights.some((w) => !(w >= 0)) || !r.classWeights.some((w) => w > 0)) {
+  if (!Array.isArray(r.classWeights) || r.classWeights.length !== CATEGORIES.length || r.classWeights.some((w) => !(w >= 0)) || !r.classWeights.some((w) => w > 0)) {
     bad('classWeights', `must be ${CATEGORIES.length} non-negative weights (CLCXray class order)`);
   }
   if (!(r.overlapRate >= 0 && r.overlapRate <= 1)) bad('overlapRate', `must be in [0, 1], got ${r.overlapRate}`);
@@ -107,7 +107,18 @@ export function resolveRecipe(overrides: Partial<SynthRecipe> = {}): SynthRecipe
   if (!(r.lowKeV >= 40 && r.highKeV <= 150 && r.lowKeV < r.highKeV)) bad('lowKeV/highKeV', `must satisfy 40 ≤ low < high ≤ 150 keV, got ${r.lowKeV}/${r.highKeV}`);
   if (!(r.photonsLow > 0 && r.photonsHigh > 0)) bad('photonsLow/photonsHigh', 'must be positive');
   if (!(r.airLevel > 0 && r.airLevel <= 65535)) bad('airLevel', `must be in (0, 65535], got ${r.airLevel}`);
+  const pair = (field: string, v: unknown): void => {
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && x > 0) || (v[0] as number) > (v[1] as number)) bad(field, `must be [min, max] with 0 < min ≤ max, got ${JSON.stringify(v)}`);
+  };
+  pair('aspect', r.aspect);
+  pair('bagLengthMm', r.bagLengthMm);
+  if (!(r.electronicNoise >= 0)) bad('electronicNoise', `must be ≥ 0, got ${r.electronicNoise}`);
+  if (typeof r.blur !== 'boolean') bad('blur', `must be true or false, got ${JSON.stringify(r.blur)}`);
+  const c = r.challenging as Partial<SynthRecipe['challenging']> | undefined;
+  if (!c || !(typeof c.minOverlap === 'number' && c.minOverlap >= 0 && c.minOverlap <= 1) || !(typeof c.minSimilarity === 'number' && c.minSimilarity >= 0 && c.minSimilarity <= 1)) {
+    bad('challenging', `must be { minOverlap, minSimilarity } with both in [0, 1], got ${JSON.stringify(c)}`);
+  }
   const s = r.split;
-  if (s.length !== 3 || s.some((v) => !(v >= 0)) || Math.abs(s[0] + s[1] + s[2] - 1) > 1e-6) bad('split', `must be three fractions summing to 1, got ${JSON.stringify(s)}`);
+  if (!Array.isArray(s) || s.length !== 3 || s.some((v) => !(v >= 0)) || Math.abs(s[0] + s[1] + s[2] - 1) > 1e-6) bad('split', `must be three fractions summing to 1, got ${JSON.stringify(s)}`);
   return r;
 }
