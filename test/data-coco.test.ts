@@ -189,6 +189,24 @@ test('files missing on disk are listed with the path looked at', async (t) => {
   t.is(ds.images.length, 2);
 });
 
+test('verifyImages reads headers: unreadable files and wrong sizes are listed', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    await writeValidImages(dir);
+    await writeFile(path.join(dir, 'sub', 'b.png'), 'not a png');
+    const coco = validCoco();
+    coco.images[0]!.height = 51;
+    await writeJson(path.join(dir, 'c.json'), coco);
+    t.is((await loadCocoDataset(path.join(dir, 'c.json'))).images.length, 2, 'off by default');
+    const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json'), { verifyImages: true }), { instanceOf: LaxrayError });
+    t.deepEqual(err!.details.length, 2);
+    t.regex(err!.details[0]!, /^image id 1: file a\.png is 100×50 but the dataset says 100×51/);
+    t.regex(err!.details[1]!, /^image id 2: file sub\/b\.png is not a readable image \(.*\); replace or remove it$/);
+  } finally {
+    await cleanup();
+  }
+});
+
 test('file names escaping the image root are rejected', async (t) => {
   await rejects(
     t,

@@ -220,7 +220,7 @@ test('a corrupt image ends the epoch with an error naming file and image id; the
       { instanceOf: LaxrayError },
     );
     t.is(err!.code, 'INVALID_IMAGE');
-    t.regex(err!.message, new RegExp(`^image id 103 \\(${victim.path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): cannot decode \\(corrupt or truncated\\?\\).*replace or remove the file`));
+    t.regex(err!.message, new RegExp(`^image id 103 \\(${victim.path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): cannot decode \\(corrupt or truncated\\?\\).*replace or remove the file.* \\(epoch 0, batch 1\\)$`));
     t.deepEqual(seen, [0]); // batch 1 holds images 102 and 103
     // The same loader still works; with onError: 'skip' the image is left out and recorded.
     const again = await t.throwsAsync(collect(loader.iterate({ epoch: 0, startBatch: 1 })));

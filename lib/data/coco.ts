@@ -27,6 +27,12 @@ export interface CocoLoadOptions {
   checkFiles?: boolean;
   /** Keep each annotation's `segmentation` in `extra` (default false: it can be large). */
   keepSegmentation?: boolean;
+  /**
+   * Also read every image's header (sharp) and check that it is an image of
+   * the stated width × height (default false: it reads every file). Catches
+   * unreadable files and wrong sizes before training instead of during it.
+   */
+  verifyImages?: boolean;
 }
 
 export interface DatasetCategory {
@@ -473,6 +479,10 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
     }
   }
 
+  if (options.verifyImages && problems.length === 0) {
+    problems.push(...(await verifyImageHeaders(images.map((p) => p.record))));
+  }
+
   if (problems.length > 0) throw datasetError(label, problems);
 
   let ignored = 0;
@@ -582,6 +592,29 @@ async function findMissingFiles(paths: string[]): Promise<number[]> {
   };
   await Promise.all(Array.from({ length: Math.min(64, paths.length) }, worker));
   return missing.sort((a, b) => a - b);
+}
+
+async function verifyImageHeaders(images: DatasetImage[]): Promise<string[]> {
+  const { default: sharp } = await import('sharp');
+  const problems: { index: number; text: string }[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < images.length) {
+      const index = next++;
+      const im = images[index]!;
+      try {
+        const meta = await sharp(im.path).metadata();
+        if (meta.width !== im.width || meta.height !== im.height) {
+          problems.push({ index, text: `image id ${im.id}: file ${im.fileName} is ${meta.width}×${meta.height} but the dataset says ${im.width}×${im.height}; fix "width"/"height" (boxes refer to them)` });
+        }
+      } catch (err) {
+        const message = (err as Error).message.split('\n')[0];
+        problems.push({ index, text: `image id ${im.id}: file ${im.fileName} is not a readable image (${message}); replace or remove it` });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, images.length) }, worker));
+  return problems.sort((a, b) => a.index - b.index).map((p) => p.text);
 }
 
 function datasetError(label: string, problems: string[]): LaxrayError {

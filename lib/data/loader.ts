@@ -282,8 +282,11 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
       const r = results[k]!;
       const { image, flip } = planned.items[k]!;
       if (r.status === 'rejected') {
-        const error = imageError(r.reason, `image id ${image.id} (${image.path})`);
-        if (this.onError === 'throw') throw error;
+        const error = imageError(r.reason, `image id ${image.id} (${image.path})`, `epoch ${epoch}, batch ${planned.index}`);
+        if (this.onError === 'throw') {
+          for (const other of results) if (other.status === 'fulfilled') giveBack(other.value.data.buffer as ArrayBuffer);
+          throw error;
+        }
         this.stats.skipped.push({ imageId: image.id, path: image.path, message: error.message });
         this.onSkip?.(error);
         continue;
@@ -336,15 +339,18 @@ function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: Decod
   return { data: decoded.data, meta, targets };
 }
 
-function imageError(reason: unknown, what: string): LaxrayError {
+/** `what` names the image (id and path, or input index); `where` the batch, when there is one. */
+function imageError(reason: unknown, what: string, where?: string): LaxrayError {
   if (reason instanceof LaxrayError) return reason;
   if (reason instanceof PoolClosedError) return new LaxrayError('INVALID_ARGUMENT', `${what}: the loader / preprocessor was closed while this image was being prepared`, { cause: reason });
   const message = reason instanceof Error ? reason.message : String(reason);
   const hint =
     reason instanceof DecodeError && reason.kind === 'size-mismatch'
       ? ''
-      : '; replace or remove the file (or use onError: "skip" to leave such images out)';
-  return new LaxrayError('INVALID_IMAGE', `${what}: ${message}${hint}`, { cause: reason });
+      : where
+        ? '; replace or remove the file (or use onError: "skip" to leave such images out)'
+        : '; check the input';
+  return new LaxrayError('INVALID_IMAGE', `${what}: ${message}${hint}${where ? ` (${where})` : ''}`, { cause: reason });
 }
 
 /** What `prepare` accepts: a file path, an encoded image (JPEG/PNG/TIFF/... bytes) or a sharp instance. */

@@ -10,6 +10,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { parseCocoDataset } from '../../lib/data/coco.js';
 import { DataLoader } from '../../lib/data/loader.js';
+import { collate } from '../../lib/data/collate.js';
+import { normalizationTable, normalizeToCHW, resizedSize } from '../../lib/data/transforms.js';
 import { defaultWorkerCount } from '../../lib/data/decode_pool.js';
 import { reportBenchmark } from './machine.js';
 
@@ -71,6 +73,51 @@ async function makeDataset(dir: string, format: 'jpeg' | 'png'): Promise<ReturnT
   );
 }
 
+/** Per-stage cost on one thread, one image at a time: where the time goes. */
+async function stages(dataset: Awaited<ReturnType<typeof parseCocoDataset>>, format: string): Promise<void> {
+  const images = dataset.images.slice(0, 16);
+  const lut = normalizationTable();
+  let decodeMs = 0;
+  let normalizeMs = 0;
+  let outputs: { w: number; h: number; px: Uint8Array }[] = [];
+  const scratch = new Float32Array(3 * 1333 * 800);
+  for (let rep = 0; rep < 2; rep++) {
+    outputs = [];
+    decodeMs = 0;
+    normalizeMs = 0;
+    for (const im of images) {
+      const { width, height } = resizedSize(im.width, im.height);
+      let t = performance.now();
+      const px = await sharp(im.path).resize(width, height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false }).toColourspace('srgb').removeAlpha().raw().toBuffer();
+      decodeMs += performance.now() - t;
+      t = performance.now();
+      normalizeToCHW(px, width, height, 3, { lut, flip: true }, scratch);
+      normalizeMs += performance.now() - t;
+      outputs.push({ w: width, h: height, px });
+    }
+  }
+  const prepared = outputs.slice(0, BATCH).map((o, i) => ({
+    data: normalizeToCHW(o.px, o.w, o.h, 3, { lut }),
+    meta: { imageId: i, originalWidth: 0, originalHeight: 0, resizedWidth: o.w, resizedHeight: o.h, scaleX: 1, scaleY: 1, flipped: false },
+  }));
+  let t = performance.now();
+  const fresh = collate(prepared);
+  const collateFreshMs = performance.now() - t;
+  t = performance.now();
+  collate(prepared, { out: fresh.data.buffer as ArrayBuffer });
+  const collateReusedMs = performance.now() - t;
+  reportBenchmark('loader-stages', {
+    format,
+    note: 'one thread, one image at a time (second pass)',
+    decodeResizeMsPerImage: Number((decodeMs / images.length).toFixed(1)),
+    normalizeMsPerImage: Number((normalizeMs / images.length).toFixed(1)),
+    collateMsPerBatchFreshMemory: Number(collateFreshMs.toFixed(1)),
+    collateMsPerBatchReusedMemory: Number(collateReusedMs.toFixed(1)),
+    batchShape: fresh.shape,
+    loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)),
+  });
+}
+
 export async function run(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'laxray-loader-bench-'));
   try {
@@ -78,6 +125,7 @@ export async function run(): Promise<void> {
       const fdir = path.join(dir, format);
       await import('node:fs/promises').then((fs) => fs.mkdir(fdir));
       const dataset = await makeDataset(fdir, format);
+      await stages(dataset, format);
       // The default set-up (workers = cores, batches recycled), then variations:
       // on the calling thread, without recycling, and with a consumer that spends
       // STEP_MS per batch (a training step) to show whether it ever waits for data.
@@ -96,6 +144,7 @@ export async function run(): Promise<void> {
         for await (const b of loader) if (recycle) loader.recycle(b); // warm-up epoch: worker start-up, sharp caches
         const epochs = 2;
         const waitBefore = loader.stats.waitMs;
+        const loadBefore = os.loadavg()[0]!;
         const t0 = performance.now();
         let images = 0;
         let shape: number[] = [];
@@ -125,6 +174,8 @@ export async function run(): Promise<void> {
           consumerWaitMs: Number((loader.stats.waitMs - waitBefore).toFixed(1)),
           consumerWaitMsPerBatch: Number((((loader.stats.waitMs - waitBefore) * BATCH) / images).toFixed(1)),
           resize: 'sharp linear (bilinear), keep ratio',
+          // Other processes on the machine skew these figures: the 1-minute load average before/after.
+          loadAverage1m: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0]!.toFixed(2))],
           sharpVersion: sharp.versions.sharp,
           vipsVersion: sharp.versions.vips,
         });
