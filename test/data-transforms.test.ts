@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { collate, type PreparedImage } from '../lib/data/collate.js';
 import { decodeImage, type DecodeRequest } from '../lib/data/decode.js';
-import { DEFAULT_MEAN, DEFAULT_STD, flipBoxes, normalizeToCHW, padTo, resizedSize, scaleFactors, transformBoxes } from '../lib/data/transforms.js';
+import { boxesToOriginal, DEFAULT_MEAN, DEFAULT_STD, flipBoxes, normalizeToCHW, padTo, resizedSize, scaleFactors, transformBoxes } from '../lib/data/transforms.js';
 import { patternImage, solidImage, tempDir } from './fixtures/data/make.js';
 
 const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-4): void => {
@@ -42,6 +42,15 @@ test('boxes scale by actual output/input sizes and flip as x1\' = W − x2', (t)
   t.deepEqual([...flipBoxes([0, 1, 10, 5], 20)], [10, 1, 20, 5]);
   // Clipping to the resized image.
   t.deepEqual([...transformBoxes([-2, -2, 30, 30], 1, 1, undefined, { width: 20, height: 10 })], [0, 0, 20, 10]);
+});
+
+test('boxesToOriginal undoes flip and scale exactly, clipping to the original image', (t) => {
+  const meta = { scaleX: 1.143, scaleY: 800 / 700, flipped: true, resizedWidth: 1143, originalWidth: 1000, originalHeight: 700 };
+  // The flipped input box of the test above maps back to [100, 70, 300, 350].
+  close(t, boxesToOriginal([800.1, 80, 1028.7, 400], meta), [100, 70, 300, 350]);
+  close(t, boxesToOriginal([114.3, 80, 342.9, 400], { ...meta, flipped: false }), [100, 70, 300, 350]);
+  // A prediction spilling over the right edge of the input is clipped to the original width.
+  close(t, boxesToOriginal([1100, -8, 1200, 800], { ...meta, flipped: false }), [962.3797, 0, 1000, 700]);
 });
 
 test('padding rounds up to a multiple of 32', (t) => {

@@ -36,6 +36,7 @@ export {
   resizedSize,
   scaleFactors,
   transformBoxes,
+  boxesToOriginal,
   flipBoxes,
   padTo,
   normalizeToCHW,

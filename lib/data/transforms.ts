@@ -102,6 +102,33 @@ export function transformBoxes(
   return out;
 }
 
+/**
+ * The inverse of the input mapping: boxes predicted in network-input pixels
+ * (rows of x1, y1, x2, y2) → original image pixels. Undoes the flip (in the
+ * resized width), divides by the scale factors and clips to the original image.
+ */
+export function boxesToOriginal(
+  boxes: ArrayLike<number>,
+  meta: { scaleX: number; scaleY: number; flipped: boolean; resizedWidth: number; originalWidth: number; originalHeight: number },
+): Float32Array {
+  if (boxes.length % 4 !== 0) throw new LaxrayError('INVALID_ARGUMENT', `boxes must hold rows of 4 numbers, got length ${boxes.length}`);
+  const out = new Float32Array(boxes.length);
+  for (let i = 0; i < boxes.length; i += 4) {
+    let x1 = boxes[i]!;
+    let x2 = boxes[i + 2]!;
+    if (meta.flipped) {
+      const f1 = meta.resizedWidth - x2;
+      x2 = meta.resizedWidth - x1;
+      x1 = f1;
+    }
+    out[i] = Math.min(Math.max(x1 / meta.scaleX, 0), meta.originalWidth);
+    out[i + 1] = Math.min(Math.max(boxes[i + 1]! / meta.scaleY, 0), meta.originalHeight);
+    out[i + 2] = Math.min(Math.max(x2 / meta.scaleX, 0), meta.originalWidth);
+    out[i + 3] = Math.min(Math.max(boxes[i + 3]! / meta.scaleY, 0), meta.originalHeight);
+  }
+  return out;
+}
+
 /** Horizontal flip of boxes in an image of width `width`: x1' = W − x2, x2' = W − x1 (mmdetection ≥ 2 convention). */
 export function flipBoxes(boxes: ArrayLike<number>, width: number): Float32Array {
   return transformBoxes(boxes, 1, 1, width);
