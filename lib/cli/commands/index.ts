@@ -4,6 +4,10 @@ import * as info from './info.js';
 import * as convert from './convert.js';
 import * as synth from './synth.js';
 import * as evalCommand from './eval.js';
+import * as train from './train.js';
+import * as detect from './detect.js';
+import * as demo from './demo.js';
+import * as bench from './bench.js';
 
 export interface CommandModule {
   register(program: Command): void;
@@ -14,4 +18,8 @@ export const commandModules: CommandModule[] = [
   convert,
   synth,
   evalCommand,
+  train,
+  detect,
+  demo,
+  bench,
 ];
