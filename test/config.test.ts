@@ -197,6 +197,7 @@ test('a wrong type names the key, the expected type and what was given', (t) => 
   t.is(configError(t, { data: { imageScale: [1333] } }).message, 'config: data.imageScale: expected [integer ≥ 1, integer ≥ 1] (2 numbers), got an array of 1 item');
   t.is(configError(t, { model: 5 }).message, 'config: model: expected an object {backbone, neck, head, assigner, loss, test}, got number 5');
   t.is(configError(t, { train: { batchSize: 0 } }).message, 'config: train.batchSize: must be ≥ 1, got 0');
+  t.is(configError(t, { data: { val: { annotations: 'val.json' } } }).message, 'config: data.val.images: missing; add it (expected a string)');
 });
 
 test('a bad enum value lists the choices and suggests the closest', (t) => {

@@ -11,7 +11,7 @@ import {
   annotateImage,
   CLASS_COLORS,
   classColor,
-  emaSmooth,
+  movingAverage,
   formatSummary,
   formatTable,
   formatTick,
@@ -147,18 +147,25 @@ test('nice ticks and tick labels', (t) => {
   t.is(formatTick(400, 100), '400');
 });
 
-test('emaSmooth is the debiased exponential average (hand-computed), gaps stay gaps', (t) => {
-  const s = emaSmooth(
-    [
-      [1, 1],
-      [2, 2],
-      [3, Number.NaN],
-      [4, 4],
-    ],
-    0.5,
-  );
-  // acc: 0.5, 1.25, -, 0.625 + 2 = 2.625; weight: 0.5, 0.75, -, 0.875.
-  t.deepEqual(s.map(([, y]) => (Number.isNaN(y) ? 'gap' : Math.round(y * 1e6) / 1e6)), [1, 1.666667, 'gap', 3]);
+test('movingAverage: centred mean inside, full-size linear fit at the ends, gaps kept (hand-computed)', (t) => {
+  const ys = (pts: [number, number][]) => pts.map(([, y]) => (Number.isNaN(y) ? 'gap' : Math.round(y * 1e9) / 1e9));
+  const zigzag = [0, 3, 0, 3, 0, 3, 0].map((y, i) => [i, y] as [number, number]);
+  // Inside: means of 3. Ends: the flat fit over the first/last 3 points (mean 1).
+  t.deepEqual(ys(movingAverage(zigzag, 3)), [1, 1, 2, 1, 2, 1, 1]);
+  // With a gap: i0 fits idx 0..2 (y 1, 2, 6): slope 2.5 through (1, 3) -> 0.5 at idx 0;
+  // i2 fits idx 1..3 where only (1, 2) and (2, 6) are finite -> 6; i4, i5 fit (4, 4) and (5, 10).
+  const gappy: [number, number][] = [
+    [1, 1],
+    [2, 2],
+    [3, 6],
+    [4, Number.NaN],
+    [5, 4],
+    [6, 10],
+  ];
+  t.deepEqual(ys(movingAverage(gappy, 3)), [0.5, 3, 6, 'gap', 4, 10]);
+  // A straight line is unchanged, ends included (no lag).
+  const line = Array.from({ length: 20 }, (_, i) => [i, 2 * i + 1] as [number, number]);
+  t.deepEqual(ys(movingAverage(line, 7)), ys(line));
 });
 
 test('loss plot: a real PNG with axes, labels, legend and each loss in its colour', async (t) => {
@@ -284,4 +291,15 @@ test('writeTrainingReport writes loss.png, map.png and summary.txt into the run 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a long loss history (100k iterations) renders, thinned to a few points per pixel column', async (t) => {
+  const history = Array.from({ length: 100_000 }, (_, i) => ({ iteration: i, losses: { loss: 1 / (1 + i / 5000) + 0.1 * Math.sin(i * 1.7) } }));
+  const spec = lossCurvesPlot(history);
+  const svg = renderLinePlotSvg(spec);
+  const commands = (svg.match(/[ML]\d/g) ?? []).length;
+  t.true(commands < 2 * 4 * 960, `path commands: ${commands}`); // raw + smoothed, at most 4 per column
+  t.true(svg.includes('>100k<'), 'x ticks in thousands');
+  const { width } = await sharp(await renderLinePlot(spec)).metadata();
+  t.is(width, 960);
 });

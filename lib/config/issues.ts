@@ -186,7 +186,8 @@ export function formatIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[
       case 'invalid_type':
       case 'invalid_union': {
         const expected = declared ? describeExpected(declared) : issue.code === 'invalid_type' ? issue.expected : 'another value';
-        out.push(`${at}: expected ${expected}, got ${describeGiven(input)}`);
+        if (input === undefined) out.push(`${at}: missing; add it (expected ${expected})`);
+        else out.push(`${at}: expected ${expected}, got ${describeGiven(input)}`);
         break;
       }
       case 'invalid_value': {

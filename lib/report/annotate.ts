@@ -24,7 +24,7 @@ export type AnnotateInput = string | Uint8Array | Sharp;
 export interface AnnotateOptions {
   /** Only draw detections scoring at least this. Default 0 (all given). */
   scoreThreshold?: number;
-  /** Box line width in px. Default: 2 px per 600 px of the shorter image side, at least 2. */
+  /** Box line width in px. Default: the shorter image side / 300, rounded, at least 2. */
   lineWidth?: number;
   /** Tag font size in px. Default: scales with the image, 12 to 28. */
   fontSize?: number;

@@ -11,7 +11,7 @@ export {
   renderLinePlotSvg,
   lossCurvesPlot,
   metricCurvesPlot,
-  emaSmooth,
+  movingAverage,
   type LinePlotSpec,
   type PlotSeries,
   type LossRecord,

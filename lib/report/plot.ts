@@ -47,23 +47,21 @@ export function renderLinePlotSvg(spec: LinePlotSpec): string {
   if (!(width >= 200 && height >= 150)) throw new LaxrayError('INVALID_ARGUMENT', `plot size must be at least 200 × 150 px, got ${width} × ${height}`);
   const series = spec.series.map((s, i) => ({ ...s, color: s.color ?? SERIES_COLORS[i % SERIES_COLORS.length]! }));
 
-  // Data ranges over finite points.
-  const xs: number[] = [];
-  const ys: number[] = [];
+  // Data ranges over finite points (loops, not Math.min(...): histories can be long).
+  let [dxMin, dxMax, dyMin, dyMax] = [Infinity, -Infinity, Infinity, -Infinity];
   for (const s of series) {
     for (const [x, y] of s.points) {
       if (Number.isFinite(x) && Number.isFinite(y)) {
-        xs.push(x);
-        ys.push(y);
+        [dxMin, dxMax, dyMin, dyMax] = [Math.min(dxMin, x), Math.max(dxMax, x), Math.min(dyMin, y), Math.max(dyMax, y)];
       }
     }
   }
-  const hasData = xs.length > 0;
-  const xLo = spec.xDomain?.[0] ?? (hasData ? Math.min(...xs) : 0);
-  const xHi = spec.xDomain?.[1] ?? (hasData ? Math.max(...xs) : 1);
-  const yLo = spec.yDomain?.[0] ?? (hasData ? Math.min(...ys) : 0);
+  const hasData = dxMin <= dxMax;
+  const xLo = spec.xDomain?.[0] ?? (hasData ? dxMin : 0);
+  const xHi = spec.xDomain?.[1] ?? (hasData ? dxMax : 1);
+  const yLo = spec.yDomain?.[0] ?? (hasData ? dyMin : 0);
   // 3% headroom so the highest point does not sit on the top of the frame.
-  const yHi = spec.yDomain?.[1] ?? (hasData ? Math.max(...ys) + 0.03 * (Math.max(...ys) - Math.min(yLo, ...ys)) : 1);
+  const yHi = spec.yDomain?.[1] ?? (hasData ? dyMax + 0.03 * (dyMax - Math.min(yLo, dyMin)) : 1);
   const xt: Ticks = (spec.integerX ?? true) ? integerTicks(xLo, Math.max(xHi, xLo + 1), 8) : niceTicks(xLo, xHi, 8);
   const yt: Ticks = niceTicks(yLo, yHi, 6);
   // A fixed domain end is kept exactly (ticks inside it only).
@@ -178,18 +176,50 @@ export async function renderLinePlot(spec: LinePlotSpec): Promise<Buffer> {
   return sharp(Buffer.from(renderLinePlotSvg(spec))).png().toBuffer();
 }
 
+/**
+ * SVG path data; gaps at non-finite values. Long series are thinned to the first,
+ * lowest, highest and last point of each pixel column, which draws the same
+ * picture (the envelope of a noisy loss is kept) from a bounded number of points.
+ */
 function pathData(points: readonly (readonly [number, number])[], sx: (x: number) => number, sy: (y: number) => number): string {
-  let d = '';
+  const parts: string[] = [];
   let pen = false;
+  let column = Number.NaN;
+  let bucket: [number, number][] = [];
+  const flush = () => {
+    if (bucket.length === 0) return;
+    let keep = bucket;
+    if (bucket.length > 4) {
+      let [lo, hi] = [0, 0];
+      bucket.forEach(([, py], i) => {
+        if (py < bucket[lo]![1]) lo = i;
+        if (py > bucket[hi]![1]) hi = i;
+      });
+      const idx = [...new Set([0, Math.min(lo, hi), Math.max(lo, hi), bucket.length - 1])];
+      keep = idx.map((i) => bucket[i]!);
+    }
+    for (const [px, py] of keep) {
+      parts.push(`${pen ? 'L' : 'M'}${n(px)} ${n(py)}`);
+      pen = true;
+    }
+    bucket = [];
+  };
   for (const [x, y] of points) {
     if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      flush();
       pen = false;
       continue;
     }
-    d += `${pen ? 'L' : 'M'}${n(sx(x))} ${n(sy(y))}`;
-    pen = true;
+    const px = sx(x);
+    const c = Math.floor(px);
+    if (c !== column) {
+      flush();
+      column = c;
+    }
+    bucket.push([px, sy(y)]);
   }
-  return d;
+  flush();
+  return parts.join('');
 }
 
 // ---------------------------------------------------------------- report plots
@@ -205,26 +235,25 @@ export interface LossPlotOptions {
   width?: number;
   height?: number;
   /**
-   * Exponential smoothing factor in [0, 1) for the bold line (0: none), with the raw
-   * values drawn faintly behind. Default: about 1/50 of the run per time constant,
-   * none for short runs.
+   * Points averaged (centred) into the bold line, with the raw values drawn faintly
+   * behind; 1: no smoothing. Default: 1/50 of the history (odd), none below 100 points.
    */
-  smoothing?: number;
+  smoothingWindow?: number;
 }
 
 /** Loss curves, one per named loss, against the iteration. Non-finite losses leave gaps. */
 export function lossCurvesPlot(history: readonly LossRecord[], options: LossPlotOptions = {}): LinePlotSpec {
   const names: string[] = [];
   for (const r of history) for (const k of Object.keys(r.losses)) if (!names.includes(k)) names.push(k);
-  const smoothing = options.smoothing ?? (history.length >= 100 ? 1 - 50 / history.length : 0);
-  if (!(smoothing >= 0 && smoothing < 1)) throw new LaxrayError('INVALID_ARGUMENT', `smoothing must be in [0, 1), got ${smoothing}`);
+  const window = options.smoothingWindow ?? (history.length >= 100 ? 2 * Math.floor(history.length / 100) + 1 : 1);
+  if (!(Number.isInteger(window) && window >= 1)) throw new LaxrayError('INVALID_ARGUMENT', `smoothingWindow must be an integer ≥ 1, got ${window}`);
   const series: PlotSeries[] = [];
   names.forEach((name, i) => {
     const color = SERIES_COLORS[i % SERIES_COLORS.length]!;
     const raw = history.map((r) => [r.iteration, r.losses[name] ?? Number.NaN] as const);
-    if (smoothing > 0) {
+    if (window > 1) {
       series.push({ name: `${name} (raw)`, points: raw, color, strokeWidth: 1, opacity: 0.25, showInLegend: false });
-      series.push({ name, points: emaSmooth(raw, smoothing), color, strokeWidth: 2.2 });
+      series.push({ name, points: movingAverage(raw, window), color, strokeWidth: 2.2 });
     } else {
       series.push({ name, points: raw, color, strokeWidth: 2 });
     }
@@ -240,15 +269,39 @@ export function lossCurvesPlot(history: readonly LossRecord[], options: LossPlot
   };
 }
 
-/** Debiased exponential moving average (as TensorBoard's smoothing); skips non-finite values. */
-export function emaSmooth(points: readonly (readonly [number, number])[], factor: number): [number, number][] {
-  let acc = 0;
-  let weight = 0;
-  return points.map(([x, y]) => {
+/**
+ * Local linear smoothing: the value at point i is a straight line fitted (least
+ * squares) to the `window` points around it, evaluated at i. Inside the series
+ * the window is centred and this equals the centred moving average; at the ends
+ * the window stays full size and the line extends to the end point, so there is
+ * no lag and no noisy tail. Non-finite values are left out of the fits and stay gaps.
+ */
+export function movingAverage(points: readonly (readonly [number, number])[], window: number): [number, number][] {
+  const count = points.length;
+  const w = Math.min(window, count);
+  const half = Math.floor(w / 2);
+  // Prefix sums over finite points of 1, k, k², y, k·y (k: index).
+  const [s0, sk, skk, sy, sky] = [0, 1, 2, 3, 4].map(() => new Float64Array(count + 1));
+  for (let k = 0; k < count; k++) {
+    const y = points[k]![1];
+    const ok = Number.isFinite(y) ? 1 : 0;
+    s0![k + 1] = s0![k]! + ok;
+    sk![k + 1] = sk![k]! + ok * k;
+    skk![k + 1] = skk![k]! + ok * k * k;
+    sy![k + 1] = sy![k]! + (ok ? y : 0);
+    sky![k + 1] = sky![k]! + (ok ? k * y : 0);
+  }
+  return points.map(([x, y], i) => {
     if (!Number.isFinite(y)) return [x, Number.NaN];
-    acc = factor * acc + (1 - factor) * y;
-    weight = factor * weight + (1 - factor);
-    return [x, acc / weight];
+    const a = Math.min(Math.max(0, i - half), count - w);
+    const b = a + w;
+    const span = (p: Float64Array) => p[b]! - p[a]!;
+    const m = span(s0!);
+    const meanK = span(sk!) / m;
+    const meanY = span(sy!) / m;
+    const varK = span(skk!) / m - meanK * meanK;
+    const slope = varK > 1e-9 ? (span(sky!) / m - meanK * meanY) / varK : 0;
+    return [x, meanY + slope * (i - meanK)];
   });
 }
 
