@@ -93,9 +93,10 @@ export class DecodePool {
         for (const task of this.queue.splice(0)) decodeImage(task.request).then(task.resolve, task.reject);
         return;
       }
-      let slot = this.slots.reduce<Slot | undefined>((best, s) => (s.inFlight.size < this.perWorker && (!best || s.inFlight.size < best.inFlight.size) ? s : best), undefined);
-      if (!slot && this.slots.length < this.size) slot = this.spawn();
-      if (!slot) return;
+      // The least busy worker; a new one while all are busy and the pool is not full.
+      let slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inFlight.size < best.inFlight.size ? s : best), undefined);
+      if ((!slot || slot.inFlight.size > 0) && this.slots.length < this.size) slot = this.spawn();
+      if (!slot || slot.inFlight.size >= this.perWorker) return;
       const task = this.queue.shift()!;
       slot.inFlight.set(task.id, task);
       if (slot.inFlight.size === 1) slot.worker.ref();
