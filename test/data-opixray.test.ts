@@ -150,6 +150,12 @@ test('CLI: laxray convert opixray writes the JSON and reports; bad input exits n
     t.regex((bad as unknown as { stderr: string }).stderr, /laxray: OPIXray conversion found 1 problem: .*009001\.txt:1: unknown class "Sword"/);
     const usage = await t.throwsAsync(run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '-o', out, '--box-policy', 'keep']));
     t.not((usage as unknown as { code: number }).code, 0);
+    const noAnnotations = await t.throwsAsync(run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '-o', out]));
+    t.regex((noAnnotations as unknown as { stderr: string }).stderr, /say where the data is: --images <dir> and --annotations <dir>, or --root/);
+    // --root + --split finds OPIXray's own layout.
+    await writeFile(path.join(d.annotations, '009001.txt'), '009001.jpg Scissor 1 2 3 4\n');
+    const viaRoot = await run(process.execPath, [bin, 'convert', 'opixray', '--root', d.dir, '--split', 'train', '-o', out, '--json']);
+    t.like(JSON.parse(viaRoot.stdout), { images: 3, annotations: 3 });
   } finally {
     await d.cleanup();
   }

@@ -2,6 +2,7 @@
 // Each kind is one subcommand registered by one function in SUBCOMMANDS below;
 // adding a kind (e.g. `convert dual-energy`) is one more function and entry.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import { OPIXRAY_CLASSES, writeOpixrayCoco } from '../../data/opixray.js';
@@ -17,8 +18,10 @@ export function register(program: Command): void {
 // --- laxray convert opixray -------------------------------------------------
 
 interface OpixrayCliOptions {
-  images: string;
-  annotations: string;
+  images?: string;
+  annotations?: string;
+  root?: string;
+  split?: string;
   out: string;
   imageRoot?: string;
   boxPolicy: BoxPolicy;
@@ -34,8 +37,10 @@ function registerOpixray(convert: Command): void {
       `OPIXray text annotations ("<image> <class> x1 y1 x2 y2" per line) → COCO detection JSON.\n` +
         `Classes (category ids 1..5): ${OPIXRAY_CLASSES.join(', ')}. Image sizes are read from the files.`,
     )
-    .requiredOption('--images <dir>', 'folder of the images, e.g. OPIXray/train/train_image')
-    .requiredOption('--annotations <dir>', 'folder of the .txt annotations, e.g. OPIXray/train/train_annotation')
+    .option('--images <dir>', 'folder of the images, e.g. OPIXray/train/train_image')
+    .option('--annotations <dir>', 'folder of the .txt annotations, e.g. OPIXray/train/train_annotation')
+    .option('--root <dir>', 'instead of --images/--annotations: the OPIXray folder, with --split (uses <root>/<split>/<split>_image and _annotation)')
+    .addOption(new Option('--split <split>', 'with --root: which split').choices(['train', 'test']))
     .requiredOption('-o, --out <file>', 'COCO JSON to write')
     .option('--image-root <dir>', 'folder the COCO file_names are relative to (default: --images)')
     .addOption(new Option('--box-policy <policy>', 'boxes leaving the image or of non-positive size').choices(['clip', 'drop', 'error']).default('clip'))
@@ -43,6 +48,16 @@ function registerOpixray(convert: Command): void {
     .option('--image-list <file>', "convert only the images listed in this file, one name or stem per line (e.g. OPIXray's test_knife-1.txt)")
     .option('--json', 'print the report as one JSON object')
     .action(async (options: OpixrayCliOptions) => {
+      let { images, annotations } = options;
+      if (options.root !== undefined) {
+        if (images !== undefined || annotations !== undefined) throw new LaxrayError('INVALID_ARGUMENT', 'give either --root with --split, or --images and --annotations, not both');
+        if (options.split === undefined) throw new LaxrayError('INVALID_ARGUMENT', '--root needs --split train or --split test');
+        images = path.join(options.root, options.split, `${options.split}_image`);
+        annotations = path.join(options.root, options.split, `${options.split}_annotation`);
+      }
+      if (images === undefined || annotations === undefined) {
+        throw new LaxrayError('INVALID_ARGUMENT', 'say where the data is: --images <dir> and --annotations <dir>, or --root <OPIXray dir> --split train|test');
+      }
       let imageList: string[] | undefined;
       if (options.imageList !== undefined) {
         try {
@@ -52,8 +67,8 @@ function registerOpixray(convert: Command): void {
         }
       }
       const { report } = await writeOpixrayCoco({
-        imagesDir: options.images,
-        annotationsDir: options.annotations,
+        imagesDir: images,
+        annotationsDir: annotations,
         out: options.out,
         boxPolicy: options.boxPolicy,
         strict: !options.lenient,
