@@ -4,7 +4,7 @@
 //
 // The shape is the contract with the native detector: keep the names.
 //
-// Three fields have no fixed default but a rule, applied by the transform at the
+// Four fields have no fixed default but a rule, applied by the transform at the
 // end (`resolveDerived`), so the parsed config always holds concrete values:
 //   model.backbone.norm          'frozen_bn' with pretrained weights, else 'bn'
 //   model.backbone.frozenStages  1 (stem + layer1) with pretrained weights, else 0
