@@ -1,12 +1,19 @@
 // A small pool of worker threads running decodeImage (decode_worker.ts).
-// sharp's own decode/resize runs on libuv/libvips threads either way; the
-// workers add parallelism for the per-pixel normalise/transpose, which would
-// otherwise run on (and block) the main thread. Results come back with their
-// pixel buffers transferred, not copied.
+// sharp's own decode/resize runs on libuv's threadpool either way; the workers
+// add parallelism for the per-pixel normalise/transpose, which would otherwise
+// run on (and block) the main thread. Results come back with their pixel
+// buffers transferred, not copied.
 //
-// Size 0 runs everything on the calling thread. If workers cannot start at all
-// (e.g. TypeScript sources loaded without tsx), the pool falls back to the
-// calling thread once, with a process warning.
+// libuv's threadpool (UV_THREADPOOL_SIZE threads, 4 by default) is shared by
+// the whole process: sharp, fs, and the addon's AsyncWorkers (the training
+// step). So at most `maxInFlight` images are decoded at once, by default one
+// less than the threadpool size: a training step is never queued behind a
+// wall of decodes. On many-core machines start Node with a larger
+// UV_THREADPOOL_SIZE (e.g. the core count) to decode more images at once.
+//
+// Size 0 runs everything on the calling thread (with the same cap). If workers
+// cannot start at all (e.g. TypeScript sources loaded without tsx), the pool
+// falls back to the calling thread once, with a process warning.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DecodeError, decodeImage, type DecodeRequest, type DecodeResult } from './decode.js';
@@ -34,26 +41,40 @@ export class PoolClosedError extends Error {
   }
 }
 
-/** Default pool size: one worker per core, at most 8. */
+/** libuv's threadpool size for this process (UV_THREADPOOL_SIZE, default 4, at most 1024). */
+export function uvThreadpoolSize(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 1024) : 4;
+}
+
+/** Images decoded at once by default: all but one libuv thread, at least 2. */
+export function defaultMaxInFlight(): number {
+  return Math.max(2, uvThreadpoolSize() - 1);
+}
+
+/** Default pool size: one worker per core, no more than can be busy at once, at most 8. */
 export function defaultWorkerCount(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(8, cores));
+  return Math.max(1, Math.min(8, cores, defaultMaxInFlight()));
 }
 
 export class DecodePool {
   readonly size: number;
-  /** Tasks one worker holds at once: while some are in sharp (libuv/libvips threads), one normalises. */
-  private readonly perWorker = 4;
+  /** Images being decoded at once, over all workers (or inline). */
+  readonly maxInFlight: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
+  private active = 0;
   private nextId = 0;
   private inline: boolean;
   private closed = false;
   private startFailures = 0;
 
-  constructor(size: number = defaultWorkerCount()) {
+  constructor(size: number = defaultWorkerCount(), maxInFlight: number = defaultMaxInFlight()) {
     if (!(Number.isInteger(size) && size >= 0)) throw new RangeError(`worker count must be an integer ≥ 0, got ${size}`);
+    if (!(Number.isInteger(maxInFlight) && maxInFlight >= 1)) throw new RangeError(`maxInFlight must be an integer ≥ 1, got ${maxInFlight}`);
     this.size = size;
+    this.maxInFlight = maxInFlight;
     this.inline = size === 0;
   }
 
@@ -69,7 +90,6 @@ export class DecodePool {
    */
   decode(request: DecodeRequest, onReturnedOutput?: (buffer: ArrayBuffer) => void): Promise<DecodeResult> {
     if (this.closed) return Promise.reject(new PoolClosedError());
-    if (this.inline) return decodeImage(request);
     return new Promise<DecodeResult>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, request, resolve, reject, onReturnedOutput });
       this.pump();
@@ -88,16 +108,24 @@ export class DecodePool {
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && this.active < this.maxInFlight && !this.closed) {
       if (this.inline) {
-        for (const task of this.queue.splice(0)) decodeImage(task.request).then(task.resolve, task.reject);
-        return;
+        const task = this.queue.shift()!;
+        this.active++;
+        decodeImage(task.request)
+          .finally(() => {
+            this.active--;
+            this.pump();
+          })
+          .then(task.resolve, task.reject);
+        continue;
       }
       // The least busy worker; a new one while all are busy and the pool is not full.
       let slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.inFlight.size < best.inFlight.size ? s : best), undefined);
       if ((!slot || slot.inFlight.size > 0) && this.slots.length < this.size) slot = this.spawn();
-      if (!slot || slot.inFlight.size >= this.perWorker) return;
+      if (!slot) return;
       const task = this.queue.shift()!;
+      this.active++;
       slot.inFlight.set(task.id, task);
       if (slot.inFlight.size === 1) slot.worker.ref();
       const output = task.request.output;
@@ -115,6 +143,7 @@ export class DecodePool {
       const task = slot.inFlight.get(msg.id);
       if (!task) return;
       slot.inFlight.delete(msg.id);
+      this.active--;
       if (slot.inFlight.size === 0) worker.unref();
       if ('result' in msg) task.resolve(msg.result);
       else {
@@ -133,6 +162,7 @@ export class DecodePool {
         return { ...task, request };
       });
       slot.inFlight.clear();
+      this.active -= tasks.length;
       if (this.closed) return;
       if (!slot.started) {
         // The worker died before answering anything: it probably cannot load at all.

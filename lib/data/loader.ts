@@ -20,7 +20,7 @@ import { LaxrayError } from '../errors.js';
 import type { Dataset, DatasetImage } from './coco.js';
 import { collate, type Batch, type ImageTargets, type PreparedImage, type TrainingBatch } from './collate.js';
 import { DecodeError, type DecodeRequest, type DecodeResult, type ImageSource } from './decode.js';
-import { DecodePool, PoolClosedError, defaultWorkerCount } from './decode_pool.js';
+import { DecodePool, PoolClosedError, defaultMaxInFlight, defaultWorkerCount } from './decode_pool.js';
 import { mixSeed, mulberry32, shuffleInPlace } from './random.js';
 import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, padTo, scaleFactors, transformBoxes } from './transforms.js';
 
@@ -37,6 +37,11 @@ export interface PipelineOptions {
   sizeDivisor?: number;
   /** Worker threads for decoding/normalising; 0 = the calling thread. Default: one per core, at most 8. */
   workers?: number;
+  /**
+   * Images decoded at once (sharp runs them on libuv's threadpool, which the
+   * addon's async work shares). Default: UV_THREADPOOL_SIZE − 1, at least 2.
+   */
+  decodeConcurrency?: number;
 }
 
 export interface LoaderOptions extends PipelineOptions {
@@ -114,6 +119,10 @@ function positiveInt(name: string, v: number, min: number): number {
   return v;
 }
 
+function newPool(options: PipelineOptions): DecodePool {
+  return new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0), positiveInt('decodeConcurrency', options.decodeConcurrency ?? defaultMaxInFlight(), 1));
+}
+
 type Settled = { ok: true; batch: TrainingBatch | undefined } | { ok: false; error: unknown };
 
 /**
@@ -167,7 +176,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     this.checkImageSize = options.checkImageSize ?? true;
     const filterEmpty = options.filterEmpty ?? this.train;
     this.images = filterEmpty ? dataset.images.filter((im) => im.annotations.ids.length > 0) : dataset.images;
-    this.pool = new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0));
+    this.pool = newPool(options);
     // Largest resized image: keep-ratio output sides are ≤ ceil(max(scale)) and ≤ ceil(min(scale)).
     const [s0, s1] = this.pipeline.scale;
     this.imageBufferBytes = 4 * 3 * (this.pipeline.keepRatio ? Math.ceil(s0) * Math.ceil(s1) : Math.round(s0) * Math.round(s1));
@@ -370,7 +379,7 @@ export class Preprocessor {
 
   constructor(options: PipelineOptions = {}) {
     this.pipeline = resolvePipeline(options);
-    this.pool = new DecodePool(positiveInt('workers', options.workers ?? defaultWorkerCount(), 0));
+    this.pool = newPool(options);
   }
 
   /**
