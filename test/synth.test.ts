@@ -10,6 +10,7 @@ import { rasterize, type Primitive, type RasterTarget } from '../lib/data/synth/
 import { attenuationTable, linearAttenuation, massAttenuation } from '../lib/data/synth/materials.js';
 import { Rng } from '../lib/data/synth/prng.js';
 import { selectChallenging } from '../lib/data/synth/challenging.js';
+import { pseudoColour } from '../lib/data/synth/display.js';
 import { assignSplits } from '../lib/data/synth/split.js';
 import { CATEGORIES } from '../lib/data/synth/objects.js';
 import type { Scene } from '../lib/data/synth/scene.js';
@@ -240,4 +241,16 @@ test('recipe errors name the field', (t) => {
   t.throws(() => resolveRecipe({ overlapRate: 2 }), { instanceOf: LaxrayError, message: /overlapRate must be in \[0, 1\]/ });
   t.throws(() => resolveRecipe({ colour: 1 } as never), { instanceOf: LaxrayError, message: /unknown synth recipe field "colour"/ });
   t.throws(() => resolveRecipe({ width: [500, 100] }), { instanceOf: LaxrayError, message: /width/ });
+});
+
+test('pseudo-colour display: air is white, water is orange, steel is blue', (t) => {
+  const scene = handScene([], [rect(0, 0, 10, 10, 50, 'water'), rect(20, 0, 30, 10, 3, 'iron')], 40, 10);
+  const scan = renderScene(scene, new Rng(1), quiet);
+  const rgb = pseudoColour(scan.high, scan.low, quiet);
+  const px = (x: number): number[] => [rgb[3 * (5 * 40 + x)]!, rgb[3 * (5 * 40 + x) + 1]!, rgb[3 * (5 * 40 + x) + 2]!];
+  const [wr, , wb] = px(5);
+  const [sr, , sb] = px(25);
+  t.true(px(35).every((v) => v >= 240), `air ${px(35)}`);
+  t.true(wr > wb + 60, `water ${px(5)}`);
+  t.true(sb > sr + 30, `steel ${px(25)}`);
 });
