@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { evaluateCoco, STAT_NAMES, type CocoEvalResult, type StatName } from '../lib/eval/index.js';
+import { evaluateCoco, indexGroundTruth, STAT_NAMES, type CocoEvalResult, type StatName } from '../lib/eval/index.js';
 import { evaluateCocoFiles } from '../lib/eval/files.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -119,4 +119,25 @@ test('the over-100 case has images with more than 100 detections of one class', 
   const counts = new Map<string, number>();
   for (const d of c.detections) counts.set(`${d.image_id}/${d.category_id}`, (counts.get(`${d.image_id}/${d.category_id}`) ?? 0) + 1);
   t.true(Math.max(...counts.values()) > 100);
+});
+
+test('the same numbers from indexed ground truth and columnar detections (the per-epoch path)', (t) => {
+  const c = JSON.parse(readFileSync(path.join(sharedDir, sharedFiles[1]!), 'utf8')) as SharedCase & {
+    detections: { image_id: number; category_id: number; bbox: number[]; score: number }[];
+  };
+  const reference = evaluateCoco(c.groundTruth, c.detections);
+  const gt = indexGroundTruth(c.groundTruth);
+  const n = c.detections.length;
+  const columns = {
+    count: n,
+    imageId: Float64Array.from(c.detections, (d) => d.image_id),
+    categoryId: Float64Array.from(c.detections, (d) => d.category_id),
+    box: Float64Array.from(c.detections.flatMap((d) => d.bbox)),
+    score: Float64Array.from(c.detections, (d) => d.score),
+  };
+  const fromColumns = evaluateCoco(gt, columns);
+  t.deepEqual(fromColumns.statsArray, reference.statsArray);
+  // the indexed ground truth can be reused, e.g. with an image subset
+  const firstTen = Array.from(gt.imageIds.slice(0, 10));
+  t.deepEqual(evaluateCoco(gt, columns, { imageIds: firstTen }).statsArray, evaluateCoco(c.groundTruth, c.detections, { imageIds: firstTen }).statsArray);
 });
