@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import { Detector } from '../../detector.js';
+import { setThreads } from '../../runtime.js';
 import { deepMerge, overrideFromAssignment, PRESET_NAMES, resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from '../../config/index.js';
 import { loadConfigDatasets, readRunConfig, RUN_FILES, Trainer, type TrainSummary } from '../../train/index.js';
 import { createProgressPrinter, formatDuration } from '../../train/progress.js';
@@ -146,6 +147,7 @@ export function register(program: Command): void {
       if (config.classes === null) {
         config = resolveConfig(config, { classes: train.categories.map((c) => c.name), model: { head: { numClasses: train.numClasses } } });
       }
+      if (config.threads > 0) setThreads(config.threads);
       const detector = await Detector.create(config);
       const controller = new AbortController();
       const printer = createProgressPrinter({ json: opts.json === true, progress: opts.progress });
