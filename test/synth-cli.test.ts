@@ -10,7 +10,7 @@ const bin = path.resolve('bin/laxray.js');
 
 test('laxray synth --json writes the dataset and prints one JSON object', async (t) => {
   const out = await mkdtemp(path.join(tmpdir(), 'laxray-synth-cli-'));
-  const { stdout } = await run(process.execPath, [bin, 'synth', '--out', out, '--count', '4', '--seed', '3', '--width', '160', '--height', '120', '--objects-per-image', '2', '--overlap-rate', '1', '--raw', '--workers', '1', '--json']);
+  const { stdout } = await run(process.execPath, [bin, 'synth', '--out', out, '--count', '4', '--seed', '3', '--width', '160', '--height', '120', '--objects-per-image', '2', '--overlap-rate', '1', '--raw', '--workers', '1', '--preview', path.join(out, 'sheet.png'), '--json']);
   const result = JSON.parse(stdout);
   t.is(result.count, 4);
   t.is(result.stats.images, 4);
@@ -22,6 +22,8 @@ test('laxray synth --json writes the dataset and prints one JSON object', async 
   t.is(manifest.recipe.overlapRate, 1);
   t.is(manifest.recipe.objectsPerImage, 2);
   t.true(Array.isArray(JSON.parse(await readFile(path.join(out, 'test_challenging_ids.json'), 'utf8'))));
+  t.is(result.preview, path.join(out, 'sheet.png'));
+  t.true((await readFile(path.join(out, 'sheet.png'))).subarray(1, 4).equals(Buffer.from('PNG')));
 });
 
 test('laxray synth rejects bad arguments with a message and a non-zero exit code', async (t) => {

@@ -5,7 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { LaxrayError } from '../../errors.js';
 import { generateDataset } from '../../data/synth/generate.js';
-import type { SynthRecipe } from '../../data/synth/recipe.js';
+import { resolveRecipe, type SynthRecipe } from '../../data/synth/recipe.js';
 
 interface SynthCliOptions {
   out: string;
@@ -19,6 +19,7 @@ interface SynthCliOptions {
   raw?: boolean;
   workers?: number;
   recipe?: string;
+  preview?: string;
   json?: boolean;
   progress: boolean;
 }
@@ -68,6 +69,7 @@ export function register(program: Command): void {
     .option('--raw', 'also write the 16-bit high/low energy pairs under raw/')
     .option('--workers <n>', 'worker threads (default: cores, at most 8)', integer('--workers', 1, 256))
     .option('--recipe <file>', 'JSON file of recipe overrides (fields of SynthRecipe); flags win over it')
+    .option('--preview <png>', 'also write a contact sheet of the first images (pseudo-colour with boxes, and eq.-1 inputs) to this PNG')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (options: SynthCliOptions) => {
@@ -105,8 +107,12 @@ export function register(program: Command): void {
       } finally {
         bar?.stop();
       }
+      if (options.preview !== undefined) {
+        const { writeContactSheet } = await import('../../data/synth/contact_sheet.js');
+        await writeContactSheet(options.preview, { seed: options.seed, recipe: resolveRecipe(recipe) });
+      }
       if (options.json) {
-        process.stdout.write(JSON.stringify(result) + '\n');
+        process.stdout.write(JSON.stringify(options.preview !== undefined ? { ...result, preview: options.preview } : result) + '\n');
         return;
       }
       const s = result.stats;
@@ -120,6 +126,7 @@ export function register(program: Command): void {
           `objects: ${s.objects} (${s.objectsPerImage} per image, ${s.imagesWithAtLeastTwoObjects} images with ≥ 2); ${classes}`,
           `overlap: ${s.overlappedObjects} objects overlap another, mean overlap ${s.meanOverlap}`,
           `challenging images: train ${s.challenging.train}, val ${s.challenging.val}, test ${s.challenging.test} → challenging.json, test_challenging_ids.json`,
+          ...(options.preview !== undefined ? [`contact sheet: ${options.preview}`] : []),
         ].join('\n') + '\n',
       );
     });

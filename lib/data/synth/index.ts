@@ -11,3 +11,4 @@ export { layoutScene, type Scene, type LabelledObject } from './scene.js';
 export { annotate, overlapRatios, backgroundSimilarity, maskExtent, type SynthAnnotation } from './annotate.js';
 export { MATERIALS, linearAttenuation, massAttenuation, type MaterialName } from './materials.js';
 export { Rng, imageSeed } from './prng.js';
+export { writeContactSheet, type ContactSheetOptions } from './contact_sheet.js';
