@@ -2,15 +2,13 @@
 // files, every bad line reported with file:line, box policies, the CLI.
 import test from 'ava';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { register as registerConvert } from '../lib/cli/commands/convert.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { LaxrayError } from '../lib/errors.js';
 import { loadCocoDataset } from '../lib/data/coco.js';
 import { convertOpixray, OPIXRAY_CLASSES, writeOpixrayCoco } from '../lib/data/opixray.js';
 import { solidImage, tempDir } from './fixtures/data/make.js';
-
-const run = promisify(execFile);
 
 /** OPIXray-like layout: 009000.jpg 120×80, 009001.jpg 60×90, 009002.png 50×50 (no annotation file). */
 async function opixray(lines: Record<string, string>): Promise<{ dir: string; images: string; annotations: string; cleanup: () => Promise<void> }> {
@@ -133,29 +131,48 @@ test('an unreadable image is reported; an image list restricts by name or stem',
   }
 });
 
-test('CLI: laxray convert opixray writes the JSON and reports; bad input exits non-zero with the problem', async (t) => {
+/** Runs `laxray convert ...` in-process with only the convert command registered; returns stdout. */
+async function cli(args: string[]): Promise<string> {
+  const program = new Command('laxray').exitOverride();
+  program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  registerConvert(program);
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  }
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
+
+test.serial('CLI: laxray convert opixray writes the JSON and reports; bad input is an error naming the problem', async (t) => {
   const d = await opixray(good);
   try {
     const out = path.join(d.dir, 'coco.json');
-    const bin = path.resolve('bin/laxray.js');
-    const { stdout } = await run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out, '--json']);
-    const report = JSON.parse(stdout) as { images: number; annotations: number };
+    const report = JSON.parse(await cli(['convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out, '--json'])) as { images: number; annotations: number };
     t.like(report, { images: 3, annotations: 3 });
     t.is((JSON.parse(await readFile(out, 'utf8')) as { annotations: unknown[] }).annotations.length, 3);
-    const text = await run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out]);
-    t.regex(text.stdout, /^wrote .*coco\.json: 3 images, 3 annotations \(Folding_Knife 0, Straight_Knife 1, Scissor 1, Utility_Knife 0, Multi-tool_Knife 1\)/);
+    const text = await cli(['convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out]);
+    t.regex(text, /^wrote .*coco\.json: 3 images, 3 annotations \(Folding_Knife 0, Straight_Knife 1, Scissor 1, Utility_Knife 0, Multi-tool_Knife 1\)/);
     await writeFile(path.join(d.annotations, '009001.txt'), '009001.jpg Sword 1 2 3 4\n');
-    const bad = await t.throwsAsync(run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out]));
-    t.is((bad as unknown as { code: number }).code, 1);
-    t.regex((bad as unknown as { stderr: string }).stderr, /laxray: OPIXray conversion found 1 problem: .*009001\.txt:1: unknown class "Sword"/);
-    const usage = await t.throwsAsync(run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '-o', out, '--box-policy', 'keep']));
-    t.not((usage as unknown as { code: number }).code, 0);
-    const noAnnotations = await t.throwsAsync(run(process.execPath, [bin, 'convert', 'opixray', '--images', d.images, '-o', out]));
-    t.regex((noAnnotations as unknown as { stderr: string }).stderr, /say where the data is: --images <dir> and --annotations <dir>, or --root/);
+    const bad = await t.throwsAsync(cli(['convert', 'opixray', '--images', d.images, '--annotations', d.annotations, '-o', out]), { instanceOf: LaxrayError });
+    t.regex(bad!.message, /^OPIXray conversion found 1 problem: .*009001\.txt:1: unknown class "Sword"/);
+    const usage = await t.throwsAsync(cli(['convert', 'opixray', '--images', d.images, '-o', out, '--box-policy', 'keep']));
+    t.regex(usage!.message, /--box-policy.*keep.*invalid|Allowed choices are clip, drop, error/);
+    const noAnnotations = await t.throwsAsync(cli(['convert', 'opixray', '--images', d.images, '-o', out]), { instanceOf: LaxrayError });
+    t.regex(noAnnotations!.message, /say where the data is: --images <dir> and --annotations <dir>, or --root/);
     // --root + --split finds OPIXray's own layout.
     await writeFile(path.join(d.annotations, '009001.txt'), '009001.jpg Scissor 1 2 3 4\n');
-    const viaRoot = await run(process.execPath, [bin, 'convert', 'opixray', '--root', d.dir, '--split', 'train', '-o', out, '--json']);
-    t.like(JSON.parse(viaRoot.stdout), { images: 3, annotations: 3 });
+    t.like(JSON.parse(await cli(['convert', 'opixray', '--root', d.dir, '--split', 'train', '-o', out, '--json'])), { images: 3, annotations: 3 });
   } finally {
     await d.cleanup();
   }
