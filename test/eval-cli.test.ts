@@ -56,7 +56,7 @@ test('without --json it prints the summary and the per-class tables', async (t) 
   t.regex(stdout, / Average Precision {2}\(AP\) @\[ IoU=0\.50:0\.95 \| area= {3}all \| maxDets=100 \] = 0\.107/);
   t.regex(stdout, / Average Recall {5}\(AR\) @\[ IoU=0\.50:0\.95 \| area= large \| maxDets=100 \] = 0\.455/);
   t.regex(stdout, /Per class \(%\):\nclass +id +gt +dets +AP +AP50/);
-  t.regex(stdout, /Per-class AP at IoU 0\.5 \(OPIXray-style, %\):/);
+  t.regex(stdout, /Per-class AP at IoU 0\.5, OPIXray-style \(PASCAL VOC evaluation, area under the precision envelope, all detections, %\):/);
   t.regex(stdout, /\nmAP50 +\d+\.\d\n/);
   // the fixture repeats image ids: tolerated with a warning on stderr, never on stdout
   t.regex(stderr, /warning: .*appear more than once/);

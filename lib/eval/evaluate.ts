@@ -5,7 +5,8 @@ import { accumulate, type Accumulated } from './accumulate.js';
 import { groupByCategoryAndImage } from './group.js';
 import { matchAll, type MatchOptions } from './match.js';
 import { A, AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS } from './params.js';
-import { STAT_NAMES, summarize, summarizeCategory, type CocoStats, type StatName } from './summarize.js';
+import { STAT_NAMES, numpyMean, summarize, summarizeCategory, type CocoStats, type StatName } from './summarize.js';
+import { vocPerClassAP, type VocApMethod, type VocClassResult } from './voc.js';
 import type { CocoDetection, CocoGroundTruth, IndexedDetections, IndexedGroundTruth, RawDetections } from './types.js';
 import { detectionsFromJson, indexDetections, indexGroundTruth, resolveImageIds } from './validate.js';
 
@@ -18,6 +19,11 @@ export interface EvaluateOptions extends MatchOptions {
   imageIds?: readonly number[] | unknown;
   /** Only 'bbox' is supported. */
   iouType?: 'bbox';
+  /**
+   * How the OPIXray-style per-class AP50 is computed: 'area' (area under the
+   * precision envelope, as OPIXray's test.py does; default) or '11point' (VOC2007).
+   */
+  opixrayMethod?: VocApMethod;
   /** Names used in messages (file paths, say). */
   groundTruthSource?: string;
   detectionsSource?: string;
@@ -34,12 +40,11 @@ export interface PerClassResult extends Record<StatName, number | null> {
   numDetections: number;
 }
 
-/** OPIXray-style entry: AP at IoU 0.5 (101-point interpolated, all areas, 100 detections per image). */
-export interface ClassAP50 {
-  id: number;
-  name: string;
-  AP50: number | null;
-}
+/**
+ * OPIXray-style entry: PASCAL VOC AP at IoU > 0.5 over all detections, as the
+ * OPIXray benchmark computes it (see voc.ts). perClass[].AP50 is COCO's AP50.
+ */
+export type ClassAP50 = VocClassResult;
 
 export interface CocoEvalResult {
   /** The 12 pycocotools numbers by name (-1 where pycocotools prints -1). */
@@ -48,9 +53,9 @@ export interface CocoEvalResult {
   statsArray: number[];
   statsOrder: StatName[];
   perClass: PerClassResult[];
-  /** OPIXray-style per-class AP at IoU 0.5 ... */
+  /** OPIXray-style per-class AP at IoU 0.5 (PASCAL VOC evaluation, as OPIXray's benchmark code) ... */
   perClassAP50: ClassAP50[];
-  /** ... and their mean over the classes that have ground truth (null if none). */
+  /** ... and their mean over the classes that have ground truth (OPIXray's "mAP"; null if none). */
   mAP50: number | null;
   counts: {
     images: number;
@@ -74,11 +79,12 @@ export interface CocoEvalResult {
     areaRanges: { label: string; min: number; max: number }[];
     maxDets: number[];
     honorIgnoreFlag: boolean;
+    opixrayMethod: VocApMethod;
   };
   /** pycocotools' eval['precision'|'recall'|'scores'] arrays ([T,R,K,A,M] / [T,K,A,M]). */
   curves: Accumulated;
   /** Milliseconds spent per stage. */
-  timings: { validate: number; group: number; match: number; accumulate: number; summarize: number };
+  timings: { validate: number; group: number; match: number; accumulate: number; summarize: number; opixray: number };
 }
 
 function isIndexedGroundTruth(v: unknown): v is IndexedGroundTruth {
@@ -137,15 +143,19 @@ export function evaluateCoco(
       ...summarizeCategory(acc, k),
     });
   }
-  const perClassAP50 = perClass.map((c) => ({ id: c.id, name: c.name, AP50: c.AP50 }));
-  const defined = perClassAP50.filter((c) => c.AP50 !== null).map((c) => c.AP50 as number);
-  const mAP50 = defined.length === 0 ? null : defined.reduce((s, v) => s + v, 0) / defined.length;
+  const t5 = performance.now();
+  // OPIXray-style AP50 looks at every detection: regroup without the 100-per-image cut if it dropped any.
+  const opixrayMethod = options.opixrayMethod ?? 'area';
+  const uncapped = grouping.kept.length === grouping.available ? grouping : groupByCategoryAndImage(gt, dets, subset, Infinity);
+  const perClassAP50 = vocPerClassAP(gt, dets, uncapped, { method: opixrayMethod, honorIgnoreFlag: options.honorIgnoreFlag === true });
+  const defined = Float64Array.from(perClassAP50.filter((c) => c.AP50 !== null), (c) => c.AP50!);
+  const mAP50 = defined.length === 0 ? null : numpyMean(defined, defined.length);
 
   let crowd = 0;
   for (let j = 0; j < grouping.gtOrder.length; j++) crowd += gt.annCrowd[grouping.gtOrder[j]!]!;
   let groundTruthCount = 0;
   for (let k = 0; k < K; k++) groundTruthCount += match.npig[k * A]!;
-  const t5 = performance.now();
+  const t6 = performance.now();
   return {
     stats,
     statsArray: STAT_NAMES.map((n) => stats[n]),
@@ -169,8 +179,9 @@ export function evaluateCoco(
       areaRanges: AREA_RANGES.map((r) => ({ ...r })),
       maxDets: [...MAX_DETS],
       honorIgnoreFlag: options.honorIgnoreFlag === true,
+      opixrayMethod,
     },
     curves: acc,
-    timings: { validate: t1 - t0, group: t2 - t1, match: t3 - t2, accumulate: t4 - t3, summarize: t5 - t4 },
+    timings: { validate: t1 - t0, group: t2 - t1, match: t3 - t2, accumulate: t4 - t3, summarize: t5 - t4, opixray: t6 - t5 },
   };
 }

@@ -25,6 +25,8 @@ export interface Grouping {
   rank: Int32Array;
   /** Score of each kept detection. */
   score: Float64Array;
+  /** Detections on the evaluated images before the maxDet cut. */
+  available: number;
 }
 
 /**
@@ -111,7 +113,7 @@ export function groupByCategoryAndImage(
     }
   }
   detStart[numKeys] = out;
-  return { numImages: I, numCategories: K, images, gtStart, gtOrder, detStart, kept, rank, score };
+  return { numImages: I, numCategories: K, images, gtStart, gtOrder, detStart, kept, rank, score, available: byKey.length };
 }
 
 /**

@@ -35,8 +35,8 @@ export const STAT_SPECS: Record<StatName, StatSpec> = {
 
 const PW_BLOCKSIZE = 128;
 
-/** numpy's pairwise_sum for float64 over v[lo, lo + n). */
-function pairwiseSum(v: Float64Array, lo: number, n: number): number {
+/** numpy's pairwise_sum for float64 over v[lo, lo + n) (what np.sum / np.mean use). */
+export function pairwiseSum(v: Float64Array, lo: number, n: number): number {
   if (n < 8) {
     let res = 0;
     for (let i = 0; i < n; i++) res += v[lo + i]!;

@@ -40,11 +40,11 @@ export function formatPerClassTable(result: CocoEvalResult): string {
   return renderTable(header, rows, 1);
 }
 
-/** OPIXray-style table: AP at IoU 0.5 per class and their mean (percent). */
+/** OPIXray-style table: VOC AP at IoU 0.5 per class and their mean (percent). */
 export function formatAP50Table(result: CocoEvalResult): string {
-  const header = ['class', 'AP50'];
-  const rows = result.perClassAP50.map((c) => [c.name, cell(c.AP50)]);
-  rows.push(['mAP50', cell(result.mAP50)]);
+  const header = ['class', 'gt', 'dets', 'AP50'];
+  const rows = result.perClassAP50.map((c) => [c.name, String(c.numGroundTruth), String(c.numDetections), cell(c.AP50)]);
+  rows.push(['mAP50', '', '', cell(result.mAP50)]);
   return renderTable(header, rows, 1);
 }
 
@@ -65,7 +65,7 @@ export function formatReport(result: CocoEvalResult): string {
     'Per class (%):',
     formatPerClassTable(result),
     '',
-    'Per-class AP at IoU 0.5 (OPIXray-style, %):',
+    `Per-class AP at IoU 0.5, OPIXray-style (PASCAL VOC evaluation, ${result.params.opixrayMethod === 'area' ? 'area under the precision envelope' : '11-point'}, all detections, %):`,
     formatAP50Table(result),
   ].join('\n');
 }

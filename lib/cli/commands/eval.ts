@@ -11,6 +11,7 @@ interface EvalCliOptions {
   imageIds?: string;
   json?: boolean;
   honorIgnore?: boolean;
+  opixrayMethod?: string;
 }
 
 export function register(program: Command): void {
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--detections <results.json>', 'COCO results file: [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]')
     .option('--image-ids <ids.json>', 'evaluate only these images: a JSON array of image ids, {"image_ids": [...]}, or a COCO file of the subset')
     .option('--honor-ignore', 'also ignore ground truth marked "ignore": 1 (pycocotools does not; off by default)')
+    .option('--opixray-method <area|11point>', 'AP of the OPIXray-style per-class table: area under the precision envelope (OPIXray\'s code) or VOC2007 11-point', 'area')
     .option('--json', 'print one JSON object (stats by name, per-class tables, counts) and nothing else on stdout')
     .addHelpText(
       'after',
@@ -36,9 +38,14 @@ export function register(program: Command): void {
           `laxray eval needs ${missing.join(' and ')}: the COCO ground truth and the detections (COCO results) to score. See laxray eval --help.`,
         );
       }
+      const method = opts.opixrayMethod ?? 'area';
+      if (method !== 'area' && method !== '11point') {
+        throw new LaxrayError('INVALID_ARGUMENT', `--opixray-method must be "area" or "11point", got "${method}"`);
+      }
       const result = await evaluateCocoFiles(opts.gt!, opts.detections!, {
         imageIdsFile: opts.imageIds,
         honorIgnoreFlag: opts.honorIgnore === true,
+        opixrayMethod: method,
       });
       for (const w of result.warnings) process.stderr.write(`laxray: warning: ${w}\n`);
       if (opts.json) {
