@@ -9,6 +9,8 @@ import { LaxrayError } from '../lib/errors.js';
 import { loadCocoDataset, type Dataset } from '../lib/data/coco.js';
 import type { TrainingBatch } from '../lib/data/collate.js';
 import { DataLoader, Preprocessor, preprocess } from '../lib/data/loader.js';
+import { DecodePool } from '../lib/data/decode_pool.js';
+import { DEFAULT_MEAN, DEFAULT_STD } from '../lib/data/transforms.js';
 import { noiseJpeg, solidImage, tempDir, validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
 
 const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-4): void => {
@@ -310,6 +312,32 @@ test('breaking out of the loop early leaves nothing dangling; closing mid-epoch 
     t.regex(err!.message, /was closed while this image was being prepared/);
     const again = await t.throwsAsync(collect(closing), { instanceOf: LaxrayError });
     t.regex(again!.message, /this DataLoader is closed/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the decode pool never has more than maxInFlight images in sharp at once (inline and with workers)', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const file = path.join(dir, 'x.jpg');
+    await noiseJpeg(file, 80, 60, 9);
+    for (const workers of [0, 2]) {
+      const pool = new DecodePool(workers, 2);
+      const active = (): number => (pool as unknown as { active: number }).active;
+      let peak = 0;
+      const request = { source: { kind: 'path', path: file } as const, scale: [64, 64] as const, keepRatio: true, flip: false, mean: DEFAULT_MEAN, std: DEFAULT_STD };
+      const all = Array.from({ length: 10 }, () => pool.decode(request).then((r) => ((peak = Math.max(peak, active())), r)));
+      t.is(active(), 2, 'two started at once, eight queued');
+      const sampler = setInterval(() => (peak = Math.max(peak, active())), 1);
+      const results = await Promise.all(all);
+      clearInterval(sampler);
+      t.is(results.length, 10);
+      t.true(results.every((r) => r.width === 64 && r.height === 48));
+      t.true(peak <= 2, `workers ${workers}: peak ${peak}`);
+      t.is(active(), 0);
+      await pool.close();
+    }
   } finally {
     await cleanup();
   }
