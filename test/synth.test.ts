@@ -254,3 +254,22 @@ test('pseudo-colour display: air is white, water is orange, steel is blue', (t) 
   t.true(wr > wb + 60, `water ${px(5)}`);
   t.true(sb > sr + 30, `steel ${px(25)}`);
 });
+
+test('few photons: the reading behind thick steel follows Poisson statistics (mean n, variance n photons)', (t) => {
+  // 8 mm of steel at 60 keV: μ = 1.205·7.874/10 = 0.9488 /mm → n = 15000·exp(−7.590) = 7.58 photons
+  const scene = handScene([], [rect(0, 0, 200, 100, 8, 'iron')], 200, 100);
+  const scan = renderScene(scene, new Rng(5), { ...DEFAULT_RECIPE, blur: false, electronicNoise: 0 });
+  const perPhoton = 64000 / 15000;
+  let sum = 0, sum2 = 0;
+  for (const v of scan.low) {
+    const k = v / perPhoton;
+    sum += k;
+    sum2 += k * k;
+  }
+  const n = scan.low.length;
+  const mean = sum / n;
+  const variance = sum2 / n - mean * mean;
+  const expected = 15000 * Math.exp(-0.94882 * 8);
+  t.true(Math.abs(mean - expected) < 0.15, `mean ${mean} vs ${expected}`);
+  t.true(Math.abs(variance - expected) < 0.6, `variance ${variance} vs ${expected}`);
+});

@@ -3,10 +3,12 @@
 // the low and the high effective energy; the expected reading is
 //   I_E = airLevel · exp(−A_E)
 // (air reads `airLevel`); the detector blurs it ([1 2 1]/4 in x and y when
-// `blur`), adds photon noise — Poisson with N0_E·exp(−A_E) expected photons,
-// taken in its Gaussian form (N0 ≥ 10^4 photons in air) — and electronic
-// Gaussian noise σ_e, then quantises to 16 bits:
-//   reading = floor(I + sqrt(⌊I⌋·airLevel/N0 + σ_e²)·g + 0.5),  g ~ N(0, 1), clamped to [0, 65535].
+// `blur`), adds photon noise — Poisson with n = N0_E·I/airLevel expected
+// photons: in its Gaussian form when n ≥ 30, drawn exactly (Knuth) below — and
+// electronic Gaussian noise σ_e, then quantises to 16 bits:
+//   reading = floor(I + sqrt(⌊I⌋·airLevel/N0 + σ_e²)·g + 0.5),  g ~ N(0, 1)   (n ≥ 30)
+//   reading = floor(k·airLevel/N0 + σ_e·g + 0.5),  k ~ Poisson(n)            (n < 30)
+// clamped to [0, 65535].
 // Noise comes from a table of 4,096 normal quantiles indexed by a xorshift32
 // stream seeded from the scene's PRNG, so renders are fast and bit-reproducible.
 import { Rng } from './prng.js';
@@ -142,6 +144,20 @@ function transmissionRow(a: Float32Array, y: number, w: number, blur: boolean, d
   }
 }
 
+const FEW_PHOTONS = 30;
+
+/** Reading (+0.5, before truncation) for signal s when few photons arrive: Poisson count (Knuth) + electronic noise. */
+function fewPhotons(s: number, perPhoton: number, sigmaE: number, g: number, rng: Rng): number {
+  const limit = Math.exp(-s / perPhoton);
+  let k = -1;
+  let p = 1;
+  do {
+    k++;
+    p *= rng.next();
+  } while (p > limit);
+  return k * perPhoton + sigmaE * g + 0.5;
+}
+
 /**
  * Transmission → blurred → noisy 16-bit readings in one pass over the rows
  * (a ring of three row buffers for the vertical [1 2 1]/4), so the image is
@@ -156,6 +172,9 @@ function detect(a: Float32Array, out: Uint16Array, w: number, h: number, o: { ai
   transmissionRow(a, 0, w, blur, rows[1] as Float32Array);
   if (h > 1) transmissionRow(a, 1, w, blur, rows[2] as Float32Array);
   let x32 = rng.u32() | 1;
+  // below ~30 expected photons the Gaussian form of Poisson noise is poor: draw the count exactly
+  const perPhoton = air / o.photons;
+  const lowSignal = FEW_PHOTONS * perPhoton;
   // vertical weights: 1/4, 1/2, 1/4 with blur; 0, 1, 0 without
   const wc = blur ? 0.5 * air : air;
   const wn = blur ? 0.25 * air : 0;
@@ -169,11 +188,13 @@ function detect(a: Float32Array, out: Uint16Array, w: number, h: number, o: { ai
       x32 ^= x32 >>> 17;
       x32 ^= x32 << 5;
       const s0 = wc * (cur[x] as number) + wn * ((up[x] as number) + (dn[x] as number));
-      const v0 = s0 + (sigma[s0 | 0] as number) * (NORMAL_TABLE[x32 & 4095] as number) + 0.5;
+      const g0 = NORMAL_TABLE[x32 & 4095] as number;
+      const v0 = s0 < lowSignal ? fewPhotons(s0, perPhoton, o.sigmaE, g0, rng) : s0 + (sigma[s0 | 0] as number) * g0 + 0.5;
       out[base + x] = v0 < 0 ? 0 : v0 >= 65535 ? 65535 : v0 | 0;
       if (x + 1 < w) {
         const s1 = wc * (cur[x + 1] as number) + wn * ((up[x + 1] as number) + (dn[x + 1] as number));
-        const v1 = s1 + (sigma[s1 | 0] as number) * (NORMAL_TABLE[(x32 >>> 16) & 4095] as number) + 0.5;
+        const g1 = NORMAL_TABLE[(x32 >>> 16) & 4095] as number;
+        const v1 = s1 < lowSignal ? fewPhotons(s1, perPhoton, o.sigmaE, g1, rng) : s1 + (sigma[s1 | 0] as number) * g1 + 0.5;
         out[base + x + 1] = v1 < 0 ? 0 : v1 >= 65535 ? 65535 : v1 | 0;
       }
     }
