@@ -50,6 +50,7 @@ export function maskArea(mask: MaskRegion): number {
 
 /** Per mask: the fraction of its pixels covered by at least one other mask. */
 export function overlapRatios(masks: readonly MaskRegion[], width: number, height: number): number[] {
+  if (masks.length < 2) return masks.map(() => 0);
   const count = new Uint8Array(width * height);
   for (const m of masks) {
     for (let y = 0; y < m.h; y++) {
