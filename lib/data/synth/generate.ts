@@ -280,7 +280,7 @@ async function writeJson(file: string, value: unknown): Promise<void> {
  *   images/000001.png …            eq.-1 3-channel 8-bit images
  *   raw/000001_high.png, _low.png   16-bit pairs (with `raw`)
  *   all.json train.json val.json test.json   COCO (file_name relative to outDir)
- *   challenging.json                challenging image ids per split + thresholds
+ *   challenging.json                {image_ids: test split's challenging ids, train, val, test, thresholds}
  *   test_challenging_ids.json       plain id array (for `laxray eval --image-ids`)
  *   synth.json                      manifest: seed, count, recipe, statistics
  */
@@ -337,7 +337,8 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
     await writeJson(files[split], coco);
     challenging[split] = selectChallenging(coco, recipe.challenging);
   }
-  await writeJson(files.challenging, { thresholds: recipe.challenging, ...challenging });
+  // image_ids: the test split's challenging images, in the form `laxray eval --image-ids` reads
+  await writeJson(files.challenging, { image_ids: challenging.test, split: 'test', thresholds: recipe.challenging, ...challenging });
   await writeJson(files.testChallengingIds, challenging.test);
 
   const perClass: Record<string, number> = Object.fromEntries(CATEGORIES.map((c) => [c, 0]));
