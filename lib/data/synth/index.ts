@@ -1,4 +1,19 @@
 // The synthetic dual-energy baggage generator: public surface.
+//
+//   import { generateDataset } from 'laxray/lib/data/synth';   // or lib/data/index.ts: synth.*
+//   const r = await generateDataset({ outDir: 'runs/synth', count: 500, seed: 1,
+//     recipe: { width: 640, height: 480, overlapRate: 0.5 }, raw: false, workers: 2,
+//     onProgress: (done, total) => ... });
+//   r.files.train / val / test   COCO JSON (file_name relative to outDir)
+//   r.files.challenging          {image_ids: test split's challenging images, ...}
+//   r.stats                      objects, per-class counts, overlap, split sizes
+//
+// In memory: generateSample(seed, index, resolveRecipe({...})) → eq.-1 RGB,
+// 16-bit pair, annotations (bbox, overlap, backgroundSimilarity), scene.
+// Pipeline: prng → scene (layout: bag, clutter, objects, overlap control) →
+// shapes (projected thickness) → render (Beer–Lambert at two energies, NIST
+// μ/ρ from materials, detector blur and noise) → dual_energy eq. 1 →
+// annotate (tight boxes from masks) → generate (files, COCO, splits, workers).
 export { generateDataset, generateSample, sampleScene, buildCoco, synthCategories, writeSampleFiles, imageFileName, rawFileNames } from './generate.js';
 export type { GenerateDatasetOptions, GenerateDatasetResult, SynthSample, SynthStats, SynthCoco, SynthCocoImage, SynthCocoAnnotation, SampleRecord } from './generate.js';
 export { DEFAULT_RECIPE, resolveRecipe, CLCXRAY_CLASS_COUNTS, CLCXRAY_OBJECTS_PER_IMAGE, type SynthRecipe } from './recipe.js';
