@@ -36,12 +36,40 @@ export interface NativeRuntimeInfo {
   interOpThreads: number;
 }
 
+/** The addon's detector object (native/bindings/detector_bindings.cc). */
+export interface NativeDetectorHandle {
+  readonly device: string;
+  inspect(images: Float32Array, shape: number[]): Promise<Record<string, TensorData>>;
+  stateDict(): Promise<Record<string, TensorData>>;
+  loadStateDict(
+    entries: Record<string, TensorData>,
+    options: { module?: '' | 'backbone'; ignorePrefixes?: string[]; what?: string },
+  ): Promise<void>;
+  setTraining(on: boolean): void;
+  trainStep(
+    images: Float32Array,
+    shape: number[],
+    targets: { boxes: Float32Array; labels: Int32Array }[],
+    lr: number,
+  ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; gradNorm: number }>;
+  detect(
+    images: Float32Array,
+    shape: number[],
+    metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[],
+  ): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;
+  configureOptimizer(options: { momentum: number; weightDecay: number; gradClipNorm: number | null }): void;
+  optimizerState(): Promise<Record<string, TensorData>>;
+  loadOptimizerState(entries: Record<string, TensorData>): Promise<void>;
+}
+
 /** What the addon exports (native/bindings/*). */
 export interface NativeAddon {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
   setIntraOpThreads(threads: number): void;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
   matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
+  /** `model` is the `model` section of a resolved LaxrayConfig. */
+  createDetector(model: object, device: string, seed: number): Promise<NativeDetectorHandle>;
 }
 
 /** The package root: the nearest directory above this file holding binding.gyp. */

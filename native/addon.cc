@@ -29,6 +29,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   configureThreads();
   laxray::js::registerRuntimeBindings(env, exports);
   laxray::js::registerTensorBindings(env, exports);
+  laxray::js::registerDetectorBindings(env, exports);
+  laxray::js::registerLabelAwareBindings(env, exports);
   return exports;
 }
 

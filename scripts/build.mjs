@@ -1,18 +1,25 @@
 #!/usr/bin/env node
-// Builds the addon with prebuildify (node-gyp under the hood, driven by
-// binding.gyp): the binary lands in build/Release and in prebuilds/<platform>/,
-// where node-gyp-build finds it first. Records which LibTorch it was built
-// against so setup can tell when a rebuild is due.
-// `npm run prebuild` runs this; `npm run build` runs it, then tsc into dist/.
+// Builds the addon (node-gyp, driven by binding.gyp; LibTorch from
+// scripts/libtorch.mjs) and records what it was built against, so setup can
+// tell when a rebuild is due.
+//
+//   full build (`npm run prebuild`, and setup on a fresh clone): prebuildify
+//     compiles everything and puts the binary in prebuilds/<platform>/, where
+//     node-gyp-build finds it; build/ keeps the objects.
+//   incremental build (setup after native sources changed): node-gyp
+//     recompiles only what changed, into build/Release, which node-gyp-build
+//     prefers over prebuilds/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { locateLibTorch } from './libtorch.mjs';
+import { nativeSources } from './native-sources.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const buildStampFile = path.join(root, 'build', 'laxray-build.json');
+const require = createRequire(import.meta.url);
 
 function run(command, args, what) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: process.env });
@@ -21,34 +28,60 @@ function run(command, args, what) {
   }
 }
 
-export function buildAddon() {
-  const libtorch = locateLibTorch();
-  process.stderr.write(`laxray: building the addon against LibTorch ${libtorch.version} (${libtorch.source}, ${libtorch.cuda ? 'CUDA' : 'CPU'})\n`);
-  const require = createRequire(import.meta.url);
-  const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json')), 'bin.js');
-  const nodeGyp = path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
-  // PREBUILD_NODE_GYP: use our node-gyp (not npm's bundled one) so builds match `npm run build:native`.
-  process.env.PREBUILD_NODE_GYP = nodeGyp;
-  // Build against the running Node's own headers: no download (machines here
-  // have no network), and N-API keeps the binary valid for later Node versions.
-  const prefix = path.dirname(path.dirname(process.execPath));
-  if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) {
-    process.env.npm_config_nodedir = prefix;
-  }
-  run(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--target', `node@${process.versions.node}`],
-    'building the addon (prebuildify/node-gyp)');
-  mkdirSync(path.dirname(buildStampFile), { recursive: true });
-  writeFileSync(buildStampFile, JSON.stringify({ libtorch: libtorchIdentity(libtorch), builtAt: new Date().toISOString() }, null, 2));
-}
-
 /** What must match for an existing build to be reused. */
 export function libtorchIdentity(libtorch) {
   return { source: libtorch.source, root: libtorch.root, version: libtorch.version, cuda: libtorch.cuda };
 }
 
+export function readBuildStamp() {
+  try {
+    return JSON.parse(readFileSync(buildStampFile, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+// Build against the running Node's own headers: no download (machines here
+// have no network), and N-API keeps the binary valid for later Node versions.
+function useLocalNodeHeaders() {
+  const prefix = path.dirname(path.dirname(process.execPath));
+  if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) {
+    process.env.npm_config_nodedir = prefix;
+  }
+}
+
+const nodeGyp = () => path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
+
+/**
+ * incremental: reuse build/ when it was configured for the same LibTorch
+ * (re-running configure when the source list changed); otherwise a full
+ * prebuildify build.
+ */
+export function buildAddon({ incremental = false } = {}) {
+  const libtorch = locateLibTorch();
+  useLocalNodeHeaders();
+  const sources = nativeSources();
+  const stamp = readBuildStamp();
+  const sameLibTorch = stamp && JSON.stringify(stamp.libtorch) === JSON.stringify(libtorchIdentity(libtorch));
+  const describe = `LibTorch ${libtorch.version} (${libtorch.source}, ${libtorch.cuda ? 'CUDA' : 'CPU'})`;
+  if (incremental && sameLibTorch && existsSync(path.join(root, 'build', 'Makefile'))) {
+    process.stderr.write(`laxray: rebuilding changed native sources against ${describe}\n`);
+    if (JSON.stringify(stamp.sources) !== JSON.stringify(sources)) run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
+    run(process.execPath, [nodeGyp(), 'build', '-j', 'max'], 'building the addon (node-gyp)');
+  } else {
+    process.stderr.write(`laxray: building the addon against ${describe} (a few minutes)\n`);
+    const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json')), 'bin.js');
+    process.env.PREBUILD_NODE_GYP = nodeGyp(); // our node-gyp, not npm's bundled one
+    run(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--target', `node@${process.versions.node}`],
+      'building the addon (prebuildify/node-gyp)');
+  }
+  mkdirSync(path.dirname(buildStampFile), { recursive: true });
+  writeFileSync(buildStampFile, JSON.stringify({ libtorch: libtorchIdentity(libtorch), sources, builtAt: new Date().toISOString() }, null, 2));
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    buildAddon();
+    buildAddon({ incremental: process.argv.includes('--incremental') });
   } catch (err) {
     process.stderr.write(`laxray: ${err.message}\n`);
     process.exit(1);

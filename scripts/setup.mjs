@@ -69,31 +69,25 @@ function ensureNodeModules() {
 }
 
 async function ensureAddon(libtorch) {
-  const { buildAddon, buildStampFile, libtorchIdentity } = await import('./build.mjs');
-  const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  const binaryTime = newestUnder(prebuildDir, (f) => f.endsWith('.node'));
+  const { buildAddon, libtorchIdentity, readBuildStamp } = await import('./build.mjs');
+  // The binary node-gyp-build loads: build/Release (incremental builds) wins over prebuilds/.
+  const local = mtime(path.join(root, 'build', 'Release', 'laxray.node'));
+  const prebuilt = newestUnder(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`), (f) => f.endsWith('.node'));
+  const binaryTime = local || prebuilt;
   const sourcesTime = Math.max(
     newestUnder(path.join(root, 'native')),
     mtime(path.join(root, 'binding.gyp')),
     mtime(path.join(root, 'scripts', 'libtorch.mjs')),
   );
+  const stamp = readBuildStamp();
   let reason = null;
   if (binaryTime === 0) reason = 'the addon is not built yet';
-  else if (binaryTime < sourcesTime) reason = 'native sources changed since the last build';
-  else {
-    let stamp = null;
-    try {
-      stamp = JSON.parse(readFileSync(buildStampFile, 'utf8'));
-    } catch {
-      // no stamp: built by hand (npm run prebuild); trust it
-    }
-    if (stamp && JSON.stringify(stamp.libtorch) !== JSON.stringify(libtorchIdentity(libtorch))) {
-      reason = `LibTorch changed (built for ${stamp.libtorch.source} ${stamp.libtorch.version}, now ${libtorch.source} ${libtorch.version})`;
-    }
-  }
+  else if (stamp && JSON.stringify(stamp.libtorch) !== JSON.stringify(libtorchIdentity(libtorch))) {
+    reason = `LibTorch changed (built for ${stamp.libtorch.source} ${stamp.libtorch.version}, now ${libtorch.source} ${libtorch.version})`;
+  } else if (binaryTime < sourcesTime) reason = 'native sources changed since the last build';
   if (!reason) return false;
-  say(`building the addon: ${reason} (takes a few minutes on 2 cores)`);
-  buildAddon();
+  say(`building the addon: ${reason}`);
+  buildAddon({ incremental: binaryTime > 0 });
   return true;
 }
 

@@ -38,6 +38,48 @@ double numberArg(const Napi::CallbackInfo& info, size_t index, const std::string
   return info[index].As<Napi::Number>().DoubleValue();
 }
 
+namespace {
+Napi::Value fieldOf(const Napi::Object& object, const char* key) {
+  return object.Has(key) ? object.Get(key) : object.Env().Undefined();
+}
+std::string keyPath(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
+}  // namespace
+
+double numberField(const Napi::Object& object, const char* key, double fallback, const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool boolField(const Napi::Object& object, const char* key, bool fallback, const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::string stringField(const Napi::Object& object, const char* key, const std::string& fallback, const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<int64_t> intArrayField(const Napi::Object& object, const char* key, const std::vector<int64_t>& fallback,
+                                   const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined()) return fallback;
+  return shapeFrom(v, keyPath(path, key));
+}
+
+Napi::Object objectField(const Napi::Object& object, const char* key, const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(object.Env());
+  if (!v.IsObject()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
 std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what) {
   Napi::Env env = value.Env();
   if (!value.IsArray()) throw Napi::TypeError::New(env, what + ": shape must be an array of integers");
@@ -116,6 +158,34 @@ Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor) {
   result.Set("data", data);
   result.Set("shape", shape);
   return result;
+}
+
+}  // namespace laxray::js
+
+namespace laxray::js {
+
+Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [name, tensor] : tensors) out.Set(name, tensorToJs(env, tensor));
+  return out;
+}
+
+std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what,
+                                                                     std::vector<Napi::Value>& keepAlive) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) throw Napi::TypeError::New(env, what + " must be an object of {data, shape} entries");
+  Napi::Object object = value.As<Napi::Object>();
+  Napi::Array names = object.GetPropertyNames();
+  std::vector<std::pair<std::string, HostBuffer>> out;
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value entry = object.Get(name);
+    if (!entry.IsObject()) throw Napi::TypeError::New(env, what + "['" + name + "'] must be {data, shape}");
+    Napi::Object e = entry.As<Napi::Object>();
+    out.emplace_back(name, hostBufferFrom(e.Get("data"), e.Get("shape"), what + "['" + name + "']"));
+    keepAlive.push_back(e.Get("data"));
+  }
+  return out;
 }
 
 }  // namespace laxray::js

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor_io.h"
@@ -35,6 +36,15 @@ auto guarded(const Napi::Env& env, const std::string& what, Body&& body) -> decl
 
 std::string stringArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
 double numberArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
+// Optional fields of a config object; `path` names the object in errors
+// ("model.head"). Absent or undefined -> the default; wrong type -> TypeError.
+double numberField(const Napi::Object& object, const char* key, double fallback, const std::string& path);
+bool boolField(const Napi::Object& object, const char* key, bool fallback, const std::string& path);
+std::string stringField(const Napi::Object& object, const char* key, const std::string& fallback, const std::string& path);
+std::vector<int64_t> intArrayField(const Napi::Object& object, const char* key, const std::vector<int64_t>& fallback,
+                                   const std::string& path);
+Napi::Object objectField(const Napi::Object& object, const char* key, const std::string& path);
+
 std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what);
 
 // A Float32Array / Uint8Array / Int32Array plus a shape. The returned buffer
@@ -45,5 +55,13 @@ HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, co
 // typed array views the tensor's memory (no copy); the tensor is freed when
 // the array is collected.
 Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor);
+
+// {name: {data, shape}} from named host tensors (see toHostTensor).
+Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors);
+
+// Named host buffers from {name: {data, shape}}; the buffers point into the
+// typed arrays, which `keepAlive` receives so the caller can hold them.
+std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what,
+                                                                     std::vector<Napi::Value>& keepAlive);
 
 }  // namespace laxray::js

@@ -8,9 +8,12 @@ namespace laxray::js {
 // Per-environment state (worker threads each get their own).
 struct AddonData {
   Napi::FunctionReference tensorHandleConstructor;
+  Napi::FunctionReference detectorConstructor;
 };
 
 void registerRuntimeBindings(Napi::Env env, Napi::Object exports);
 void registerTensorBindings(Napi::Env env, Napi::Object exports);
+void registerDetectorBindings(Napi::Env env, Napi::Object exports);
+void registerLabelAwareBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace laxray::js

@@ -1,0 +1,214 @@
+// Detector: the public face of the native network. Create one from a config
+// (or a preset), load weights, inspect a forward pass, detect objects.
+// All tensor work runs in the addon on worker threads; methods return Promises.
+import { LaxrayError } from './errors.js';
+import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
+import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
+import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
+import { resolveWeightsFile } from './checkpoint/run_dir.js';
+
+/** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
+export interface InputBatch {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+export type DetectorInput = ImageInput | readonly ImageInput[] | InputBatch;
+
+/** One detected object, in original image coordinates. */
+export interface Detection {
+  box: [number, number, number, number];
+  score: number;
+  /** Contiguous label 0..C−1. */
+  label: number;
+  /** Class name (config.classes[label]). */
+  category: string;
+}
+
+/** What one training step did. Losses are the weighted terms that were summed into `total`. */
+export interface StepResult {
+  losses: Record<string, number>;
+  total: number;
+  /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */
+  finite: boolean;
+  numPositives: number;
+  /** Gradient L2 norm before clipping. */
+  gradNorm: number;
+}
+
+export interface OptimizerOptions {
+  momentum: number;
+  weightDecay: number;
+  /** null: no clipping. */
+  gradClipNorm: number | null;
+}
+
+/** Top-level keys of a torchvision ResNet state dict that the backbone does not have (the classifier). */
+const TORCHVISION_CLASSIFIER = ['fc.'];
+
+export class Detector {
+  private constructor(
+    /** @internal */ readonly handle: NativeDetectorHandle,
+    readonly config: LaxrayConfig,
+  ) {}
+
+  /** Builds a detector from a config (object, preset overrides, or a JSON file path); loads pretrained backbone weights when the config names them. */
+  static async create(config: LaxrayConfigInput | LaxrayConfig | string = {}): Promise<Detector> {
+    const resolved = resolveConfig(config);
+    const handle = await native.createDetector(resolved.model, resolved.device, resolved.train.seed);
+    const detector = new Detector(handle, resolved);
+    if (resolved.model.backbone.pretrained) await detector.loadBackboneWeights(resolved.model.backbone.pretrained);
+    return detector;
+  }
+
+  /**
+   * A trained detector from a run directory (its latest checkpoint) or a
+   * weights file written by saveWeights; the config comes from the file.
+   * `overrides` may change run-time settings such as the device.
+   */
+  static async load(runDirOrWeights: string, overrides: { device?: string } = {}): Promise<Detector> {
+    const file = await resolveWeightsFile(runDirOrWeights);
+    const { tensors, metadata } = await readSafetensors(file);
+    if (!metadata.config) {
+      throw new LaxrayError('CHECKPOINT_ERROR', `${file} has no laxray config in its metadata; load it into a Detector.create(config) with loadWeights instead`);
+    }
+    let saved: LaxrayConfig;
+    try {
+      saved = JSON.parse(metadata.config) as LaxrayConfig;
+    } catch (err) {
+      throw new LaxrayError('CHECKPOINT_ERROR', `${file}: the config in its metadata is not valid JSON`, { cause: err });
+    }
+    // The weights come from the file: do not load the original pretrained backbone again.
+    const config = resolveConfig({
+      ...(saved as object),
+      device: overrides.device ?? process.env.LAXRAY_DEVICE ?? saved.device,
+      model: { ...saved.model, backbone: { ...saved.model.backbone, pretrained: null } },
+    } as LaxrayConfigInput);
+    const detector = await Detector.create(config);
+    await call(() => detector.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
+    return detector;
+  }
+
+  get device(): string {
+    return this.handle.device;
+  }
+
+  /** One forward pass (test mode), returning named intermediate tensors: backbone.c3..c5, fpn.p3..p7, head.pN.{cls,reg,quality}, la.pN.{w1,w2,x_new | w,x_new}. */
+  async inspect(input: DetectorInput): Promise<Record<string, TensorData>> {
+    const batch = await this.toBatch(input);
+    return call(() => this.handle.inspect(batch.data, [...batch.shape]));
+  }
+
+  /** All parameters and buffers by name (CPU copies). */
+  async stateDict(): Promise<TensorMap> {
+    return (await call(() => this.handle.stateDict())) as TensorMap;
+  }
+
+  /** Writes the weights as safetensors (atomically), with the config in the metadata. */
+  async saveWeights(file: string, metadata: Record<string, string> = {}): Promise<void> {
+    await writeSafetensors(file, await this.stateDict(), { format: 'laxray', config: JSON.stringify(this.config), ...metadata });
+  }
+
+  /** Loads weights saved by saveWeights (or any safetensors with the same names). Errors list missing/unexpected keys and shape mismatches. */
+  async loadWeights(file: string): Promise<void> {
+    const { tensors } = await readSafetensors(file);
+    await call(() => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
+  }
+
+  /** Loads a torchvision-named ResNet state dict (safetensors) into the backbone; the classifier (fc.*) is ignored. */
+  async loadBackboneWeights(file: string): Promise<void> {
+    const { tensors } = await readSafetensors(file);
+    await call(() =>
+      this.handle.loadStateDict(tensors, { module: 'backbone', ignorePrefixes: TORCHVISION_CLASSIFIER, what: `backbone weights ${file}` }),
+    );
+  }
+
+  /**
+   * One SGD step on a training batch (from DataLoader): forward with the ATSS
+   * assignment, losses, backward, optional clipping, update with `lr`. A
+   * NaN/Inf loss or gradient skips the update and reports finite: false.
+   */
+  async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
+    const targets = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels }));
+    return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
+  }
+
+  /** Sets momentum, weight decay and clipping for trainStep (defaults: config.train). */
+  configureOptimizer(options: OptimizerOptions): void {
+    try {
+      this.handle.configureOptimizer(options);
+    } catch (err) {
+      throw asLaxrayError(err);
+    }
+  }
+
+  /** Momentum buffers by parameter name (for checkpoints). */
+  async optimizerState(): Promise<TensorMap> {
+    return (await call(() => this.handle.optimizerState())) as TensorMap;
+  }
+
+  async loadOptimizerState(state: TensorMap): Promise<void> {
+    await call(() => this.handle.loadOptimizerState(state));
+  }
+
+  /** Detections for one image (-> Detection[]) or several / a batch (-> Detection[][]), in original image coordinates. */
+  async detect(input: ImageInput): Promise<Detection[]>;
+  async detect(input: readonly ImageInput[] | Batch | InputBatch): Promise<Detection[][]>;
+  async detect(input: DetectorInput): Promise<Detection[] | Detection[][]> {
+    const single = !Array.isArray(input) && !isInputBatch(input);
+    const batch = await this.toBatch(input);
+    const [, , height, width] = batch.shape as number[];
+    const metas =
+      'metas' in batch
+        ? batch.metas.map((m) => ({
+            inputWidth: m.resizedWidth,
+            inputHeight: m.resizedHeight,
+            scaleX: m.scaleX,
+            scaleY: m.scaleY,
+            originalWidth: m.originalWidth,
+            originalHeight: m.originalHeight,
+          }))
+        : Array.from({ length: batch.shape[0]! }, () => ({ inputWidth: width!, inputHeight: height!, scaleX: 1, scaleY: 1, originalWidth: width!, originalHeight: height! }));
+    const raw = await call(() => this.handle.detect(batch.data, [...batch.shape], metas));
+    const classes = this.classNames();
+    const results = raw.map(({ boxes, scores, labels }) =>
+      Array.from(scores, (score, i) => ({
+        box: [boxes[4 * i]!, boxes[4 * i + 1]!, boxes[4 * i + 2]!, boxes[4 * i + 3]!] as [number, number, number, number],
+        score,
+        label: labels[i]!,
+        category: classes[labels[i]!] ?? String(labels[i]),
+      })),
+    );
+    return single ? results[0]! : results;
+  }
+
+  /** Class names by contiguous label. */
+  classNames(): string[] {
+    return [...(this.config.classes ?? [])];
+  }
+
+  /** @internal images -> a normalised batch with the config's pipeline. */
+  async toBatch(input: DetectorInput): Promise<Batch | InputBatch> {
+    if (isInputBatch(input)) {
+      if (input.shape.length !== 4 || input.shape[1] !== 3) {
+        throw new LaxrayError('INVALID_ARGUMENT', `input batch shape must be [N, 3, H, W], got [${input.shape.join(', ')}]`);
+      }
+      return input;
+    }
+    const { imageScale, mean, std, padDivisor } = this.config.data;
+    return preprocess(input as ImageInput | readonly ImageInput[], { scale: imageScale, mean, std, sizeDivisor: padDivisor });
+  }
+}
+
+function isInputBatch(input: unknown): input is InputBatch {
+  return typeof input === 'object' && input !== null && (input as InputBatch).data instanceof Float32Array && Array.isArray((input as InputBatch).shape);
+}
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asLaxrayError(err);
+  }
+}

@@ -1,0 +1,96 @@
+// labelAwareCls / labelAwareReg on a caller-given 1x1-conv predictor: LA's
+// equations (label_aware.cc) exposed for users who want to study them and for
+// tests that check them against a hand computation.
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
+#include "label_aware.h"
+#include "tensor_io.h"
+
+namespace laxray::js {
+namespace {
+
+struct LabelAwareOutput {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+};
+
+torch::Tensor optionalLabels(const Napi::CallbackInfo& info, size_t index, std::vector<Napi::Value>& keepAlive,
+                             HostBuffer& host, bool& present) {
+  present = info.Length() > index + 1 && !info[index].IsNull() && !info[index].IsUndefined();
+  if (present) {
+    host = hostBufferFrom(info[index], info[index + 1], "labels");
+    keepAlive.push_back(info[index]);
+  }
+  return torch::Tensor();
+}
+
+// labelAwareCls(x, xShape [N,Cin,H,W], weight, weightShape [C,Cin], bias [C], labels|null, labelShape [N,H,W], a, b, c)
+Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keepAlive{info[0], info[2], info[4]};
+  HostBuffer x = hostBufferFrom(info[0], info[1], "x");
+  HostBuffer weight = hostBufferFrom(info[2], info[3], "weight");
+  HostBuffer bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
+  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
+  HostBuffer labels;
+  bool hasLabels = false;
+  optionalLabels(info, 5, keepAlive, labels, hasLabels);
+  LabelAwareCoefficients k{numberArg(info, 7, "a"), numberArg(info, 8, "b"), numberArg(info, 9, "c")};
+  return PromiseWorker<LabelAwareOutput>::Run(
+      info.Env(), "labelAwareCls",
+      [x, weight, bias, labels, hasLabels, k] {
+        torch::Tensor xt = tensorFromHost(x, torch::kCPU, "x");
+        torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
+        torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
+        if (xt.dim() != 4 || w.dim() != 2 || w.size(1) != xt.size(1) || b.size(0) != w.size(0)) {
+          throw std::invalid_argument("x must be [N, Cin, H, W], weight [C, Cin], bias [C]; got " + shapeString(xt.sizes()) +
+                                      ", " + shapeString(w.sizes()) + ", " + shapeString(b.sizes()));
+        }
+        torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
+        auto predict = [&](const torch::Tensor& xTilde) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
+        torch::Tensor l = hasLabels ? tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong) : torch::Tensor();
+        LabelAwareClsResult r = labelAwareCls(xt, predict, l, k);
+        return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}};
+      },
+      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, keepAlive);
+}
+
+// labelAwareReg(x, xShape, weight, weightShape [4(R+1), Cin], bias [4(R+1)], bins|null, binShape [N,4,H,W])
+Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keepAlive{info[0], info[2], info[4]};
+  HostBuffer x = hostBufferFrom(info[0], info[1], "x");
+  HostBuffer weight = hostBufferFrom(info[2], info[3], "weight");
+  HostBuffer bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
+  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
+  HostBuffer bins;
+  bool hasBins = false;
+  optionalLabels(info, 5, keepAlive, bins, hasBins);
+  return PromiseWorker<LabelAwareOutput>::Run(
+      info.Env(), "labelAwareReg",
+      [x, weight, bias, bins, hasBins] {
+        torch::Tensor xt = tensorFromHost(x, torch::kCPU, "x");
+        torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
+        torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
+        if (xt.dim() != 4 || w.dim() != 2 || w.size(1) != xt.size(1) || w.size(0) % 4 != 0 || b.size(0) != w.size(0)) {
+          throw std::invalid_argument("x must be [N, Cin, H, W], weight [4(R+1), Cin], bias [4(R+1)]; got " +
+                                      shapeString(xt.sizes()) + ", " + shapeString(w.sizes()) + ", " + shapeString(b.sizes()));
+        }
+        torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
+        const int64_t numBins = w.size(0) / 4;
+        auto predict = [&](const torch::Tensor& xTilde) {
+          torch::Tensor logits = torch::conv2d(xTilde, kernel, b);
+          return torch::sigmoid(logits.reshape({logits.size(0), 4, numBins, logits.size(2), logits.size(3)}));
+        };
+        torch::Tensor t = hasBins ? tensorFromHost(bins, torch::kCPU, "bins").to(torch::kLong) : torch::Tensor();
+        LabelAwareRegResult r = labelAwareReg(xt, predict, t);
+        return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w", toHostTensor(r.w, "w")}}};
+      },
+      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, keepAlive);
+}
+
+}  // namespace
+
+void registerLabelAwareBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("labelAwareCls", Napi::Function::New<LabelAwareCls>(env, "labelAwareCls"));
+  exports.Set("labelAwareReg", Napi::Function::New<LabelAwareReg>(env, "labelAwareReg"));
+}
+
+}  // namespace laxray::js

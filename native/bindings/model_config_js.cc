@@ -1,0 +1,78 @@
+#include "bindings/model_config_js.h"
+
+#include "bindings/convert.h"
+
+namespace laxray::js {
+namespace {
+
+template <typename Enum>
+Enum enumField(const Napi::Object& object, const char* key, Enum fallback, const std::string& path,
+               std::initializer_list<std::pair<const char*, Enum>> choices) {
+  const std::string fallbackName = [&] {
+    for (const auto& [name, value] : choices) if (value == fallback) return std::string(name);
+    return std::string();
+  }();
+  const std::string given = stringField(object, key, fallbackName, path);
+  std::string allowed;
+  for (const auto& [name, value] : choices) {
+    if (given == name) return value;
+    allowed += (allowed.empty() ? "'" : ", '") + std::string(name) + "'";
+  }
+  throw Napi::TypeError::New(object.Env(), path + "." + key + " must be one of " + allowed + ", got '" + given + "'");
+}
+
+}  // namespace
+
+ModelConfig modelConfigFrom(const Napi::Value& value) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "model config must be an object");
+  Napi::Object model = value.As<Napi::Object>();
+  ModelConfig c;
+
+  Napi::Object backbone = objectField(model, "backbone", "model");
+  c.backbone.depth = static_cast<int>(numberField(backbone, "depth", c.backbone.depth, "model.backbone"));
+  c.backbone.norm = enumField(backbone, "norm", c.backbone.norm, "model.backbone",
+                              {{"frozen_bn", NormKind::FrozenBatchNorm}, {"bn", NormKind::BatchNorm}, {"gn", NormKind::GroupNorm}});
+  c.backbone.frozenStages = static_cast<int>(numberField(backbone, "frozenStages", c.backbone.frozenStages, "model.backbone"));
+
+  Napi::Object neck = objectField(model, "neck", "model");
+  c.neck.outChannels = static_cast<int64_t>(numberField(neck, "outChannels", static_cast<double>(c.neck.outChannels), "model.neck"));
+  c.neck.numOutputs = static_cast<int>(numberField(neck, "numOutputs", c.neck.numOutputs, "model.neck"));
+
+  Napi::Object head = objectField(model, "head", "model");
+  auto& h = c.head;
+  h.numClasses = static_cast<int64_t>(numberField(head, "numClasses", static_cast<double>(h.numClasses), "model.head"));
+  h.stackedConvs = static_cast<int>(numberField(head, "stackedConvs", h.stackedConvs, "model.head"));
+  h.featChannels = static_cast<int64_t>(numberField(head, "featChannels", static_cast<double>(h.featChannels), "model.head"));
+  h.regression = enumField(head, "regression", h.regression, "model.head",
+                           {{"delta", RegressionKind::Delta}, {"distribution", RegressionKind::Distribution}});
+  h.regMax = static_cast<int64_t>(numberField(head, "regMax", static_cast<double>(h.regMax), "model.head"));
+  h.labelAware = enumField(head, "la", h.labelAware, "model.head",
+                           {{"none", LabelAwareKind::None}, {"cls", LabelAwareKind::Cls}, {"reg", LabelAwareKind::Reg}});
+  Napi::Object coefficients = objectField(head, "laCoefficients", "model.head");
+  h.laCoefficients.a = numberField(coefficients, "a", h.laCoefficients.a, "model.head.laCoefficients");
+  h.laCoefficients.b = numberField(coefficients, "b", h.laCoefficients.b, "model.head.laCoefficients");
+  h.laCoefficients.c = numberField(coefficients, "c", h.laCoefficients.c, "model.head.laCoefficients");
+  h.laRegTwice = boolField(head, "laRegTwice", h.laRegTwice, "model.head");
+  h.anchorScale = numberField(head, "anchorScale", h.anchorScale, "model.head");
+  h.strides = intArrayField(head, "strides", h.strides, "model.head");
+  h.priorProb = numberField(head, "priorProb", h.priorProb, "model.head");
+
+  Napi::Object assigner = objectField(model, "assigner", "model");
+  c.assigner.topk = static_cast<int64_t>(numberField(assigner, "topk", static_cast<double>(c.assigner.topk), "model.assigner"));
+
+  Napi::Object loss = objectField(model, "loss", "model");
+  c.loss.focalAlpha = numberField(loss, "focalAlpha", c.loss.focalAlpha, "model.loss");
+  c.loss.focalGamma = numberField(loss, "focalGamma", c.loss.focalGamma, "model.loss");
+  c.loss.giouWeight = numberField(loss, "giouWeight", c.loss.giouWeight, "model.loss");
+  c.loss.qualityWeight = numberField(loss, "qualityWeight", c.loss.qualityWeight, "model.loss");
+  c.loss.distributionWeight = numberField(loss, "distributionWeight", c.loss.distributionWeight, "model.loss");
+
+  Napi::Object test = objectField(model, "test", "model");
+  c.test.nmsPre = static_cast<int64_t>(numberField(test, "nmsPre", static_cast<double>(c.test.nmsPre), "model.test"));
+  c.test.scoreThreshold = numberField(test, "scoreThreshold", c.test.scoreThreshold, "model.test");
+  c.test.nmsIou = numberField(test, "nmsIou", c.test.nmsIou, "model.test");
+  c.test.maxPerImage = static_cast<int64_t>(numberField(test, "maxPerImage", static_cast<double>(c.test.maxPerImage), "model.test"));
+  return c;
+}
+
+}  // namespace laxray::js

@@ -1,0 +1,63 @@
+// The whole detector: ResNet backbone -> FPN -> ATSS head (with LA), and the
+// operations the engine runs on it. Plain C++: bindings wrap it.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "atss_head.h"
+#include "fpn.h"
+#include "head_outputs.h"
+#include "inspection.h"
+#include "model_config.h"
+#include "resnet.h"
+
+namespace laxray {
+
+class DetectorImpl : public torch::nn::Module {
+ public:
+  explicit DetectorImpl(const ModelConfig& config);
+
+  // images: [N, 3, H, W] normalised float -> the head's outputs (test mode:
+  // LA uses pseudo labels). Any H, W >= 1; levels follow conv arithmetic.
+  HeadOutputs forward(const torch::Tensor& images, const LabelAwareTargets* targets = nullptr,
+                      Inspection* inspection = nullptr);
+
+  // images -> {P3..P7} (backbone + FPN), checking the images first.
+  std::vector<torch::Tensor> pyramid(const torch::Tensor& images, Inspection* inspection = nullptr);
+
+  const ModelConfig& config() const { return config_; }
+  void train(bool on = true) override;
+
+  ResNet backbone{nullptr};
+  Fpn neck{nullptr};
+  AtssHead head{nullptr};
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(Detector);
+
+// Throws std::invalid_argument naming the problem when `images` is not a
+// finite, non-empty [N, 3, H, W] float tensor.
+void checkImages(const torch::Tensor& images);
+
+// Every parameter and buffer by its dotted name (the checkpoint's keys).
+std::vector<std::pair<std::string, torch::Tensor>> namedState(torch::nn::Module& module);
+
+struct StateLoadReport {
+  std::vector<std::string> missing, unexpected, shapeMismatches;
+};
+
+// Copies `state` into the module's parameters/buffers (names relative to the
+// module; `prefix` is prepended to module names when matching, e.g. "backbone."
+// is stripped). Throws std::invalid_argument listing every missing key,
+// unexpected key and shape mismatch; `ignoredPrefixes` are skipped (e.g. "fc.").
+void loadNamedState(torch::nn::Module& module, const std::vector<std::pair<std::string, torch::Tensor>>& state,
+                    const std::vector<std::string>& ignoredPrefixes, const std::string& what);
+
+}  // namespace laxray

@@ -1,0 +1,48 @@
+// The Label-aware mechanism (paper §IV.B–E, DESIGN.md "Label-aware mechanism").
+//
+// On a detached copy x̃ of a level's FPN feature x, a first prediction y is
+// made; the gradient of Σ(y·ŷ) with respect to x̃ says which feature entries
+// support the label ŷ. Its sigmoid reweights x:
+//   LAcls (eq. 5):  x_new = a·x + b·w1·x − c·w2·x,
+//                   w1 = σ(∇x̃ Σ(y·ŷ)),  w2 = σ(∇x̃ Σ(y·y*)),
+//                   y* = the misleading class: argmax of y with ŷ's class zeroed
+//   LAreg (eq. 6):  x_new = 0.5·x + σ(∇x̃ Σ(y·ŷ))·x,  ŷ = the target distance bin per side
+// ŷ is the assigned label when training and the argmax of y (pseudo label)
+// at test time. The weights are constants for the optimiser (no
+// create_graph): gradients reach the parameters only through x_new.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "model_config.h"
+
+namespace laxray {
+
+// x̃ [N, Cin, H, W] -> y = sigmoid(class logits) [N, C, H, W]
+using ClassProbability = std::function<torch::Tensor(const torch::Tensor&)>;
+// x̃ [N, Cin, H, W] -> y = sigmoid(bin logits) [N, 4, regMax + 1, H, W]
+using BinProbability = std::function<torch::Tensor(const torch::Tensor&)>;
+
+struct LabelAwareClsResult {
+  torch::Tensor xNew;  // [N, Cin, H, W]
+  torch::Tensor w1;    // [N, Cin, H, W], σ(∇ Σ y·ŷ)
+  torch::Tensor w2;    // [N, Cin, H, W], σ(∇ Σ y·y*)
+};
+
+struct LabelAwareRegResult {
+  torch::Tensor xNew;  // [N, Cin, H, W]
+  torch::Tensor w;     // [N, Cin, H, W], σ(∇ Σ y·ŷ)
+};
+
+// labels: [N, H, W] int64 assigned class (−1 = background: ŷ is the zero
+// vector), or an undefined tensor for pseudo labels (test time).
+LabelAwareClsResult labelAwareCls(const torch::Tensor& x, const ClassProbability& predict, const torch::Tensor& labels,
+                                  const LabelAwareCoefficients& coefficients);
+
+// bins: [N, 4, H, W] int64 target bin per side (−1 = not a positive), or
+// undefined for pseudo labels (argmax per side).
+LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins);
+
+}  // namespace laxray

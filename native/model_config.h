@@ -1,0 +1,74 @@
+// The model's configuration as the native side sees it. Mirrors the `model`
+// section of lib/config (the schema there owns defaults and validation; the
+// defaults here are the paper's, for C++ callers and tests).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "head_outputs.h"
+
+namespace laxray {
+
+enum class NormKind { FrozenBatchNorm, BatchNorm, GroupNorm };
+enum class LabelAwareKind { None, Cls, Reg };
+
+struct BackboneConfig {
+  int depth = 50;                       // 18, 34 or 50
+  NormKind norm = NormKind::BatchNorm;  // FrozenBatchNorm when pretrained weights are loaded
+  int frozenStages = 0;                 // 1 = stem + layer1 frozen (with pretrained weights)
+};
+
+struct NeckConfig {
+  int64_t outChannels = 256;
+  int numOutputs = 5;  // P3..P7
+};
+
+struct LabelAwareCoefficients {
+  double a = 1.0, b = 1.0, c = 1.0;  // x_new = a·x + b·w1·x − c·w2·x (eq. 5 with eq. 7's weights)
+};
+
+struct HeadConfig {
+  int64_t numClasses = 12;
+  int stackedConvs = 4;
+  int64_t featChannels = 256;
+  RegressionKind regression = RegressionKind::Distribution;
+  int64_t regMax = 16;
+  LabelAwareKind labelAware = LabelAwareKind::Cls;
+  LabelAwareCoefficients laCoefficients;
+  bool laRegTwice = true;  // the second prediction applies the reg tower twice (authors' code)
+  double anchorScale = 8.0;
+  std::vector<int64_t> strides{8, 16, 32, 64, 128};
+  double priorProb = 0.01;
+};
+
+struct AssignerConfig {
+  int64_t topk = 9;
+};
+
+struct LossConfig {
+  double focalAlpha = 0.25;
+  double focalGamma = 2.0;
+  double giouWeight = 2.0;
+  double qualityWeight = 1.0;
+  double distributionWeight = 0.25;
+};
+
+struct TestConfig {
+  int64_t nmsPre = 1000;
+  double scoreThreshold = 0.05;
+  double nmsIou = 0.6;
+  int64_t maxPerImage = 100;
+};
+
+struct ModelConfig {
+  BackboneConfig backbone;
+  NeckConfig neck;
+  HeadConfig head;
+  AssignerConfig assigner;
+  LossConfig loss;
+  TestConfig test;
+};
+
+}  // namespace laxray
