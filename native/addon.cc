@@ -29,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   configureThreads();
   laxray::js::registerRuntimeBindings(env, exports);
   laxray::js::registerTensorBindings(env, exports);
+  laxray::js::registerOpsBindings(env, exports);
   return exports;
 }
 

@@ -12,5 +12,6 @@ struct AddonData {
 
 void registerRuntimeBindings(Napi::Env env, Napi::Object exports);
 void registerTensorBindings(Napi::Env env, Napi::Object exports);
+void registerOpsBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace laxray::js
