@@ -92,9 +92,10 @@ std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Ten
       boxes = distanceDecode(centres.index_select(0, keep), distances);
     }
     boxes = clipBoxes(boxes, meta.inputWidth, meta.inputHeight);
-    torch::Tensor scores = clsProb[i].index_select(0, keep) *
-                           qualityProb[i].index_select(0, keep).unsqueeze(1);  // [K, C]
-    torch::Tensor pairs = torch::nonzero(scores > config.scoreThreshold);      // [P, 2] (row, class)
+    torch::Tensor clsScores = clsProb[i].index_select(0, keep);                                   // [K, C]
+    torch::Tensor scores = clsScores * qualityProb[i].index_select(0, keep).unsqueeze(1);        // [K, C]
+    // Threshold on the class score, before the quality factor (mmdet v2 multiclass_nms).
+    torch::Tensor pairs = torch::nonzero(clsScores > config.scoreThreshold);  // [P, 2] (row, class)
     torch::Tensor rows = pairs.select(1, 0);
     torch::Tensor classes = pairs.select(1, 1);
     torch::Tensor pairBoxes = boxes.index_select(0, rows);  // [P, 4]

@@ -2,11 +2,14 @@
 // ATSSHead.get_bboxes + multiclass_nms:
 //   per level, keep the nmsPre anchors with the highest max-over-classes
 //   sigmoid(cls)·sigmoid(quality); decode (delta or distribution) and clip to
-//   the input image (resized, unpadded); score = sigmoid(cls)·sigmoid(quality)
-//   per (anchor, class); keep pairs with score > scoreThreshold (the threshold
-//   applies to the product: multiclass_nms multiplies score_factors first, and
-//   compares with `>`); class-wise NMS at nmsIou; the best maxPerImage; map the
-//   boxes back to the original image (x / scaleX, y / scaleY) and clip to it.
+//   the input image (resized, unpadded); keep the (anchor, class) pairs whose
+//   class score sigmoid(cls) > scoreThreshold; their score is
+//   sigmoid(cls)·sigmoid(quality); class-wise NMS at nmsIou; the best
+//   maxPerImage; map the boxes back to the original image (x / scaleX,
+//   y / scaleY) and clip to it.
+// The threshold applies to the class score, not the product: mmdetection v2's
+// multiclass_nms computes `valid_mask = scores > score_thr` first and only then
+// multiplies by score_factors (the centerness / quality), and compares with `>`.
 #pragma once
 
 #include <torch/torch.h>

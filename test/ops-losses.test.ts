@@ -211,7 +211,7 @@ test('bad gt reaches the caller as an error naming the image; the process carrie
   t.true((await native.headCheck(spec({ ...scene, ...sceneGt }), 'cpu')).gradsFinite);
 });
 
-test('post-processing: top scores by cls × quality, threshold on the product, class-wise NMS, clip and map back', async (t) => {
+test('post-processing: top scores by cls × quality, threshold on the class score, class-wise NMS, clip and map back', async (t) => {
   // P3 3×5 (stride 8) + P4 2×3 (stride 16), anchorScale 2 (side 16 on P3), 3 classes; everything at logit −10 except:
   //   anchor 7 (y1, x2): centre (16, 8), box [8,0,24,16]; class 0 logit 10, quality 10 -> σ(10)² = 0.99991.
   //   anchor 8 (y1, x3): centre (24, 8) shifted by dx = −3.75 (· 0.1 · 16 = −6 px) -> [10,0,26,16];
@@ -219,7 +219,9 @@ test('post-processing: top scores by cls × quality, threshold on the product, c
   //     class 2 logit 1 -> σ(1)·σ(10) = 0.7310: another class, kept.
   //   anchor 0 (y0, x0): [−8,−8,8,8] clipped to [0,0,8,8]; class 1 logit 0, quality 0 -> 0.25.
   //   anchor 14 (y2, x4): [24,8,40,24] clipped to the 36×20 input -> [24,8,36,20]; class 1 logit 3, quality 3 -> σ(3)² = 0.9074.
-  //   anchor 12 (y2, x2): class 1 and quality at σ = 0.2: product 0.04 < 0.05 -> dropped though the class score is 0.2.
+  //   anchor 12 (y2, x2): [8,8,24,24] -> clipped [8,8,24,20]; class 1 and quality at σ = 0.2: the class score 0.2 passes
+  //     the 0.05 threshold (mmdet v2 thresholds before multiplying by the quality) -> kept with score 0.04.
+  //   anchor 13 (y2, x3): class 2 at σ = 0.045, quality 10: 0.045 < 0.05 -> dropped.
   // Input 36×20 is the original 18×10 scaled by 2: boxes / 2, clipped to 18×10.
   const C = 3;
   const s = spec({ featureSizes: [3, 5, 2, 3], strides: [8, 16], numClasses: C, anchorScale: 2 });
@@ -234,14 +236,15 @@ test('post-processing: top scores by cls × quality, threshold on the product, c
   setCls(14, 1, 3); s.qualityLogits[14] = 3;
   const logit02 = Math.log(0.2 / 0.8);
   setCls(12, 1, logit02); s.qualityLogits[12] = logit02;
+  setCls(13, 2, Math.log(0.045 / 0.955)); s.qualityLogits[13] = 10;
   s.metas = [{ inputWidth: 36, inputHeight: 20, scaleX: 2, scaleY: 2, originalWidth: 18, originalHeight: 10 }];
   const r = await native.headCheck(s, 'cpu');
   t.is(r.detections.length, 1);
   const d = r.detections[0]!;
-  t.deepEqual(Array.from(d.labels), [0, 1, 2, 1]);
-  const expectedScores = [sigmoid(10) ** 2, sigmoid(3) ** 2, sigmoid(1) * sigmoid(10), 0.25];
+  t.deepEqual(Array.from(d.labels), [0, 1, 2, 1, 1]);
+  const expectedScores = [sigmoid(10) ** 2, sigmoid(3) ** 2, sigmoid(1) * sigmoid(10), 0.25, 0.04];
   expectedScores.forEach((v, i) => near(t, d.scores[i]!, v, 1e-5, `score ${i}`));
-  const expectedBoxes = [[4, 0, 12, 8], [12, 4, 18, 10], [5, 0, 13, 8], [0, 0, 4, 4]];
+  const expectedBoxes = [[4, 0, 12, 8], [12, 4, 18, 10], [5, 0, 13, 8], [0, 0, 4, 4], [4, 4, 12, 10]];
   expectedBoxes.forEach((b, i) => row(d.boxes, i).forEach((v, k) => near(t, v, b[k]!, 1e-4, `box ${i}`)));
 
   // The distribution head decodes Σ softmax · bin × stride: all-zero logits -> 8 bins each side.
