@@ -62,6 +62,48 @@ export interface NativeDetectorHandle {
   loadOptimizerState(entries: Record<string, TensorData>): Promise<void>;
 }
 
+export interface NativeAtssAssignment {
+  labels: Int32Array;
+  matchedGt: Int32Array;
+  maxIou: Float32Array;
+  thresholds: Float32Array;
+}
+
+/** Test hook (native/bindings/ops_bindings.cc): head outputs in, targets, losses and detections out. */
+export interface NativeHeadCheckSpec {
+  regression: 'delta' | 'distribution';
+  regMax: number;
+  numClasses: number;
+  anchorScale: number;
+  /** Per level: height, width (flattened). */
+  featureSizes: number[];
+  strides: number[];
+  batch: number;
+  /** [N, A, C] */
+  clsLogits: Float32Array;
+  /** delta: [N, A, 4]; distribution: [N, A, 4, regMax + 1] */
+  boxRegression: Float32Array;
+  /** [N, A] */
+  qualityLogits: Float32Array;
+  gtBoxes: Float32Array[];
+  gtLabels: Int32Array[];
+  /** Per image, for post-processing; empty: skip it. */
+  metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
+}
+
+export interface NativeHeadCheckResult {
+  losses: Record<'cls' | 'box' | 'quality' | 'total', number> & { distribution?: number };
+  numPositive: number;
+  qualityWeightSum: number;
+  gradNorms: Record<'clsLogits' | 'boxRegression' | 'qualityLogits', number>;
+  gradsFinite: boolean;
+  targets: Record<
+    'labels' | 'matchedGt' | 'boxTargets' | 'deltaTargets' | 'centerness' | 'distanceTargets' | 'distanceBins' | 'anchors',
+    TensorData
+  >;
+  detections: { boxes: Float32Array; scores: Float32Array; labels: Int32Array }[];
+}
+
 /** What the addon exports (native/bindings/*). */
 export interface NativeAddon {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
@@ -70,6 +112,28 @@ export interface NativeAddon {
   matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
   /** `model` is the `model` section of a resolved LaxrayConfig. */
   createDetector(model: object, device: string, seed: number): Promise<NativeDetectorHandle>;
+  boxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
+  generalizedBoxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
+  nms(boxes: Float32Array, scores: Float32Array, iouThreshold: number): Promise<Int32Array>;
+  batchedNms(boxes: Float32Array, scores: Float32Array, classIds: Int32Array, iouThreshold: number): Promise<Int32Array>;
+  sigmoidFocalLoss(
+    logits: Float32Array,
+    targets: Float32Array,
+    alpha: number,
+    gamma: number,
+    reduction: 'none' | 'sum' | 'mean',
+    device: string,
+  ): Promise<Float32Array>;
+  atssAssign(
+    anchors: Float32Array,
+    numAnchorsPerLevel: number[],
+    gtBoxes: Float32Array,
+    gtLabels: Int32Array,
+    topk: number,
+    numClasses: number,
+    device: string,
+  ): Promise<NativeAtssAssignment>;
+  headCheck(spec: NativeHeadCheckSpec, device: string): Promise<NativeHeadCheckResult>;
 }
 
 /** The package root: the nearest directory above this file holding binding.gyp. */

@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   laxray::js::registerTensorBindings(env, exports);
   laxray::js::registerDetectorBindings(env, exports);
   laxray::js::registerLabelAwareBindings(env, exports);
+  laxray::js::registerOpsBindings(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "head_outputs.h"
+#include "losses.h"  // LossConfig: focal alpha/gamma and the loss weights
 
 namespace laxray {
 
@@ -45,14 +46,6 @@ struct HeadConfig {
 
 struct AssignerConfig {
   int64_t topk = 9;
-};
-
-struct LossConfig {
-  double focalAlpha = 0.25;
-  double focalGamma = 2.0;
-  double giouWeight = 2.0;
-  double qualityWeight = 1.0;
-  double distributionWeight = 0.25;
 };
 
 struct TestConfig {

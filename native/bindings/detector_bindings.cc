@@ -9,8 +9,10 @@
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
 #include "detector.h"
+#include "inference.h"
 #include "runtime.h"
 #include "tensor_io.h"
+#include "trainer.h"
 
 namespace laxray::js {
 namespace {
@@ -18,8 +20,14 @@ namespace {
 struct DetectorSession {
   Detector model{nullptr};
   torch::Device device{torch::kCPU};
+  TrainerOptions trainerOptions;
+  std::unique_ptr<Trainer> trainer;  // made on the first step (holds the momentum buffers)
   std::mutex mutex;
 
+  Trainer& ensureTrainer() {
+    if (!trainer) trainer = std::make_unique<Trainer>(model, trainerOptions);
+    return *trainer;
+  }
 };
 using SessionPtr = std::shared_ptr<DetectorSession>;
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
@@ -39,7 +47,12 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
          InstanceMethod<&NativeDetector::Inspect>("inspect"),
          InstanceMethod<&NativeDetector::StateDict>("stateDict"),
          InstanceMethod<&NativeDetector::LoadStateDict>("loadStateDict"),
-         InstanceMethod<&NativeDetector::SetTraining>("setTraining")});
+         InstanceMethod<&NativeDetector::SetTraining>("setTraining"),
+         InstanceMethod<&NativeDetector::TrainStep>("trainStep"),
+         InstanceMethod<&NativeDetector::Detect>("detect"),
+         InstanceMethod<&NativeDetector::ConfigureOptimizer>("configureOptimizer"),
+         InstanceMethod<&NativeDetector::OptimizerState>("optimizerState"),
+         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState")});
   }
 
   explicit NativeDetector(const Napi::CallbackInfo& info) : ObjectWrap<NativeDetector>(info) {
@@ -122,6 +135,149 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     std::lock_guard<std::mutex> lock(session_->mutex);
     session_->model->train(info[0].As<Napi::Boolean>().Value());
     return info.Env().Undefined();
+  }
+
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array}], lr): Promise<StepResult>
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    std::vector<Napi::Value> keepAlive{info[0]};
+    HostBuffer images = hostBufferFrom(info[0], info[1], "trainStep: images");
+    if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "trainStep: targets must be an array of {boxes, labels}");
+    Napi::Array list = info[2].As<Napi::Array>();
+    std::vector<std::pair<HostBuffer, HostBuffer>> targets;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "trainStep: targets[" + std::to_string(i) + "] must be {boxes, labels}");
+      Napi::Object t = list.Get(i).As<Napi::Object>();
+      const std::string what = "trainStep: targets[" + std::to_string(i) + "]";
+      Napi::Value boxes = t.Get("boxes"), labels = t.Get("labels");
+      if (!boxes.IsTypedArray() || !labels.IsTypedArray()) throw Napi::TypeError::New(info.Env(), what + " must hold boxes (Float32Array) and labels (Int32Array)");
+      const size_t k = labels.As<Napi::TypedArray>().ElementLength();
+      Napi::Array boxShape = Napi::Array::New(info.Env(), 2);
+      boxShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
+      boxShape.Set(1u, Napi::Number::New(info.Env(), 4));
+      Napi::Array labelShape = Napi::Array::New(info.Env(), 1);
+      labelShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
+      targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+      keepAlive.push_back(boxes);
+      keepAlive.push_back(labels);
+    }
+    const double lr = numberArg(info, 3, "trainStep: lr");
+    if (!(lr >= 0) || !std::isfinite(lr)) throw Napi::TypeError::New(info.Env(), "trainStep: lr must be a finite number >= 0");
+    SessionPtr s = session_;
+    return PromiseWorker<TrainStepResult>::Run(
+        info.Env(), "trainStep",
+        [s, images, targets, lr] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          torch::Tensor x = tensorFromHost(images, s->device, "trainStep: images");
+          std::vector<GroundTruth> gt;
+          for (size_t i = 0; i < targets.size(); ++i) {
+            gt.push_back({tensorFromHost(targets[i].first, s->device, "boxes"),
+                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong)});
+          }
+          return s->ensureTrainer().step(x, gt, lr);
+        },
+        [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          Napi::Object losses = Napi::Object::New(env);
+          for (const auto& [name, value] : r.losses) losses.Set(name, value);
+          out.Set("losses", losses);
+          out.Set("total", r.total);
+          out.Set("finite", r.finite);
+          out.Set("numPositives", static_cast<double>(r.numPositive));
+          out.Set("gradNorm", r.gradNorm);
+          return out;
+        },
+        keepAlive);
+  }
+
+  // detect(images, shape, metas: [{inputWidth, inputHeight, scaleX, scaleY, originalWidth, originalHeight}]):
+  //   Promise<[{boxes: Float32Array (K×4), scores: Float32Array, labels: Int32Array}]>
+  Napi::Value Detect(const Napi::CallbackInfo& info) {
+    HostBuffer images = hostBufferFrom(info[0], info[1], "detect: images");
+    if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "detect: metas must be an array");
+    Napi::Array list = info[2].As<Napi::Array>();
+    std::vector<ImageMeta> metas;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "detect: metas[" + std::to_string(i) + "] must be an object");
+      Napi::Object m = list.Get(i).As<Napi::Object>();
+      const std::string path = "metas[" + std::to_string(i) + "]";
+      ImageMeta meta;
+      meta.inputWidth = numberField(m, "inputWidth", 0, path);
+      meta.inputHeight = numberField(m, "inputHeight", 0, path);
+      meta.scaleX = numberField(m, "scaleX", 0, path);
+      meta.scaleY = numberField(m, "scaleY", 0, path);
+      meta.originalWidth = numberField(m, "originalWidth", 0, path);
+      meta.originalHeight = numberField(m, "originalHeight", 0, path);
+      metas.push_back(meta);
+    }
+    SessionPtr s = session_;
+    using Result = std::vector<std::vector<std::pair<std::string, torch::Tensor>>>;
+    return PromiseWorker<Result>::Run(
+        info.Env(), "detect",
+        [s, images, metas] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          torch::Tensor x = tensorFromHost(images, s->device, "detect: images");
+          Result out;
+          for (const Detections& d : detectBatch(*s->model, x, metas)) {
+            out.push_back({{"boxes", toHostTensor(d.boxes, "boxes")},
+                           {"scores", toHostTensor(d.scores, "scores")},
+                           {"labels", toHostTensor(d.labels, "labels")}});
+          }
+          return out;
+        },
+        [](Napi::Env env, Result& result) -> Napi::Value {
+          Napi::Array out = Napi::Array::New(env, result.size());
+          for (size_t i = 0; i < result.size(); ++i) {
+            Napi::Object image = Napi::Object::New(env);
+            for (const auto& [name, tensor] : result[i]) image.Set(name, tensorToJs(env, tensor).Get("data"));
+            out.Set(static_cast<uint32_t>(i), image);
+          }
+          return out;
+        },
+        {info[0]});
+  }
+
+  // configureOptimizer({momentum, weightDecay, gradClipNorm}): void
+  Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "configureOptimizer(options: object)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    TrainerOptions options;
+    options.sgd.momentum = numberField(o, "momentum", options.sgd.momentum, "optimizer");
+    options.sgd.weightDecay = numberField(o, "weightDecay", options.sgd.weightDecay, "optimizer");
+    Napi::Value clip = o.Has("gradClipNorm") ? o.Get("gradClipNorm") : info.Env().Null();
+    options.gradClipNorm = clip.IsNumber() ? clip.As<Napi::Number>().DoubleValue() : 0;
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    session_->trainerOptions = options;
+    if (session_->trainer) session_->trainer->setOptions(options);
+    return info.Env().Undefined();
+  }
+
+  // optimizerState(): Promise<{parameterName: {data, shape}}> (momentum buffers)
+  Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
+    SessionPtr s = session_;
+    return PromiseWorker<NamedTensors>::Run(
+        info.Env(), "optimizerState",
+        [s] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          return toHost(s->ensureTrainer().optimizer().state());
+        },
+        namedTensorsToJs);
+  }
+
+  // loadOptimizerState(entries): Promise<void>
+  Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info) {
+    std::vector<Napi::Value> keepAlive;
+    auto entries = namedHostBuffersFrom(info[0], "loadOptimizerState: entries", keepAlive);
+    SessionPtr s = session_;
+    return PromiseWorker<bool>::Run(
+        info.Env(), "loadOptimizerState",
+        [s, entries] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          std::vector<std::pair<std::string, torch::Tensor>> state;
+          for (const auto& [name, host] : entries) state.emplace_back(name, tensorFromHost(host, s->device, name));
+          s->ensureTrainer().optimizer().loadState(state);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive);
   }
 
   SessionPtr session_;

@@ -63,9 +63,9 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   Napi::Object loss = objectField(model, "loss", "model");
   c.loss.focalAlpha = numberField(loss, "focalAlpha", c.loss.focalAlpha, "model.loss");
   c.loss.focalGamma = numberField(loss, "focalGamma", c.loss.focalGamma, "model.loss");
-  c.loss.giouWeight = numberField(loss, "giouWeight", c.loss.giouWeight, "model.loss");
+  c.loss.boxWeight = numberField(loss, "giouWeight", c.loss.boxWeight, "model.loss");
   c.loss.qualityWeight = numberField(loss, "qualityWeight", c.loss.qualityWeight, "model.loss");
-  c.loss.distributionWeight = numberField(loss, "distributionWeight", c.loss.distributionWeight, "model.loss");
+  c.loss.distributionLossWeight = numberField(loss, "distributionWeight", c.loss.distributionLossWeight, "model.loss");
 
   Napi::Object test = objectField(model, "test", "model");
   c.test.nmsPre = static_cast<int64_t>(numberField(test, "nmsPre", static_cast<double>(c.test.nmsPre), "model.test"));

@@ -15,5 +15,6 @@ void registerRuntimeBindings(Napi::Env env, Napi::Object exports);
 void registerTensorBindings(Napi::Env env, Napi::Object exports);
 void registerDetectorBindings(Napi::Env env, Napi::Object exports);
 void registerLabelAwareBindings(Napi::Env env, Napi::Object exports);
+void registerOpsBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace laxray::js

@@ -1,0 +1,107 @@
+// Training targets and losses of the ATSS head (delta or distribution
+// regression), with mmdetection's normalisations:
+//   cls          sigmoid focal (α 0.25, γ 2) summed over anchors × classes / max(num_pos, 1)
+//   box          GIoU loss × 2.0, each positive weighted by its quality target
+//                (delta: centerness target; distribution: IoU of the decoded
+//                predicted box with its gt, detached) / max(Σ weights, 1)
+//   quality      BCE-with-logits of the quality logit vs that target / max(num_pos, 1)
+//   distribution (distribution head only) sigmoid focal loss over the regMax + 1
+//                bins of each side against a one-hot target at floor(target
+//                distance), summed over bins, weighted per positive by its IoU
+//                target, / 4 sides / max(Σ weights, 1), × distributionLossWeight.
+// max(·, 1) on both normalisers is mmdet's (`max(num_total_samples, 1.0)`,
+// `bbox_avg_factor.clamp_(min=1)`); num_pos is over the whole batch (one process).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "box_coder.h"
+#include "head_outputs.h"
+
+namespace laxray {
+
+enum class Reduction { None, Sum, Mean };
+
+// "none" | "sum" | "mean"; anything else throws std::invalid_argument.
+Reduction reductionFromString(const std::string& name);
+
+// torchvision.ops.sigmoid_focal_loss: logits, targets same shape (targets in
+// [0, 1]); loss = BCE · (1 − p_t)^γ · α_t, α_t = α·t + (1 − α)(1 − t) (no α
+// weighting when alpha < 0). None keeps the shape; Sum/Mean give a scalar.
+torch::Tensor sigmoidFocalLoss(const torch::Tensor& logits, const torch::Tensor& targets, double alpha = 0.25,
+                               double gamma = 2.0, Reduction reduction = Reduction::None);
+
+// 1 − GIoU of aligned pairs: pred, target: [K, 4] -> [K].
+torch::Tensor giouLoss(const torch::Tensor& pred, const torch::Tensor& target);
+
+struct AtssTargetConfig {
+  int64_t topk = 9;
+  int64_t numClasses = 0;  // > 0: gt labels are checked against it
+  int64_t regMax = 16;     // distribution head: bins 0..regMax
+  DeltaCoderConfig deltaCoder;
+};
+
+// Per image and anchor, what the head should predict. N images, A anchors.
+struct AtssTargets {
+  torch::Tensor labels;           // [N, A] int64: class id, −1 background
+  torch::Tensor matchedGt;        // [N, A] int64: index into that image's gt boxes, −1 background
+  torch::Tensor maxIou;           // [N, A] float (see AtssAssignment::maxIou)
+  torch::Tensor positive;         // [N, A] bool: labels >= 0
+  torch::Tensor boxTargets;       // [N, A, 4] float: matched gt box x1y1x2y2 in input px (0 for background)
+  torch::Tensor deltaTargets;     // [N, A, 4] float: delta-coded gt box (0 for background)
+  torch::Tensor centerness;       // [N, A] float: centerness target of the anchor centre in its gt (0 for background)
+  torch::Tensor distanceTargets;  // [N, A, 4] float: l, t, r, b from the anchor centre in stride units,
+                                  //                  clamped to [0, regMax − 0.01] (0 for background)
+  torch::Tensor distanceBins;     // [N, A, 4] int64: floor(distanceTargets) in [0, regMax − 1]; −1 for background
+  torch::Tensor anchors;          // [A, 4] the anchors the targets were built for
+  torch::Tensor anchorCenters;    // [A, 2]
+  torch::Tensor anchorStrides;    // [A] float: stride of each anchor's level
+  std::vector<int64_t> numAnchorsPerLevel;
+  std::vector<int64_t> strides;
+  int64_t numPositive = 0;  // over the batch
+  int64_t numClasses = 0;
+  int64_t regMax = 16;
+};
+
+// anchors: [A, 4] (generateAnchors); gtBoxes[i]: [G_i, 4] x1y1x2y2 in input px;
+// gtLabels[i]: [G_i] integer class ids. Runs the ATSS assigner per image.
+// Throws std::invalid_argument for malformed gt (see atssAssign).
+AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
+                         const std::vector<int64_t>& strides, const std::vector<torch::Tensor>& gtBoxes,
+                         const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config = {});
+
+struct LossConfig {
+  double focalAlpha = 0.25;
+  double focalGamma = 2.0;
+  double clsWeight = 1.0;
+  double boxWeight = 2.0;      // GIoU loss weight (ATSS / GFL configs)
+  double qualityWeight = 1.0;  // centerness / IoU-quality BCE
+  // Weight of the bin focal loss of the distribution head. 0.25 as GFL's
+  // loss_dfl weight (the authors' LA code builds on GFL's head).
+  double distributionLossWeight = 0.25;
+  DeltaCoderConfig deltaCoder;
+};
+
+struct DetectionLoss {
+  torch::Tensor cls;           // scalar
+  torch::Tensor box;           // scalar (gradient-safe 0 without positives)
+  torch::Tensor quality;       // scalar (gradient-safe 0 without positives)
+  torch::Tensor distribution;  // scalar; undefined for the delta head
+  torch::Tensor total;         // the sum of the above
+  int64_t numPositive = 0;
+  double qualityWeightSum = 0;  // Σ weights of the box loss before max(·, 1)
+
+  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …], ("total", total)
+  std::vector<std::pair<std::string, torch::Tensor>> named() const;
+};
+
+// outputs: what the head produced for the batch the targets were built for
+// (same N, A, levels). Throws std::invalid_argument on mismatched shapes.
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {});
+
+}  // namespace laxray
