@@ -39,9 +39,10 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
 torch::Tensor batchedNms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& classIds,
                          double iouThreshold);
 
-// The same without validation (model code: post-processing).
+// The same without validation (model code: post-processing); maxKeep > 0
+// stops after that many kept boxes (the first maxKeep of the full result).
 torch::Tensor batchedNmsUnchecked(const torch::Tensor& boxes, const torch::Tensor& scores,
-                                  const torch::Tensor& classIds, double iouThreshold);
+                                  const torch::Tensor& classIds, double iouThreshold, int64_t maxKeep = -1);
 
 // boxes: [K, 4] -> [K, 4] with x in [0, width], y in [0, height].
 torch::Tensor clipBoxes(const torch::Tensor& boxes, double width, double height);
