@@ -242,6 +242,14 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
     meta.originalHeight = numberField(o, "originalHeight");
     metas.push_back(meta);
   }
+  PostprocessConfig postConfig;
+  if (spec.Has("postprocess") && spec.Get("postprocess").IsObject()) {
+    Napi::Object p = spec.Get("postprocess").As<Napi::Object>();
+    if (p.Has("nmsPre")) postConfig.nmsPre = static_cast<int64_t>(numberField(p, "nmsPre"));
+    if (p.Has("scoreThreshold")) postConfig.scoreThreshold = numberField(p, "scoreThreshold");
+    if (p.Has("nmsIou")) postConfig.nmsIou = numberField(p, "nmsIou");
+    if (p.Has("maxPerImage")) postConfig.maxPerImage = static_cast<int64_t>(numberField(p, "maxPerImage"));
+  }
   const std::string device = deviceArg(info, 1);
 
   return PromiseWorker<HeadCheckResult>::Run(
@@ -284,7 +292,7 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
           result.gradsFinite = result.gradsFinite && torch::isfinite(grad).all().item<bool>();
           result.gradNorms.emplace_back(name, grad.norm().item<double>());
         }
-        if (!metas.empty()) result.detections = postprocess(outputs, anchors, metas);
+        if (!metas.empty()) result.detections = postprocess(outputs, anchors, metas, postConfig);
         return result;
       },
       [](Napi::Env env, HeadCheckResult& r) -> Napi::Value {
