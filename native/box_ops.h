@@ -1,7 +1,7 @@
 // Box geometry on x1y1x2y2 tensors: area, IoU, generalized IoU, and greedy NMS
-// with torchvision's semantics. Functions named `check…`-free below validate
-// their inputs and throw std::invalid_argument naming the argument and row;
-// the `…Unchecked` / aligned helpers are for model code that built the boxes itself.
+// with torchvision's semantics. boxIou, generalizedBoxIou, nms and batchedNms
+// validate their inputs and throw std::invalid_argument naming the argument and
+// row; the `…Unchecked` / aligned helpers are for model code that built the boxes itself.
 #pragma once
 
 #include <torch/torch.h>
