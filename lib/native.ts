@@ -89,6 +89,8 @@ export interface NativeHeadCheckSpec {
   gtLabels: Int32Array[];
   /** Per image, for post-processing; empty: skip it. */
   metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
+  /** Overrides of the post-processing defaults (nmsPre 1000, scoreThreshold 0.05, nmsIou 0.6, maxPerImage 100). */
+  postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number };
 }
 
 export interface NativeHeadCheckResult {

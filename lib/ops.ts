@@ -136,6 +136,11 @@ export async function sigmoidFocalLoss(
 export async function sigmoidFocalLoss(
   logits: Float32Array,
   targets: Float32Array,
+  options?: FocalLossOptions,
+): Promise<Float32Array | number>;
+export async function sigmoidFocalLoss(
+  logits: Float32Array,
+  targets: Float32Array,
   options: FocalLossOptions = {},
 ): Promise<Float32Array | number> {
   checkFloat32(logits, 'sigmoidFocalLoss: logits');

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -137,13 +138,11 @@ torch::Tensor alignedGeneralizedBoxIou(const torch::Tensor& a, const torch::Tens
 }
 
 torch::Tensor batchedNmsUnchecked(const torch::Tensor& boxes, const torch::Tensor& scores,
-                                  const torch::Tensor& classIds, double iouThreshold) {
+                                  const torch::Tensor& classIds, double iouThreshold, int64_t maxKeep) {
   const torch::Device device = boxes.device();
   const int64_t count = boxes.size(0);
   if (count == 0) return torch::zeros({0}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  // Greedy NMS in score order, on the CPU: a kept box suppresses later boxes of
-  // its own class whose IoU with it is > iouThreshold. Equivalent to NMS per
-  // class followed by a merge by score.
+  // On the CPU, in score order (ties: lower index first).
   torch::Tensor b = boxes.detach().to(torch::kCPU, torch::kFloat).contiguous();
   torch::Tensor s = scores.detach().to(torch::kCPU, torch::kFloat).contiguous();
   torch::Tensor c = classIds.detach().to(torch::kCPU, torch::kLong).contiguous();
@@ -151,26 +150,35 @@ torch::Tensor batchedNmsUnchecked(const torch::Tensor& boxes, const torch::Tenso
   const float* box = b.data_ptr<float>();
   const int64_t* cls = c.data_ptr<int64_t>();
   const int64_t* ord = order.data_ptr<int64_t>();
-  std::vector<char> suppressed(static_cast<size_t>(count), 0);
+  // Greedy NMS as "compare with the kept boxes of the same class": a box is
+  // kept unless a kept (so higher-scoring) box of its class overlaps it with
+  // IoU > iouThreshold. Same result as suppress-the-rest greedy NMS, but the
+  // work is |boxes| × |kept per class| and it can stop at maxKeep.
+  std::map<int64_t, std::vector<int64_t>> keptByClass;
   std::vector<int64_t> keep;
   const float threshold = static_cast<float>(iouThreshold);
   for (int64_t oi = 0; oi < count; ++oi) {
-    const int64_t i = ord[oi];
-    if (suppressed[i]) continue;
-    keep.push_back(i);
-    const float* bi = box + 4 * i;
-    const float areaI = (bi[2] - bi[0]) * (bi[3] - bi[1]);
-    for (int64_t oj = oi + 1; oj < count; ++oj) {
-      const int64_t j = ord[oj];
-      if (suppressed[j] || cls[j] != cls[i]) continue;
-      const float* bj = box + 4 * j;
+    if (maxKeep > 0 && static_cast<int64_t>(keep.size()) >= maxKeep) break;
+    const int64_t j = ord[oi];
+    const float* bj = box + 4 * j;
+    const float areaJ = (bj[2] - bj[0]) * (bj[3] - bj[1]);
+    std::vector<int64_t>& sameClass = keptByClass[cls[j]];
+    bool suppressed = false;
+    for (int64_t i : sameClass) {
+      const float* bi = box + 4 * i;
       const float w = std::max(0.0f, std::min(bi[2], bj[2]) - std::max(bi[0], bj[0]));
       const float h = std::max(0.0f, std::min(bi[3], bj[3]) - std::max(bi[1], bj[1]));
       const float inter = w * h;
-      const float uni = areaI + (bj[2] - bj[0]) * (bj[3] - bj[1]) - inter;
+      const float uni = (bi[2] - bi[0]) * (bi[3] - bi[1]) + areaJ - inter;
       const float iou = uni > 0 ? inter / uni : 0.0f;
-      if (iou > threshold) suppressed[j] = 1;
+      if (iou > threshold) {
+        suppressed = true;
+        break;
+      }
     }
+    if (suppressed) continue;
+    sameClass.push_back(j);
+    keep.push_back(j);
   }
   torch::Tensor kept = torch::tensor(keep, torch::TensorOptions().dtype(torch::kLong));
   return kept.to(device);

@@ -1,7 +1,7 @@
 // Box geometry on x1y1x2y2 tensors: area, IoU, generalized IoU, and greedy NMS
-// with torchvision's semantics. Functions named `check…`-free below validate
-// their inputs and throw std::invalid_argument naming the argument and row;
-// the `…Unchecked` / aligned helpers are for model code that built the boxes itself.
+// with torchvision's semantics. boxIou, generalizedBoxIou, nms and batchedNms
+// validate their inputs and throw std::invalid_argument naming the argument and
+// row; the `…Unchecked` / aligned helpers are for model code that built the boxes itself.
 #pragma once
 
 #include <torch/torch.h>
@@ -39,9 +39,10 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
 torch::Tensor batchedNms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& classIds,
                          double iouThreshold);
 
-// The same without validation (model code: post-processing).
+// The same without validation (model code: post-processing); maxKeep > 0
+// stops after that many kept boxes (the first maxKeep of the full result).
 torch::Tensor batchedNmsUnchecked(const torch::Tensor& boxes, const torch::Tensor& scores,
-                                  const torch::Tensor& classIds, double iouThreshold);
+                                  const torch::Tensor& classIds, double iouThreshold, int64_t maxKeep = -1);
 
 // boxes: [K, 4] -> [K, 4] with x in [0, width], y in [0, height].
 torch::Tensor clipBoxes(const torch::Tensor& boxes, double width, double height);

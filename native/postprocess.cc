@@ -100,8 +100,7 @@ std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Ten
     torch::Tensor classes = pairs.select(1, 1);
     torch::Tensor pairBoxes = boxes.index_select(0, rows);  // [P, 4]
     torch::Tensor pairScores = scores.reshape({-1}).index_select(0, rows * scores.size(1) + classes);  // [P]
-    torch::Tensor kept = batchedNmsUnchecked(pairBoxes, pairScores, classes, config.nmsIou);
-    if (config.maxPerImage > 0 && kept.size(0) > config.maxPerImage) kept = kept.slice(0, 0, config.maxPerImage);
+    torch::Tensor kept = batchedNmsUnchecked(pairBoxes, pairScores, classes, config.nmsIou, config.maxPerImage);
     Detections det;
     torch::Tensor scale = torch::tensor({meta.scaleX, meta.scaleY, meta.scaleX, meta.scaleY},
                                         torch::TensorOptions().dtype(torch::kFloat).device(device));

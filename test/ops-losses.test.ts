@@ -247,6 +247,16 @@ test('post-processing: top scores by cls × quality, threshold on the class scor
   const expectedBoxes = [[4, 0, 12, 8], [12, 4, 18, 10], [5, 0, 13, 8], [0, 0, 4, 4], [4, 4, 12, 10]];
   expectedBoxes.forEach((b, i) => row(d.boxes, i).forEach((v, k) => near(t, v, b[k]!, 1e-4, `box ${i}`)));
 
+  // nmsPre 1 keeps the best anchor of each level by max-class cls × quality (level 0: anchor 7; level 1 scores nothing);
+  // maxPerImage 3 keeps the first three of the full result.
+  const onePerLevel = await native.headCheck({ ...s, postprocess: { nmsPre: 1 } }, 'cpu');
+  t.deepEqual(Array.from(onePerLevel.detections[0]!.labels), [0]);
+  const three = await native.headCheck({ ...s, postprocess: { maxPerImage: 3 } }, 'cpu');
+  t.deepEqual(Array.from(three.detections[0]!.labels), [0, 1, 2]);
+  // A higher threshold on the class score: 0.5 keeps anchors 7 (0.99995), 14 (0.953), 8 class 2 (0.731); drops anchor 0 (0.5, not > 0.5).
+  const strict = await native.headCheck({ ...s, postprocess: { scoreThreshold: 0.5 } }, 'cpu');
+  t.deepEqual(Array.from(strict.detections[0]!.labels), [0, 1, 2]);
+
   // The distribution head decodes Σ softmax · bin × stride: all-zero logits -> 8 bins each side.
   const dist = spec({ featureSizes: [3, 5, 2, 3], strides: [8, 16], numClasses: C, anchorScale: 2, regression: 'distribution', regMax: 4 });
   dist.clsLogits.fill(-10);

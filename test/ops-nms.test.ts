@@ -75,3 +75,38 @@ test('bad NMS inputs are rejected with the argument named; the process carries o
   });
   t.deepEqual(list(await nms(b, new Float32Array([1, 2]), 0.5)), [1, 0]);
 });
+
+test('random boxes: batchedNms equals greedy suppress-the-rest NMS per class, merged by score', async (t) => {
+  let seed = 7;
+  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const iou = (b: Float32Array, i: number, j: number): number => {
+    const w = Math.max(0, Math.min(b[4 * i + 2]!, b[4 * j + 2]!) - Math.max(b[4 * i]!, b[4 * j]!));
+    const h = Math.max(0, Math.min(b[4 * i + 3]!, b[4 * j + 3]!) - Math.max(b[4 * i + 1]!, b[4 * j + 1]!));
+    const inter = w * h;
+    const union = (b[4 * i + 2]! - b[4 * i]!) * (b[4 * i + 3]! - b[4 * i + 1]!) + (b[4 * j + 2]! - b[4 * j]!) * (b[4 * j + 3]! - b[4 * j + 1]!) - inter;
+    return union > 0 ? inter / union : 0;
+  };
+  for (let round = 0; round < 5; round++) {
+    const n = 300;
+    const b = new Float32Array(4 * n);
+    for (let i = 0; i < n; i++) {
+      const x = rand() * 100, y = rand() * 100;
+      b.set([x, y, x + 5 + rand() * 30, y + 5 + rand() * 30], 4 * i);
+    }
+    const s = Float32Array.from({ length: n }, () => Math.round(rand() * 50) / 50); // many equal scores
+    const c = Int32Array.from({ length: n }, () => Math.floor(rand() * 3));
+    const order = Array.from({ length: n }, (_, i) => i).sort((p, q) => s[q]! - s[p]! || p - q);
+    const suppressed = new Array<boolean>(n).fill(false);
+    const expected: number[] = [];
+    for (let oi = 0; oi < n; oi++) {
+      const i = order[oi]!;
+      if (suppressed[i]) continue;
+      expected.push(i);
+      for (let oj = oi + 1; oj < n; oj++) {
+        const j = order[oj]!;
+        if (c[j] === c[i] && iou(b, i, j) > 0.5) suppressed[j] = true;
+      }
+    }
+    t.deepEqual(Array.from(await batchedNms(b, s, c, 0.5)), expected, `round ${round}`);
+  }
+});

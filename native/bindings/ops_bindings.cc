@@ -1,7 +1,8 @@
 // `laxray/ops` on plain typed arrays: box IoU / GIoU, NMS, focal loss and the
 // ATSS assigner, plus a test hook that runs buildTargets + computeLosses +
-// postprocess on given head outputs. Arguments are copied into tensors on the
-// JS thread (cheap), the work runs on a worker thread (PromiseWorker).
+// postprocess on given head outputs. Arguments are validated on the JS thread;
+// copying them into tensors and the work run on a worker thread (PromiseWorker,
+// which keeps the typed arrays alive until the Promise settles).
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -20,9 +21,10 @@
 namespace laxray::js {
 namespace {
 
-// A typed array of the expected kind copied into a CPU tensor of shape
-// [length / columns, columns] (columns 0: 1-D).
-torch::Tensor arrayArg(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
+// A typed array of the expected kind, viewed as shape [length / columns, columns]
+// (columns 0: 1-D). The view borrows the array's memory: keep the array alive
+// (PromiseWorker keepAlive) until `tensorFromHost` has copied it.
+HostBuffer hostArg(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
   Napi::Env env = value.Env();
   const char* kind = type == napi_float32_array ? "Float32Array" : "Int32Array";
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
@@ -40,11 +42,16 @@ torch::Tensor arrayArg(const Napi::Value& value, napi_typedarray_type type, int6
   host.data = static_cast<const uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
   host.byteLength = typed.ByteLength();
   host.shape = columns > 0 ? std::vector<int64_t>{length / columns, columns} : std::vector<int64_t>{length};
-  return tensorFromHost(host, torch::kCPU, name);
+  return host;
 }
 
-torch::Tensor boxesArg(const Napi::Value& value, const std::string& name) {
-  return arrayArg(value, napi_float32_array, 4, name);
+HostBuffer boxesHost(const Napi::Value& value, const std::string& name) {
+  return hostArg(value, napi_float32_array, 4, name);
+}
+
+// The same, copied now into a CPU tensor (for the test hook, whose arrays sit in an object).
+torch::Tensor arrayArg(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
+  return tensorFromHost(hostArg(value, type, columns, name), torch::kCPU, name);
 }
 
 std::vector<int64_t> intListArg(const Napi::Value& value, const std::string& name) {
@@ -62,15 +69,15 @@ Napi::Value dataOf(Napi::Env env, const torch::Tensor& tensor, const std::string
 using PairFn = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&);
 
 Napi::Value pairwise(const Napi::CallbackInfo& info, const std::string& what, PairFn fn) {
-  torch::Tensor a = boxesArg(info[0], what + ": a");
-  torch::Tensor b = boxesArg(info[1], what + ": b");
+  HostBuffer a = boxesHost(info[0], what + ": a");
+  HostBuffer b = boxesHost(info[1], what + ": b");
   const std::string device = deviceArg(info, 2);
   return PromiseWorker<torch::Tensor>::Run(
-      info.Env(), what, [a, b, device, fn] {
+      info.Env(), what, [a, b, device, fn, what] {
         const torch::Device d = resolveDevice(device);
-        return fn(a.to(d), b.to(d));
+        return fn(tensorFromHost(a, d, what + ": a"), tensorFromHost(b, d, what + ": b"));
       },
-      [what](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, what); });
+      [what](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, what); }, {info[0], info[1]});
 }
 
 // boxIou(a: Float32Array, b: Float32Array, device?): Promise<Float32Array> (N×M)
@@ -83,29 +90,37 @@ Napi::Value GeneralizedBoxIou(const Napi::CallbackInfo& info) {
 
 // nms(boxes: Float32Array, scores: Float32Array, iouThreshold: number): Promise<Int32Array>
 Napi::Value Nms(const Napi::CallbackInfo& info) {
-  torch::Tensor boxes = boxesArg(info[0], "nms: boxes");
-  torch::Tensor scores = arrayArg(info[1], napi_float32_array, 0, "nms: scores");
+  HostBuffer boxes = boxesHost(info[0], "nms: boxes");
+  HostBuffer scores = hostArg(info[1], napi_float32_array, 0, "nms: scores");
   const double iou = numberArg(info, 2, "nms: iouThreshold");
   return PromiseWorker<torch::Tensor>::Run(
-      info.Env(), "nms", [boxes, scores, iou] { return nms(boxes, scores, iou); },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "nms"); });
+      info.Env(), "nms",
+      [boxes, scores, iou] {
+        return nms(tensorFromHost(boxes, torch::kCPU, "nms: boxes"), tensorFromHost(scores, torch::kCPU, "nms: scores"), iou);
+      },
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "nms"); }, {info[0], info[1]});
 }
 
 // batchedNms(boxes, scores, classIds: Int32Array, iouThreshold): Promise<Int32Array>
 Napi::Value BatchedNms(const Napi::CallbackInfo& info) {
-  torch::Tensor boxes = boxesArg(info[0], "batchedNms: boxes");
-  torch::Tensor scores = arrayArg(info[1], napi_float32_array, 0, "batchedNms: scores");
-  torch::Tensor classIds = arrayArg(info[2], napi_int32_array, 0, "batchedNms: classIds");
+  HostBuffer boxes = boxesHost(info[0], "batchedNms: boxes");
+  HostBuffer scores = hostArg(info[1], napi_float32_array, 0, "batchedNms: scores");
+  HostBuffer classIds = hostArg(info[2], napi_int32_array, 0, "batchedNms: classIds");
   const double iou = numberArg(info, 3, "batchedNms: iouThreshold");
   return PromiseWorker<torch::Tensor>::Run(
-      info.Env(), "batchedNms", [boxes, scores, classIds, iou] { return batchedNms(boxes, scores, classIds, iou); },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "batchedNms"); });
+      info.Env(), "batchedNms",
+      [boxes, scores, classIds, iou] {
+        return batchedNms(tensorFromHost(boxes, torch::kCPU, "batchedNms: boxes"),
+                          tensorFromHost(scores, torch::kCPU, "batchedNms: scores"),
+                          tensorFromHost(classIds, torch::kCPU, "batchedNms: classIds"), iou);
+      },
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "batchedNms"); }, {info[0], info[1], info[2]});
 }
 
 // sigmoidFocalLoss(logits, targets, alpha, gamma, reduction, device?): Promise<Float32Array>
 Napi::Value SigmoidFocalLoss(const Napi::CallbackInfo& info) {
-  torch::Tensor logits = arrayArg(info[0], napi_float32_array, 0, "sigmoidFocalLoss: logits");
-  torch::Tensor targets = arrayArg(info[1], napi_float32_array, 0, "sigmoidFocalLoss: targets");
+  HostBuffer logits = hostArg(info[0], napi_float32_array, 0, "sigmoidFocalLoss: logits");
+  HostBuffer targets = hostArg(info[1], napi_float32_array, 0, "sigmoidFocalLoss: targets");
   const double alpha = numberArg(info, 2, "sigmoidFocalLoss: alpha");
   const double gamma = numberArg(info, 3, "sigmoidFocalLoss: gamma");
   const Reduction reduction =
@@ -115,18 +130,20 @@ Napi::Value SigmoidFocalLoss(const Napi::CallbackInfo& info) {
       info.Env(), "sigmoidFocalLoss",
       [logits, targets, alpha, gamma, reduction, device] {
         const torch::Device d = resolveDevice(device);
-        return sigmoidFocalLoss(logits.to(d), targets.to(d), alpha, gamma, reduction).reshape({-1});
+        return sigmoidFocalLoss(tensorFromHost(logits, d, "sigmoidFocalLoss: logits"),
+                                tensorFromHost(targets, d, "sigmoidFocalLoss: targets"), alpha, gamma, reduction)
+            .reshape({-1});
       },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "sigmoidFocalLoss"); });
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "sigmoidFocalLoss"); }, {info[0], info[1]});
 }
 
 // atssAssign(anchors, numAnchorsPerLevel: number[], gtBoxes, gtLabels: Int32Array, topk, numClasses, device?)
 //   -> Promise<{labels: Int32Array, matchedGt: Int32Array, maxIou: Float32Array, thresholds: Float32Array}>
 Napi::Value AtssAssign(const Napi::CallbackInfo& info) {
-  torch::Tensor anchors = boxesArg(info[0], "atssAssign: anchors");
+  HostBuffer anchors = boxesHost(info[0], "atssAssign: anchors");
   std::vector<int64_t> perLevel = intListArg(info[1], "atssAssign: numAnchorsPerLevel");
-  torch::Tensor gtBoxes = boxesArg(info[2], "atssAssign: gtBoxes");
-  torch::Tensor gtLabels = arrayArg(info[3], napi_int32_array, 0, "atssAssign: gtLabels");
+  HostBuffer gtBoxes = boxesHost(info[2], "atssAssign: gtBoxes");
+  HostBuffer gtLabels = hostArg(info[3], napi_int32_array, 0, "atssAssign: gtLabels");
   AtssAssignerConfig config;
   config.topk = static_cast<int64_t>(numberArg(info, 4, "atssAssign: topk"));
   config.numClasses = static_cast<int64_t>(numberArg(info, 5, "atssAssign: numClasses"));
@@ -135,7 +152,9 @@ Napi::Value AtssAssign(const Napi::CallbackInfo& info) {
       info.Env(), "atssAssign",
       [anchors, perLevel, gtBoxes, gtLabels, config, device] {
         const torch::Device d = resolveDevice(device);
-        return atssAssign(anchors.to(d), perLevel, gtBoxes.to(d), gtLabels.to(d), config);
+        return atssAssign(tensorFromHost(anchors, d, "atssAssign: anchors"), perLevel,
+                          tensorFromHost(gtBoxes, d, "atssAssign: gtBoxes"),
+                          tensorFromHost(gtLabels, d, "atssAssign: gtLabels"), config);
       },
       [](Napi::Env env, AtssAssignment& r) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
@@ -144,7 +163,8 @@ Napi::Value AtssAssign(const Napi::CallbackInfo& info) {
         out.Set("maxIou", dataOf(env, r.maxIou, "atssAssign"));
         out.Set("thresholds", dataOf(env, r.thresholds, "atssAssign"));
         return out;
-      });
+      },
+      {info[0], info[2], info[3]});
 }
 
 // ---- test hook: the head-side math on given head outputs ----
@@ -199,7 +219,8 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
   }
   std::vector<torch::Tensor> gtBoxes, gtLabels;
   for (uint32_t i = 0; i < boxesValue.As<Napi::Array>().Length(); ++i) {
-    gtBoxes.push_back(boxesArg(boxesValue.As<Napi::Array>().Get(i), "headCheck: gtBoxes[" + std::to_string(i) + "]"));
+    gtBoxes.push_back(arrayArg(boxesValue.As<Napi::Array>().Get(i), napi_float32_array, 4,
+                               "headCheck: gtBoxes[" + std::to_string(i) + "]"));
   }
   for (uint32_t i = 0; i < labelsValue.As<Napi::Array>().Length(); ++i) {
     gtLabels.push_back(arrayArg(labelsValue.As<Napi::Array>().Get(i), napi_int32_array, 0,
@@ -220,6 +241,14 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
     meta.originalWidth = numberField(o, "originalWidth");
     meta.originalHeight = numberField(o, "originalHeight");
     metas.push_back(meta);
+  }
+  PostprocessConfig postConfig;
+  if (spec.Has("postprocess") && spec.Get("postprocess").IsObject()) {
+    Napi::Object p = spec.Get("postprocess").As<Napi::Object>();
+    if (p.Has("nmsPre")) postConfig.nmsPre = static_cast<int64_t>(numberField(p, "nmsPre"));
+    if (p.Has("scoreThreshold")) postConfig.scoreThreshold = numberField(p, "scoreThreshold");
+    if (p.Has("nmsIou")) postConfig.nmsIou = numberField(p, "nmsIou");
+    if (p.Has("maxPerImage")) postConfig.maxPerImage = static_cast<int64_t>(numberField(p, "maxPerImage"));
   }
   const std::string device = deviceArg(info, 1);
 
@@ -263,7 +292,7 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
           result.gradsFinite = result.gradsFinite && torch::isfinite(grad).all().item<bool>();
           result.gradNorms.emplace_back(name, grad.norm().item<double>());
         }
-        if (!metas.empty()) result.detections = postprocess(outputs, anchors, metas);
+        if (!metas.empty()) result.detections = postprocess(outputs, anchors, metas, postConfig);
         return result;
       },
       [](Napi::Env env, HeadCheckResult& r) -> Napi::Value {
