@@ -145,6 +145,7 @@ export async function run(): Promise<void> {
         const epochs = 2;
         const waitBefore = loader.stats.waitMs;
         const loadBefore = os.loadavg()[0]!;
+        const cpuBefore = process.cpuUsage();
         const t0 = performance.now();
         let images = 0;
         let shape: number[] = [];
@@ -157,6 +158,9 @@ export async function run(): Promise<void> {
           }
         }
         const seconds = (performance.now() - t0) / 1000;
+        // CPU time of this process (all threads: main, workers, libuv/libvips) — less
+        // sensitive than wall time to other processes competing for the cores.
+        const cpu = process.cpuUsage(cpuBefore);
         await loader.close();
         reportBenchmark('loader', {
           format,
@@ -171,6 +175,7 @@ export async function run(): Promise<void> {
           seconds: Number(seconds.toFixed(3)),
           imagesPerSecond: Number((images / seconds).toFixed(1)),
           msPerBatch: Number(((seconds * 1000 * BATCH) / images).toFixed(1)),
+          cpuMsPerImage: Number(((cpu.user + cpu.system) / 1000 / images).toFixed(1)),
           consumerWaitMs: Number((loader.stats.waitMs - waitBefore).toFixed(1)),
           consumerWaitMsPerBatch: Number((((loader.stats.waitMs - waitBefore) * BATCH) / images).toFixed(1)),
           resize: 'sharp linear (bilinear), keep ratio',
