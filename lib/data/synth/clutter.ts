@@ -31,8 +31,10 @@ export function bagPrimitives(rng: Rng, bag: BagGeometry): Primitive[] {
   const depth = rng.range(150, 280);
   const out: Primitive[] = [];
   const outline = roundedRectPts(W, H, radius, 0, 0, 6);
-  out.push(slab(f, [outline], hard ? rng.range(4, 6) : rng.range(1.5, 3), hard ? 'pet' : 'polyethylene'));
-  if (!hard) out.push(slab(f, [roundedRectPts(W - 30, H - 30, radius, 0, 0, 6)], rng.range(2, 4), 'polyethylene'));
+  // shell (both faces) and, for soft bags, the bottom board under the whole bag: one slab, two layers
+  const shell = slab(f, [outline], hard ? rng.range(4, 6) : rng.range(1.5, 3), hard ? 'pet' : 'polyethylene');
+  if (!hard) shell.layers = [{ material: 'polyethylene', thickness: rng.range(2, 4) }];
+  out.push(shell);
   // side walls seen edge-on: a 4 px ring where the beam runs the bag's depth through
   // its ~1–2.5 mm wall; walls bulge, which spreads that path over about 4× the ring
   const ring = 4 / k;

@@ -19,6 +19,8 @@ export interface PolygonPrim {
   material: MaterialName;
   /** Optional linear taper: thickness × clamp(gx·x + gy·y + g0, gmin, 1) (knife bevels). */
   taper?: { gx: number; gy: number; g0: number; gmin: number };
+  /** More layers with the same outline (e.g. a bag's shell and bottom board): one pass for all. */
+  layers?: { material: MaterialName; thickness: number }[];
 }
 
 /**
@@ -180,8 +182,13 @@ function rasterizePolygon(p: PolygonPrim, t: RasterTarget, mask?: MaskRegion): v
   const yStart = Math.max(0, Math.floor(by0));
   const yEnd = Math.min(t.height - 1, Math.ceil(by1));
   const m = materialIndex(p.material);
-  const kL = (t.muLow[m] as number) * p.thickness;
-  const kH = (t.muHigh[m] as number) * p.thickness;
+  let kL = (t.muLow[m] as number) * p.thickness;
+  let kH = (t.muHigh[m] as number) * p.thickness;
+  for (const layer of p.layers ?? []) {
+    const lm = materialIndex(layer.material);
+    kL += (t.muLow[lm] as number) * layer.thickness;
+    kH += (t.muHigh[lm] as number) * layer.thickness;
+  }
   const aL = t.aLow;
   const aH = t.aHigh;
   const taper = p.taper;
@@ -254,6 +261,33 @@ function clipBox(b: Bounds, t: RasterTarget): [number, number, number, number] {
   return [Math.max(0, Math.floor(b[0])), Math.max(0, Math.floor(b[1])), Math.min(t.width - 1, Math.ceil(b[2])), Math.min(t.height - 1, Math.ceil(b[3]))];
 }
 
+/**
+ * Pixel columns [xs, xe] of row y (clipped to [x0, x1]) whose centres may lie
+ * in the rotated rectangle |u| ≤ hu, |v| ≤ hv around (cx, cy) — with a 1 px
+ * margin; callers still test each pixel exactly, this only skips the empty
+ * corners of the bounding box.
+ */
+function rotatedSpan(y: number, cx: number, cy: number, c: number, s: number, hu: number, hv: number, x0: number, x1: number): [number, number] {
+  const dy = y + 0.5 - cy;
+  let lo = -Infinity;
+  let hi = Infinity;
+  // u = c·X + s·dy, v = −s·X + c·dy with X = x + 0.5 − cx
+  const limit = (a: number, b: number, h: number): void => {
+    if (Math.abs(a) < 1e-9) {
+      if (Math.abs(b) > h) hi = -Infinity;
+      return;
+    }
+    const p = (-h - b) / a;
+    const q = (h - b) / a;
+    lo = Math.max(lo, Math.min(p, q));
+    hi = Math.min(hi, Math.max(p, q));
+  };
+  limit(c, s * dy, hu);
+  limit(-s, c * dy, hv);
+  if (!(hi >= lo)) return [1, 0];
+  return [Math.max(x0, Math.floor(lo - 0.5 + cx) - 1), Math.min(x1, Math.ceil(hi - 0.5 + cx) + 1)];
+}
+
 function rasterizeRevolved(p: RevolvedPrim, t: RasterTarget, mask?: MaskRegion): void {
   const [x0, y0, x1, y1] = clipBox(primitiveBounds(p), t);
   const n = p.rOuter.length;
@@ -273,9 +307,11 @@ function rasterizeRevolved(p: RevolvedPrim, t: RasterTarget, mask?: MaskRegion):
   const rI = p.rInner;
   const cap = p.cap;
   const W = t.width;
+  const rMax = maxOf(rO);
   for (let y = y0; y <= y1; y++) {
     const dy = y + 0.5 - p.cy;
-    for (let x = x0; x <= x1; x++) {
+    const [xs, xe] = rotatedSpan(y, p.cx, p.cy, c, s, half, rMax, x0, x1);
+    for (let x = xs; x <= xe; x++) {
       const dx = x + 0.5 - p.cx;
       const k = Math.floor(dx * c + dy * s + half);
       if (k < 0 || k >= n) continue;
@@ -366,7 +402,8 @@ function rasterizeEllipsoid(p: EllipsoidPrim, t: RasterTarget, mask?: MaskRegion
   const W = t.width;
   for (let y = y0; y <= y1; y++) {
     const dy = y + 0.5 - p.cy;
-    for (let x = x0; x <= x1; x++) {
+    const [xs, xe] = rotatedSpan(y, p.cx, p.cy, c, s, p.a, p.b, x0, x1);
+    for (let x = xs; x <= xe; x++) {
       const dx = x + 0.5 - p.cx;
       const u = dx * c + dy * s;
       const v = -dx * s + dy * c;

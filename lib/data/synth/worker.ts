@@ -24,9 +24,14 @@ port.on('message', (msg: ({ type: 'init' } & WorkerInit) | { type: 'task'; indic
   if (!job) return;
   void (async () => {
     try {
-      const records: SampleRecord[] = [];
-      for (const i of msg.indices) records.push(await writeSampleFiles(generateSample(job.seed, i, job.recipe, scratch), job.outDir, job.raw));
-      port.postMessage({ type: 'done', records } satisfies WorkerReply);
+      // encode image i (sharp's thread pool) while image i + 1 renders on this thread
+      const pending: Promise<SampleRecord>[] = [];
+      for (const i of msg.indices) {
+        const sample = generateSample(job.seed, i, job.recipe, scratch);
+        if (pending.length > 0) await pending[pending.length - 1];
+        pending.push(writeSampleFiles(sample, job.outDir, job.raw));
+      }
+      port.postMessage({ type: 'done', records: await Promise.all(pending) } satisfies WorkerReply);
     } catch (err) {
       port.postMessage({ type: 'error', message: (err as Error).message, ...(err instanceof LaxrayError ? { code: err.code } : {}) } satisfies WorkerReply);
     }
