@@ -66,9 +66,10 @@ test('--image-ids restricts the evaluation to a subset', async (t) => {
   const ids = [...new Set(fixture.groundTruth.images.map((i) => i.id))].sort((a, b) => a - b).slice(0, 20);
   const idsPath = path.join(dir, 'ids.json');
   writeFileSync(idsPath, JSON.stringify(ids));
-  const { code, stdout } = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--image-ids', idsPath, '--json']);
+  const { code, stdout } = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--image-ids', idsPath, '--opixray-method', '11point', '--json']);
   t.is(code, 0);
-  const out = JSON.parse(stdout) as { imageIds: number[]; counts: { images: number }; stats: { AP: number } };
+  const out = JSON.parse(stdout) as { imageIds: number[]; counts: { images: number }; stats: { AP: number }; params: { opixrayMethod: string } };
+  t.is(out.params.opixrayMethod, '11point');
   t.deepEqual(out.imageIds, ids);
   t.is(out.counts.images, 20);
   t.not(out.stats.AP, fixture.expectedStats[0]);
@@ -92,6 +93,10 @@ test('bad arguments and bad inputs exit 1 with a message saying what to do', asy
   t.regex(unknown.stderr, /strangers\.json: 2 problems found/);
   t.regex(unknown.stderr, / {2}- image_id 4242 \(detections\[0\]\) is not an image of/);
   t.regex(unknown.stderr, / {2}- category_id 77 \(detections\[1\]\) is not a category of .* \(known: 11, 12, 13\)/);
+
+  const badMethod = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--opixray-method', 'voc12']);
+  t.is(badMethod.code, 1);
+  t.regex(badMethod.stderr, /--opixray-method must be "area" or "11point", got "voc12"/);
 
   const unknownOption = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--bogus']);
   t.is(unknownOption.code, 1);

@@ -118,10 +118,13 @@ test('image id lists: unknown ids are listed, an empty list or a wrong shape is 
   t.regex(laxrayError(t, () => evaluateCoco(gt, dets, { imageIds: { foo: 1 } })).message, /expected a JSON array of image ids/);
 });
 
-test('only iouType "bbox" is accepted', (t) => {
+test('only iouType "bbox" and the two OPIXray AP methods are accepted', (t) => {
   const e = laxrayError(t, () => evaluateCoco(gt, [], { iouType: 'segm' as 'bbox' }));
   t.is(e.code, 'INVALID_ARGUMENT');
   t.regex(e.message, /use iouType "bbox"/);
+  const m = laxrayError(t, () => evaluateCoco(gt, [], { opixrayMethod: 'voc12' as 'area' }));
+  t.is(m.code, 'INVALID_ARGUMENT');
+  t.regex(m.message, /"area" .* or "11point"/);
 });
 
 test('an empty results list is valid and scores 0 where there is ground truth', (t) => {

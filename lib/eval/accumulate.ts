@@ -17,7 +17,7 @@
 // numbers are the same operations on the same values, hence identical.
 import type { Grouping } from './group.js';
 import { FP, SLOTS, TP, type MatchResult } from './match.js';
-import { argsortDescending } from './sort.js';
+import { rankByCategory } from './sort.js';
 import { A, EPS, M, MAX_DETS, R, RECALL_THRESHOLDS, T } from './params.js';
 
 export interface Accumulated {
@@ -30,7 +30,11 @@ export interface Accumulated {
   shape: { T: number; R: number; K: number; A: number; M: number };
 }
 
-export function accumulate(grouping: Grouping, match: MatchResult): Accumulated {
+/**
+ * @param ranking per-category score order of the kept detections (rankByCategory);
+ *   computed here when not given.
+ */
+export function accumulate(grouping: Grouping, match: MatchResult, ranking?: Int32Array): Accumulated {
   const { numImages: I, numCategories: K, detStart, rank, score } = grouping;
   const { status, npig, row, areaMask } = match;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
@@ -41,7 +45,8 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
   const tpCount = new Int32Array(SLOTS);
   const fpCount = new Int32Array(SLOTS); // false positives among detections that matched something
   const unmatchedFp = new Int32Array(A); // false positives among those that matched nothing
-  let order = new Int32Array(0);
+  const ranked = ranking ?? rankByCategory(detStart, I, K, score);
+  let order: Int32Array = new Int32Array(0);
   // One category's detections gathered in score order, so the passes below read memory in sequence.
   let sRow = new Int32Array(0);
   let sRank = new Int32Array(0);
@@ -57,13 +62,12 @@ export function accumulate(grouping: Grouping, match: MatchResult): Accumulated 
     const base = detStart[k * I]!;
     const n = detStart[(k + 1) * I]! - base;
     if (order.length < n) {
-      order = new Int32Array(n);
       sRow = new Int32Array(n);
       sRank = new Int32Array(n);
       sMask = new Uint8Array(n);
       sScore = new Float64Array(n);
     }
-    argsortDescending(score, base, n, order);
+    order = ranked.subarray(base, base + n);
     let maxRank = -1;
     for (let i = 0; i < n; i++) {
       const d = base + order[i]!;

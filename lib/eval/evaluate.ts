@@ -3,6 +3,7 @@
 import { LaxrayError } from '../errors.js';
 import { accumulate, type Accumulated } from './accumulate.js';
 import { groupByCategoryAndImage } from './group.js';
+import { rankByCategory } from './sort.js';
 import { matchAll, type MatchOptions } from './match.js';
 import { A, AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS } from './params.js';
 import { STAT_NAMES, numpyMean, summarize, summarizeCategory, type CocoStats, type StatName } from './summarize.js';
@@ -114,6 +115,9 @@ export function evaluateCoco(
   if (options.iouType !== undefined && options.iouType !== 'bbox') {
     throw new LaxrayError('INVALID_ARGUMENT', `iouType "${String(options.iouType)}" is not supported; laxray evaluates boxes: use iouType "bbox"`);
   }
+  if (options.opixrayMethod !== undefined && options.opixrayMethod !== 'area' && options.opixrayMethod !== '11point') {
+    throw new LaxrayError('INVALID_ARGUMENT', `opixrayMethod must be "area" (OPIXray's code) or "11point" (VOC2007), got "${String(options.opixrayMethod)}"`);
+  }
   const t0 = performance.now();
   const gt = isIndexedGroundTruth(groundTruth) ? groundTruth : indexGroundTruth(groundTruth, { source: options.groundTruthSource ?? 'ground truth' });
   const detSource = options.detectionsSource ?? 'detections';
@@ -127,7 +131,8 @@ export function evaluateCoco(
   const t2 = performance.now();
   const match = matchAll(gt, dets, grouping, options);
   const t3 = performance.now();
-  const acc = accumulate(grouping, match);
+  const ranking = rankByCategory(grouping.detStart, grouping.numImages, grouping.numCategories, grouping.score);
+  const acc = accumulate(grouping, match, ranking);
   const t4 = performance.now();
   const stats = summarize(acc);
 
@@ -147,7 +152,11 @@ export function evaluateCoco(
   // OPIXray-style AP50 looks at every detection: regroup without the 100-per-image cut if it dropped any.
   const opixrayMethod = options.opixrayMethod ?? 'area';
   const uncapped = grouping.kept.length === grouping.available ? grouping : groupByCategoryAndImage(gt, dets, subset, Infinity);
-  const perClassAP50 = vocPerClassAP(gt, dets, uncapped, { method: opixrayMethod, honorIgnoreFlag: options.honorIgnoreFlag === true });
+  const perClassAP50 = vocPerClassAP(gt, dets, uncapped, {
+    method: opixrayMethod,
+    honorIgnoreFlag: options.honorIgnoreFlag === true,
+    ranking: uncapped === grouping ? ranking : undefined,
+  });
   const defined = Float64Array.from(perClassAP50.filter((c) => c.AP50 !== null), (c) => c.AP50!);
   const mAP50 = defined.length === 0 ? null : numpyMean(defined, defined.length);
 

@@ -3,8 +3,8 @@
 // the files.
 import { LaxrayError } from '../errors.js';
 import { evaluateCoco, type CocoEvalResult, type EvaluateOptions } from './evaluate.js';
-import { parseResultsFast } from './parse-results.js';
-import { jsonText, parseJson, readInputFile, readJsonFile } from './read.js';
+import { readResultsFileFast } from './parse-results.js';
+import { ioError, jsonText, parseJson, readInputFile, readJsonFile } from './read.js';
 import type { IndexedGroundTruth, RawDetections } from './types.js';
 import { detectionsFromJson, indexDetections, indexGroundTruth } from './validate.js';
 
@@ -15,13 +15,18 @@ export async function loadGroundTruthFile(file: string): Promise<IndexedGroundTr
 
 /**
  * Reads a COCO results file into columns (not yet checked against a ground
- * truth). Plain results files take a fast byte-level path; anything else goes
- * through JSON.parse, with the same numbers.
+ * truth). Plain results files are streamed through a fast byte-level reader;
+ * anything else goes through JSON.parse, with the same numbers.
  */
 export async function loadDetectionsFile(file: string): Promise<RawDetections> {
-  const bytes = await readInputFile(file, 'detections');
-  const fast = parseResultsFast(bytes);
+  let fast: RawDetections | null;
+  try {
+    fast = readResultsFileFast(file);
+  } catch (err) {
+    throw ioError(file, 'detections', err);
+  }
   if (fast !== null) return fast;
+  const bytes = await readInputFile(file, 'detections');
   return detectionsFromJson(parseJson(jsonText(bytes), file, 'detections', 'INVALID_DETECTIONS'), { source: file });
 }
 

@@ -73,7 +73,8 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
   let gIg = new Uint8Array(64);
   let gCrowd = new Uint8Array(64);
   let gIdZero = new Uint8Array(64);
-  let gUsed = new Uint8Array(64);
+  let gUsed = new Int32Array(64);
+  let stamp = 0;
   let st = new Uint8Array(128 * SLOTS);
   let cand = new Int32Array(128);
   let candMax = new Float64Array(128);
@@ -114,7 +115,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
       gIg = new Uint8Array(G);
       gCrowd = new Uint8Array(G);
       gIdZero = new Uint8Array(G);
-      gUsed = new Uint8Array(G);
+      gUsed = new Int32Array(G); // fresh zeros: stamps only grow
     }
     if (cand.length < D) {
       cand = new Int32Array(D);
@@ -141,7 +142,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
       }
     }
     if (nCand === 0) continue;
-    deviates.fill(0, 0, nCand);
+    for (let c = 0; c < nCand; c++) deviates[c] = 0;
 
     for (let a = 0; a < A; a++) {
       // Order ground truth: non-ignored first, then ignored, each in file order (stable argsort).
@@ -162,7 +163,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
       }
       const bit = 1 << a;
       for (let t = 0; t < T; t++) {
-        gUsed.fill(0, 0, G);
+        stamp++; // gUsed[q] === stamp ⇔ box q is taken at this (area range, threshold)
         const th = thr[t]!;
         for (let c = 0; c < nCand; c++) {
           const d = cand[c]!;
@@ -172,7 +173,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
             let best = th;
             const rowIou = d * G;
             for (let q2 = 0; q2 < G; q2++) {
-              if (gUsed[q2] && !gCrowd[q2]) continue;
+              if (gUsed[q2] === stamp && !gCrowd[q2]) continue;
               if (m > -1 && gIg[m] === 0 && gIg[q2] === 1) break;
               const v = ious[rowIou + gOrd[q2]!]!;
               if (v < best) continue;
@@ -183,7 +184,7 @@ export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, groupi
           let out: number;
           if (m === -1) out = unmatched;
           else {
-            gUsed[m] = 1;
+            gUsed[m] = stamp;
             if (gIg[m]) out = IGNORED;
             else if (gIdZero[m]) out = unmatched;
             else out = TP;

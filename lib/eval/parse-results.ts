@@ -2,12 +2,17 @@
 // {"image_id", "category_id", "bbox", "score", ...} objects — straight from the
 // bytes into typed arrays, several times faster than JSON.parse + objects.
 //
+// Files are read in chunks into one small reused buffer and parsed object by
+// object as they arrive (an object cut by a chunk boundary is parsed again
+// once the rest is there), so a large file is never held in memory whole.
+//
 // It only accepts what it fully understands; on anything else (syntax errors,
 // escaped keys, a missing or non-numeric field, ...) it returns null and the
 // caller falls back to JSON.parse, which gives the exact same numbers and the
 // detailed error messages. Numbers are decoded exactly as JSON.parse does:
 // Clinger's fast path (integer mantissa < 2^53 and |exponent| ≤ 22 make one
 // correctly rounded multiplication or division), Number() otherwise.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { RawDetections } from './types.js';
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact up to 1e22
@@ -34,24 +39,161 @@ const ALL_FIELDS = 15;
 class Bail extends Error {}
 const BAIL = new Bail('not plain COCO results');
 
+/** Parses a whole results file held in memory; null when it is not plain COCO results. */
 export function parseResultsFast(buf: Uint8Array): RawDetections | null {
   try {
+    const parser = new ResultsParser(Math.ceil(buf.byteLength / 64));
     // A plain Uint8Array view: element access on it is faster than on a Buffer.
-    return new ResultsParser(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)).parse();
+    const view = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (parser.feed(view, view.length, true) !== view.length) return null;
+    return parser.finish();
   } catch (err) {
     if (err instanceof Bail) return null;
     throw err;
   }
 }
 
-class ResultsParser {
-  private readonly b: Uint8Array;
-  private readonly len: number;
-  private pos = 0;
+const CHUNK = 1 << 20;
 
-  constructor(b: Uint8Array) {
+/**
+ * Reads and parses a results file in chunks (1 MiB unless told); null when it
+ * is not plain COCO results (the caller then reads it with JSON.parse). I/O
+ * errors are thrown.
+ */
+export function readResultsFileFast(file: string, chunkSize = CHUNK): RawDetections | null {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const parser = new ResultsParser(Math.ceil(size / 64));
+    let buf = new Uint8Array(chunkSize);
+    let filled = 0;
+    let eof = false;
+    try {
+      for (;;) {
+        if (filled === buf.length) {
+          // one object larger than the buffer: make room
+          const bigger = new Uint8Array(buf.length * 2);
+          bigger.set(buf);
+          buf = bigger;
+        }
+        const got = readSync(fd, buf, filled, buf.length - filled, null);
+        if (got === 0) eof = true;
+        filled += got;
+        const consumed = parser.feed(buf, filled, eof);
+        if (eof) return consumed === filled ? parser.finish() : null;
+        buf.copyWithin(0, consumed, filled);
+        filled -= consumed;
+      }
+    } catch (err) {
+      if (err instanceof Bail) return null;
+      throw err;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Where the parser is in the top-level array. */
+const enum State {
+  Start, // before '['
+  First, // after '[': an object or ']'
+  Next, // after an object: ',' or ']'
+  Done, // after ']': only whitespace
+}
+
+class ResultsParser {
+  private b: Uint8Array = new Uint8Array(0);
+  private len = 0;
+  private pos = 0;
+  private state = State.Start;
+  private atFileStart = true;
+  private n = 0;
+  private cap: number;
+  private imageId: Float64Array;
+  private categoryId: Float64Array;
+  private score: Float64Array;
+  private box: Float64Array;
+
+  constructor(expected: number) {
+    this.cap = Math.max(16, expected);
+    this.imageId = new Float64Array(this.cap);
+    this.categoryId = new Float64Array(this.cap);
+    this.score = new Float64Array(this.cap);
+    this.box = new Float64Array(4 * this.cap);
+  }
+
+  /**
+   * Parses the complete objects in b[0, len); returns how many bytes were used
+   * (the rest is an object cut short, to be fed again with what follows).
+   * Throws BAIL when the bytes are not plain COCO results.
+   */
+  feed(b: Uint8Array, len: number, eof: boolean): number {
     this.b = b;
-    this.len = b.length;
+    this.len = len;
+    this.pos = 0;
+    if (this.atFileStart) {
+      if (len < 3 && !eof) return 0;
+      if (len >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.pos = 3; // UTF-8 BOM
+      this.atFileStart = false;
+    }
+    for (;;) {
+      const save = this.pos;
+      const saveN = this.n;
+      const saveState = this.state;
+      try {
+        this.ws();
+        if (this.pos >= len) return len;
+        const c = b[this.pos];
+        switch (this.state) {
+          case State.Start:
+            this.expect(LBRACKET);
+            this.state = State.First;
+            break;
+          case State.First:
+            if (c === RBRACKET) {
+              this.pos++;
+              this.state = State.Done;
+            } else {
+              this.object();
+              this.state = State.Next;
+            }
+            break;
+          case State.Next:
+            if (c === RBRACKET) {
+              this.pos++;
+              this.state = State.Done;
+            } else {
+              this.expect(COMMA);
+              this.ws();
+              this.object();
+            }
+            break;
+          case State.Done:
+            throw BAIL; // something after the closing ']'
+        }
+      } catch (err) {
+        // Ran off the end of the data mid-token: wait for more (unless there is no more).
+        if (err instanceof Bail && !eof && this.pos >= len - 8) {
+          this.pos = save;
+          this.n = saveN;
+          this.state = saveState;
+          return save;
+        }
+        throw err;
+      }
+    }
+  }
+
+  finish(): RawDetections {
+    if (this.state !== State.Done) throw BAIL;
+    const n = this.n;
+    return {
+      count: n,
+      imageId: this.imageId.subarray(0, n),
+      categoryId: this.categoryId.subarray(0, n),
+      box: this.box.subarray(0, 4 * n),
+      score: this.score.subarray(0, n),
+    };
   }
 
   private ws(): void {
@@ -205,108 +347,76 @@ class ResultsParser {
     this.pos++;
   }
 
-  parse(): RawDetections {
+  /** One {...} result object; its four fields go to row n. */
+  private object(): void {
     const b = this.b;
     const len = this.len;
-    let cap = Math.max(16, Math.ceil(len / 64));
-    let imageId: Float64Array = new Float64Array(cap);
-    let categoryId: Float64Array = new Float64Array(cap);
-    let score: Float64Array = new Float64Array(cap);
-    let box: Float64Array = new Float64Array(4 * cap);
-    let n = 0;
-
-    if (len >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.pos = 3; // UTF-8 BOM
-    this.ws();
-    this.expect(LBRACKET);
-    this.ws();
-    if (b[this.pos] === RBRACKET) {
-      this.pos++;
-    } else {
-      for (;;) {
-        this.ws();
-        this.expect(LBRACE);
-        if (n === cap) {
-          cap *= 2;
-          imageId = grow(imageId, cap);
-          categoryId = grow(categoryId, cap);
-          score = grow(score, cap);
-          box = grow(box, 4 * cap);
-        }
-        let seen = 0;
-        for (;;) {
-          this.ws();
-          this.expect(QUOTE);
-          const keyStart = this.pos;
-          let pos = keyStart;
-          while (pos < len && b[pos] !== QUOTE) {
-            if (b[pos] === BACKSLASH || b[pos]! < 0x20) throw BAIL;
-            pos++;
-          }
-          if (pos >= len) throw BAIL;
-          const keyLen = pos - keyStart;
-          this.pos = pos + 1;
-          this.ws();
-          this.expect(COLON);
-          this.ws();
-          const k0 = b[keyStart];
-          if (keyLen === 8 && k0 === 0x69 && isKey(b, keyStart, 'image_id')) {
-            imageId[n] = this.number();
-            seen |= FIELD_IMAGE;
-          } else if (keyLen === 11 && k0 === 0x63 && isKey(b, keyStart, 'category_id')) {
-            categoryId[n] = this.number();
-            seen |= FIELD_CATEGORY;
-          } else if (keyLen === 5 && k0 === 0x73 && isKey(b, keyStart, 'score')) {
-            score[n] = this.number();
-            seen |= FIELD_SCORE;
-          } else if (keyLen === 4 && k0 === 0x62 && isKey(b, keyStart, 'bbox')) {
-            this.expect(LBRACKET);
-            for (let q = 0; q < 4; q++) {
-              this.ws();
-              box[4 * n + q] = this.number();
-              this.ws();
-              if (q < 3) this.expect(COMMA);
-            }
-            this.expect(RBRACKET);
-            seen |= FIELD_BBOX;
-          } else {
-            this.skipValue(0);
-          }
-          this.ws();
-          const c = b[this.pos];
-          if (c === COMMA) {
-            this.pos++;
-            continue;
-          }
-          if (c === RBRACE) {
-            this.pos++;
-            break;
-          }
-          throw BAIL;
-        }
-        if (seen !== ALL_FIELDS) throw BAIL;
-        n++;
-        this.ws();
-        const c = b[this.pos];
-        if (c === COMMA) {
-          this.pos++;
-          continue;
-        }
-        if (c === RBRACKET) {
-          this.pos++;
-          break;
-        }
+    this.expect(LBRACE);
+    const n = this.n;
+    if (n === this.cap) {
+      this.cap *= 2;
+      this.imageId = grow(this.imageId, this.cap);
+      this.categoryId = grow(this.categoryId, this.cap);
+      this.score = grow(this.score, this.cap);
+      this.box = grow(this.box, 4 * this.cap);
+    }
+    let seen = 0;
+    for (;;) {
+      this.ws();
+      this.expect(QUOTE);
+      const keyStart = this.pos;
+      let pos = keyStart;
+      while (pos < len && b[pos] !== QUOTE) {
+        if (b[pos] === BACKSLASH || b[pos]! < 0x20) throw BAIL;
+        pos++;
+      }
+      if (pos >= len) {
+        this.pos = pos;
         throw BAIL;
       }
+      const keyLen = pos - keyStart;
+      this.pos = pos + 1;
+      this.ws();
+      this.expect(COLON);
+      this.ws();
+      const k0 = b[keyStart];
+      if (keyLen === 8 && k0 === 0x69 && isKey(b, keyStart, KEY_IMAGE)) {
+        this.imageId[n] = this.number();
+        seen |= FIELD_IMAGE;
+      } else if (keyLen === 11 && k0 === 0x63 && isKey(b, keyStart, KEY_CATEGORY)) {
+        this.categoryId[n] = this.number();
+        seen |= FIELD_CATEGORY;
+      } else if (keyLen === 5 && k0 === 0x73 && isKey(b, keyStart, KEY_SCORE)) {
+        this.score[n] = this.number();
+        seen |= FIELD_SCORE;
+      } else if (keyLen === 4 && k0 === 0x62 && isKey(b, keyStart, KEY_BBOX)) {
+        this.expect(LBRACKET);
+        const box = this.box;
+        for (let q = 0; q < 4; q++) {
+          this.ws();
+          box[4 * n + q] = this.number();
+          this.ws();
+          if (q < 3) this.expect(COMMA);
+        }
+        this.expect(RBRACKET);
+        seen |= FIELD_BBOX;
+      } else {
+        this.skipValue(0);
+      }
+      this.ws();
+      const c = b[this.pos];
+      if (c === COMMA) {
+        this.pos++;
+        continue;
+      }
+      if (c === RBRACE) {
+        this.pos++;
+        break;
+      }
+      throw BAIL;
     }
-    this.ws();
-    if (this.pos !== len) throw BAIL;
-    return {
-      count: n,
-      imageId: imageId.subarray(0, n),
-      categoryId: categoryId.subarray(0, n),
-      box: box.subarray(0, 4 * n),
-      score: score.subarray(0, n),
-    };
+    if (seen !== ALL_FIELDS) throw BAIL;
+    this.n = n + 1;
   }
 }
 
@@ -316,10 +426,13 @@ function grow(a: Float64Array, size: number): Float64Array {
   return out;
 }
 
-const KEY_BYTES = new Map<string, Uint8Array>(['image_id', 'category_id', 'score', 'bbox'].map((k) => [k, Uint8Array.from(k, (c) => c.charCodeAt(0))]));
+const keyBytes = (k: string): Uint8Array => Uint8Array.from(k, (c) => c.charCodeAt(0));
+const KEY_IMAGE = keyBytes('image_id');
+const KEY_CATEGORY = keyBytes('category_id');
+const KEY_SCORE = keyBytes('score');
+const KEY_BBOX = keyBytes('bbox');
 
-function isKey(b: Uint8Array, at: number, key: string): boolean {
-  const kb = KEY_BYTES.get(key)!;
-  for (let i = 1; i < kb.length; i++) if (b[at + i] !== kb[i]) return false;
+function isKey(b: Uint8Array, at: number, key: Uint8Array): boolean {
+  for (let i = 1; i < key.length; i++) if (b[at + i] !== key[i]) return false;
   return true;
 }

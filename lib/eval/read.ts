@@ -4,18 +4,23 @@
 import { readFile } from 'node:fs/promises';
 import { LaxrayError, type LaxrayErrorCode } from '../errors.js';
 
+/** The IO_ERROR for a file that could not be read, naming the path and the reason. */
+export function ioError(file: string, what: string, err: unknown): LaxrayError {
+  const e = err as NodeJS.ErrnoException;
+  const reason =
+    e.code === 'ENOENT' ? 'no such file; check the path'
+    : e.code === 'EISDIR' ? 'it is a directory; give the path of the JSON file'
+    : e.code === 'EACCES' ? 'permission denied'
+    : (e.message ?? String(err));
+  return new LaxrayError('IO_ERROR', `cannot read the ${what} file ${file}: ${reason}`, { cause: err });
+}
+
 /** Reads a file as bytes; IO_ERROR naming the path and the reason when it cannot. */
 export async function readInputFile(file: string, what: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason =
-      e.code === 'ENOENT' ? 'no such file; check the path'
-      : e.code === 'EISDIR' ? 'it is a directory; give the path of the JSON file'
-      : e.code === 'EACCES' ? 'permission denied'
-      : (e.message ?? String(err));
-    throw new LaxrayError('IO_ERROR', `cannot read the ${what} file ${file}: ${reason}`, { cause: err });
+    throw ioError(file, what, err);
   }
 }
 

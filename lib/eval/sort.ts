@@ -82,3 +82,19 @@ export function argsortDescending(score: Float64Array, base: number, n: number, 
     for (let i = 0; i < n; i++) out[i] = srcIdx[i]!;
   }
 }
+
+/**
+ * For every category, its detections (kept, in grouping order) ranked by
+ * descending score: out[base + i] is the position, relative to the category's
+ * first detection `base`, of the i-th best. Ties keep grouping order (images by
+ * ascending id, then rank in the image), as pycocotools' accumulate orders them.
+ */
+export function rankByCategory(detStart: Int32Array, numImages: number, numCategories: number, score: Float64Array): Int32Array {
+  const out = new Int32Array(score.length);
+  for (let k = 0; k < numCategories; k++) {
+    const base = detStart[k * numImages]!;
+    const n = detStart[(k + 1) * numImages]! - base;
+    argsortDescending(score, base, n, out.subarray(base, base + n));
+  }
+  return out;
+}

@@ -16,11 +16,14 @@
 // (image id, then file order) instead of numpy's unstable quicksort order; a
 // class without ground truth gets null instead of NaN.
 import type { Grouping } from './group.js';
-import { argsortDescending } from './sort.js';
+import { rankByCategory } from './sort.js';
 import { pairwiseSum } from './summarize.js';
 import type { IndexedDetections, IndexedGroundTruth } from './types.js';
 
 export type VocApMethod = 'area' | '11point';
+
+const TP = 1;
+const FP = 2;
 
 export interface VocClassResult {
   id: number;
@@ -36,12 +39,13 @@ export interface VocClassResult {
 /**
  * @param grouping detections grouped by (category, image) WITHOUT a per-image cap
  *   (groupByCategoryAndImage with maxDet = Infinity), ground truth likewise.
+ * @param options.ranking the grouping's per-category score order (rankByCategory), if already known.
  */
 export function vocPerClassAP(
   gt: IndexedGroundTruth,
   dets: IndexedDetections,
   grouping: Grouping,
-  options: { iouThreshold?: number; method?: VocApMethod; honorIgnoreFlag?: boolean } = {},
+  options: { iouThreshold?: number; method?: VocApMethod; honorIgnoreFlag?: boolean; ranking?: Int32Array } = {},
 ): VocClassResult[] {
   const thr = options.iouThreshold ?? 0.5;
   const method = options.method ?? 'area';
@@ -51,8 +55,12 @@ export function vocPerClassAP(
   const box = dets.box;
   const taken = new Uint8Array(gt.count);
   const results: VocClassResult[] = [];
-  let order = new Int32Array(0);
+  const ranked = options.ranking ?? rankByCategory(detStart, I, K, score);
+  // Scratch reused across classes.
   let imageOf = new Int32Array(0);
+  let outcome = new Uint8Array(0); // 1 = TP, 2 = FP, 0 = neither (a "difficult" box)
+  let rec = new Float64Array(0);
+  let prec = new Float64Array(0);
 
   for (let k = 0; k < K; k++) {
     const base = detStart[k * I]!;
@@ -62,20 +70,31 @@ export function vocPerClassAP(
       const a = gtOrder[j]!;
       if (!(annCrowd[a] || (honorIgnore && annIgnoreField[a]))) npos++;
     }
-    if (order.length < n) {
-      order = new Int32Array(n);
+    if (npos === 0) {
+      results.push({ id: gt.categoryIds[k]!, name: gt.categoryNames[k]!, AP50: null, numGroundTruth: 0, numDetections: n });
+      continue;
+    }
+    if (imageOf.length < n) {
       imageOf = new Int32Array(n);
+      outcome = new Uint8Array(n);
+      rec = new Float64Array(n);
+      prec = new Float64Array(n);
     }
     // Image (group key) of each detection of this category.
     for (let i = 0; i < I; i++) {
       for (let p = detStart[k * I + i]!; p < detStart[k * I + i + 1]!; p++) imageOf[p - base] = k * I + i;
     }
-    argsortDescending(score, base, n, order);
-    const tp = new Float64Array(n);
-    const fp = new Float64Array(n);
+    const order = ranked.subarray(base, base + n);
+    outcome.fill(0, 0, n);
     for (let r = 0; r < n; r++) {
       const p = order[r]!;
       const key = imageOf[p]!;
+      const g0 = gtStart[key]!;
+      const g1 = gtStart[key + 1]!;
+      if (g0 === g1) {
+        outcome[r] = FP; // no box of this class in the image
+        continue;
+      }
       const dj = kept[base + p]!;
       const dx1 = box[4 * dj]!;
       const dy1 = box[4 * dj + 1]!;
@@ -83,7 +102,7 @@ export function vocPerClassAP(
       const dy2 = dy1 + box[4 * dj + 3]!;
       let ovmax = -Infinity;
       let jmax = -1;
-      for (let q = gtStart[key]!; q < gtStart[key + 1]!; q++) {
+      for (let q = g0; q < g1; q++) {
         const a = gtOrder[q]!;
         const gx1 = annBox[4 * a]!;
         const gy1 = annBox[4 * a + 1]!;
@@ -102,26 +121,25 @@ export function vocPerClassAP(
       if (ovmax > thr) {
         if (!(annCrowd[jmax] || (honorIgnore && annIgnoreField[jmax]))) {
           if (!taken[jmax]) {
-            tp[r] = 1;
+            outcome[r] = TP;
             taken[jmax] = 1;
-          } else fp[r] = 1;
+          } else outcome[r] = FP;
         }
-      } else fp[r] = 1;
+      } else outcome[r] = FP;
     }
-    let ap: number | null = null;
-    if (npos > 0) {
-      const rec = new Float64Array(n);
-      const prec = new Float64Array(n);
-      let ctp = 0;
-      let cfp = 0;
-      for (let r = 0; r < n; r++) {
-        ctp += tp[r]!;
-        cfp += fp[r]!;
-        rec[r] = ctp / npos;
-        prec[r] = ctp / Math.max(ctp + cfp, Number.EPSILON);
-      }
-      ap = method === 'area' ? vocAreaAP(rec, prec) : voc07AP(rec, prec);
+    // Cumulative precision / recall along the score order (tp, fp counts are exact integers).
+    let ctp = 0;
+    let cfp = 0;
+    for (let r = 0; r < n; r++) {
+      const o = outcome[r]!;
+      if (o === TP) ctp++;
+      else if (o === FP) cfp++;
+      rec[r] = ctp / npos;
+      prec[r] = ctp / Math.max(ctp + cfp, Number.EPSILON);
     }
+    const curveRec = rec.subarray(0, n);
+    const curvePrec = prec.subarray(0, n);
+    const ap = method === 'area' ? vocAreaAP(curveRec, curvePrec) : voc07AP(curveRec, curvePrec);
     results.push({ id: gt.categoryIds[k]!, name: gt.categoryNames[k]!, AP50: ap, numGroundTruth: npos, numDetections: n });
   }
   return results;
