@@ -1,7 +1,7 @@
 // The addon's first bindings: runtime facts, tensor transfer, an async op, and
 // C++ exceptions arriving as JS errors without killing the process.
 import test from 'ava';
-import { LaxrayError, Tensor, matmul, runtimeInfo, setThreads } from '../lib/index.js';
+import { LaxrayError, Tensor, matmul, runtimeInfo, setThreads, type DType } from '../lib/index.js';
 import { resolveDeviceName } from '../lib/device.js';
 
 const device = resolveDeviceName(); // LAXRAY_DEVICE=cuda runs the same tests on a GPU
@@ -32,7 +32,7 @@ test('setThreads changes the intra-op thread count and rejects nonsense', async 
 
 test('Float32Array, Uint8Array and Int32Array round-trip bit-exactly with their shapes', async (t) => {
   const floats = new Float32Array([0, -1.5, 3.25, Number.MAX_VALUE > 1 ? 3.4e38 : 0, -0, 1e-38]);
-  const cases: [Float32Array | Uint8Array | Int32Array, number[], string][] = [
+  const cases: [Float32Array | Uint8Array | Int32Array, number[], DType][] = [
     [floats, [2, 3], 'float32'],
     [new Uint8Array([0, 1, 127, 128, 255, 7]), [3, 2], 'uint8'],
     [new Int32Array([-2147483648, -1, 0, 1, 2147483647, 42]), [6], 'int32'],
