@@ -115,6 +115,17 @@ test('boxes outside the image: clipped (counted), dropped, or errors; inverted c
   }
 });
 
+test('a line naming another extension than the file matches the file by stem, with a warning', async (t) => {
+  const d = await opixray({ '009002.txt': '009002.jpg Utility_Knife 1 2 11 12\n' }); // the file is 009002.png
+  try {
+    const { coco, report } = await convertOpixray({ imagesDir: d.images, annotationsDir: d.annotations });
+    t.deepEqual(coco.annotations.map((a) => [a.image_id, a.bbox]), [[3, [1, 2, 10, 10]]]);
+    t.regex(report.warnings[0]!, /009002\.txt:1: names 009002\.jpg; using 009002\.png, the only file with that stem$/);
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('an unreadable image is reported; an image list restricts by name or stem', async (t) => {
   const d = await opixray(good);
   try {

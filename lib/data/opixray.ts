@@ -116,6 +116,12 @@ export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayRe
   const lowerClass = new Map<string, string>(OPIXRAY_CLASSES.map((c) => [c.toLowerCase(), c]));
   const wanted = new Set(selected);
   const allImages = new Set(imageNames);
+  // Lines sometimes name another extension than the file has (009000.jpg for 009000.TIFF): match by stem when unique.
+  const byStem = new Map<string, string | null>();
+  for (const n of imageNames) {
+    const stem = path.parse(n).name;
+    byStem.set(stem, byStem.has(stem) ? null : n);
+  }
   interface Obj {
     image: string;
     classIndex: number;
@@ -141,8 +147,14 @@ export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayRe
       const where = `${file}:${k + 1}`;
       const fields = line.split(/\s+/);
       if (fields.length !== 6) return lineProblem(`${where}: expected "<image_name> <class_name> x1 y1 x2 y2" (6 fields), got ${fields.length}: ${JSON.stringify(line)}`);
-      const [image, cls, ...nums] = fields as [string, string, string, string, string, string];
-      if (!allImages.has(image)) return lineProblem(`${where}: image ${image} is not in ${imagesDir}`);
+      const [named, cls, ...nums] = fields as [string, string, string, string, string, string];
+      let image = named;
+      if (!allImages.has(named)) {
+        const byName = byStem.get(path.parse(named).name);
+        if (!byName) return lineProblem(`${where}: image ${named} is not in ${imagesDir}`);
+        image = byName;
+        warnings.push(`${where}: names ${named}; using ${image}, the only file with that stem`);
+      }
       if (!wanted.has(image)) return;
       const stem = path.parse(txt).name;
       if (path.parse(image).name !== stem) warnings.push(`${where}: annotates ${image}, not ${stem}.*`);
