@@ -2,5 +2,27 @@
 // re-exports them.
 export { LaxrayError, type LaxrayErrorCode } from './errors.js';
 export { runtimeInfo, setThreads, type RuntimeInfo } from './runtime.js';
-export { Tensor, matmul, type DType, type HostArray, type TensorData } from './tensor.js';
 export { resolveDeviceName, type DeviceName } from './device.js';
+export { Tensor, matmul, type DType, type HostArray, type TensorData } from './tensor.js';
+export {
+  Detector,
+  type Detection,
+  type DetectorInput,
+  type InputBatch,
+  type OptimizerOptions,
+  type StepResult,
+} from './detector.js';
+export {
+  resolveConfig,
+  defaultConfig,
+  presets,
+  effectiveLr,
+  learningRateAt,
+  type LaxrayConfig,
+  type LaxrayConfigInput,
+} from './config/index.js';
+export { Trainer, evaluate, type TrainerOptions, type TrainEvent, type TrainSummary, type Evaluation } from './train/index.js';
+export { evaluateCoco, evaluateCocoFiles, type CocoEvalResult, type CocoStats } from './eval/index.js';
+export * as data from './data/index.js';
+export * as synth from './data/synth/index.js';
+export * as ops from './ops.js';
