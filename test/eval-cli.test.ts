@@ -91,8 +91,8 @@ test('bad arguments and bad inputs exit 1 with a message saying what to do', asy
   const unknown = await laxray(['eval', '--gt', gtPath, '--detections', strangers]);
   t.is(unknown.code, 1);
   t.regex(unknown.stderr, /strangers\.json: 2 problems found/);
-  t.regex(unknown.stderr, / {2}- image_id 4242 \(detections\[0\]\) is not an image of/);
-  t.regex(unknown.stderr, / {2}- category_id 77 \(detections\[1\]\) is not a category of .* \(known: 11, 12, 13\)/);
+  t.regex(unknown.stderr, / {2}- image_id 4242 is not an image of .*gt\.json \(used by detections\[0\]\)/);
+  t.regex(unknown.stderr, / {2}- category_id 77 is not a category of .*gt\.json \(known: 11, 12, 13; used by detections\[1\]\)/);
 
   const badMethod = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--opixray-method', 'voc12']);
   t.is(badMethod.code, 1);

@@ -163,7 +163,7 @@ test('a detection with a negative width still takes a place among the top detect
   approx(t, r.stats.AP, 1);
   approx(t, r.stats.AR1, 0);
   t.is(r.warnings.length, 1);
-  t.regex(r.warnings[0]!, /detections\[0\].*negative width or height/);
+  t.regex(r.warnings[0]!, /1 detection has a bbox with negative width or height \(detections\[0\]\)/);
 });
 
 test('restricting to image ids evaluates only those images', (t) => {

@@ -191,14 +191,18 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   }
   problems.throwIfAny('INVALID_DATASET', source, 'Fix the ground truth (every problem is listed) and run again.');
   if (negativeBoxes.length > 0) {
-    warnings.push(`${source}: ${describeIndices('annotations', negativeBoxes)} ha${negativeBoxes.length === 1 ? 's' : 've'} a bbox with negative width or height; such a box overlaps nothing (COCO boxes are [x, y, width, height])`);
+    const n1 = negativeBoxes.length;
+    warnings.push(
+      `${source}: ${n1} annotation${n1 === 1 ? ' has' : 's have'} a bbox with negative width or height (${describeIndices('annotations', negativeBoxes)}); such a box overlaps nothing (COCO boxes are [x, y, width, height])`,
+    );
   }
   return { source, imageIds, imageIndex, categoryIds, categoryNames, categoryIndex, count: n, annId, annImage, annCategory, annBox, annArea, annCrowd, annIgnoreField, warnings };
 }
 
+/** "annotations[2]", or "7 annotations: annotations[2], annotations[5], annotations[9], ..." */
 function describeIndices(what: string, indices: number[]): string {
   const shown = indices.slice(0, 3).map((i) => `${what}[${i}]`).join(', ');
-  return indices.length > 3 ? `${indices.length} ${what} (${shown}, ...)` : shown;
+  return indices.length > 3 ? `${indices.length} ${what}: ${shown}, ...` : shown;
 }
 
 export interface DetectionsOptions {
@@ -325,23 +329,24 @@ export function indexDetections(raw: RawDetections, gt: IndexedGroundTruth, opti
     }
   }
   for (const [id, where] of unknownImages) {
-    problems.add('unknown image', `image_id ${id} (${describeIndices('detections', where)}) is not an image of ${gt.source}`);
+    problems.add('unknown image', `image_id ${id} is not an image of ${gt.source} (used by ${describeIndices('detections', where)})`);
   }
   const known = Array.from(gt.categoryIds).join(', ');
   for (const [id, where] of unknownCats) {
-    problems.add('unknown category', `category_id ${id} (${describeIndices('detections', where)}) is not a category of ${gt.source} (known: ${known})`);
+    problems.add('unknown category', `category_id ${id} is not a category of ${gt.source} (known: ${known}; used by ${describeIndices('detections', where)})`);
   }
   problems.throwIfAny(
     'INVALID_DETECTIONS',
     source,
     unknownImages.size + unknownCats.size > 0
-      ? 'Detections must name images and categories of the ground truth they are evaluated against: check that both files belong together (and that category ids were not shifted to contiguous labels).'
+      ? 'Detections must name images and categories of the ground truth they are evaluated against: check that both files belong together (and that category ids were not shifted to contiguous labels). To score part of the images, give the full ground truth and the image ids (imageIds / --image-ids).'
       : 'Fix the detections (every problem is listed) and run again.',
   );
   const warnings: string[] = [];
   if (negativeBoxes.length > 0) {
+    const n1 = negativeBoxes.length;
     warnings.push(
-      `${source}: ${describeIndices('detections', negativeBoxes)} ha${negativeBoxes.length === 1 ? 's' : 've'} a bbox with negative width or height; evaluated as pycocotools does (it matches nothing). COCO results use [x, y, width, height], not [x1, y1, x2, y2]`,
+      `${source}: ${n1} detection${n1 === 1 ? ' has' : 's have'} a bbox with negative width or height (${describeIndices('detections', negativeBoxes)}); evaluated as pycocotools does (it matches nothing). COCO results use [x, y, width, height], not [x1, y1, x2, y2]`,
     );
   }
   return { source, count: n, image, category, box, score, warnings };
