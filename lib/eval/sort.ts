@@ -28,17 +28,30 @@ export function argsortDescending(score: Float64Array, base: number, n: number, 
     idxB = new Int32Array(cap);
   }
   hist.fill(0);
+  keysAndHistograms(score, base, n, out);
+  let srcHi: Uint32Array = hiA, srcLo: Uint32Array = loA, srcIdx: Int32Array = out;
+  let dstHi: Uint32Array = hiB, dstLo: Uint32Array = loB, dstIdx: Int32Array = idxB;
+  for (let pass = 0; pass < 4; pass++) {
+    // A digit that every key shares leaves the order as it is: skip the pass.
+    if (!prefixSums(pass * RADIX, n)) continue;
+    scatter(pass, n, srcHi, srcLo, srcIdx, dstHi, dstLo, dstIdx);
+    [srcHi, dstHi] = [dstHi, srcHi];
+    [srcLo, dstLo] = [dstLo, srcLo];
+    [srcIdx, dstIdx] = [dstIdx, srcIdx];
+  }
+  if (srcIdx !== out) out.set(srcIdx.subarray(0, n));
+}
+
+/** Sort keys (ascending ⇔ score descending) and the four 16-bit digit histograms. */
+function keysAndHistograms(score: Float64Array, base: number, n: number, out: Int32Array): void {
   for (let i = 0; i < n; i++) {
     f64[0] = score[base + i]! + 0; // -0 → +0: numpy compares them equal
-    let hi = u32[1]!;
-    let lo = u32[0]!;
-    // Key ascending ⇔ score descending.
-    if (hi & 0x80000000) {
-      // negative: larger magnitude sorts later as is
-    } else {
-      hi = ~(hi | 0x80000000) >>> 0;
-      lo = ~lo >>> 0;
-    }
+    const bitsHi = u32[1]!;
+    const bitsLo = u32[0]!;
+    // Non-negative: flip all bits but the sign's complement; negative: as is (larger magnitude sorts later).
+    const neg = bitsHi >>> 31;
+    const hi = neg ? bitsHi : ~(bitsHi | 0x80000000) >>> 0;
+    const lo = neg ? bitsLo : ~bitsLo >>> 0;
     hiA[i] = hi;
     loA[i] = lo;
     out[i] = i;
@@ -47,39 +60,30 @@ export function argsortDescending(score: Float64Array, base: number, n: number, 
     hist[2 * RADIX + (hi & 0xffff)]!++;
     hist[3 * RADIX + (hi >>> 16)]!++;
   }
-  let srcHi: Uint32Array = hiA, srcLo: Uint32Array = loA, srcIdx: Int32Array = out;
-  let dstHi: Uint32Array = hiB, dstLo: Uint32Array = loB, dstIdx: Int32Array = idxB;
-  for (let pass = 0; pass < 4; pass++) {
-    const h = pass * RADIX;
-    // A digit that every key shares leaves the order as it is: skip the pass.
-    let trivial = false;
-    let sum = 0;
-    for (let d = 0; d < RADIX; d++) {
-      const c = hist[h + d]!;
-      if (c === n) {
-        trivial = true;
-        break;
-      }
-      hist[h + d] = sum;
-      sum += c;
-    }
-    if (trivial) continue;
-    const shift = (pass & 1) * 16;
-    const fromHi = pass >= 2;
-    for (let i = 0; i < n; i++) {
-      const word = fromHi ? srcHi[i]! : srcLo[i]!;
-      const d = (word >>> shift) & 0xffff;
-      const at = hist[h + d]!++;
-      dstHi[at] = srcHi[i]!;
-      dstLo[at] = srcLo[i]!;
-      dstIdx[at] = srcIdx[i]!;
-    }
-    [srcHi, dstHi] = [dstHi, srcHi];
-    [srcLo, dstLo] = [dstLo, srcLo];
-    [srcIdx, dstIdx] = [dstIdx, srcIdx];
+}
+
+/** Turns histogram h into start offsets; false when one digit holds all n keys (nothing to do). */
+function prefixSums(h: number, n: number): boolean {
+  let sum = 0;
+  for (let d = 0; d < RADIX; d++) {
+    const c = hist[h + d]!;
+    if (c === n) return false;
+    hist[h + d] = sum;
+    sum += c;
   }
-  if (srcIdx !== out) {
-    for (let i = 0; i < n; i++) out[i] = srcIdx[i]!;
+  return true;
+}
+
+/** One stable counting-sort pass on digit `pass` (0, 1: low word; 2, 3: high word). */
+function scatter(pass: number, n: number, srcHi: Uint32Array, srcLo: Uint32Array, srcIdx: Int32Array, dstHi: Uint32Array, dstLo: Uint32Array, dstIdx: Int32Array): void {
+  const h = pass * RADIX;
+  const shift = (pass & 1) * 16;
+  const src = pass >= 2 ? srcHi : srcLo;
+  for (let i = 0; i < n; i++) {
+    const at = hist[h + ((src[i]! >>> shift) & 0xffff)]!++;
+    dstHi[at] = srcHi[i]!;
+    dstLo[at] = srcLo[i]!;
+    dstIdx[at] = srcIdx[i]!;
   }
 }
 

@@ -88,33 +88,45 @@ function iouIndex(thr: number): number {
  * numpy's C order (t, r, k), optionally for one category only. Null when none.
  */
 function meanOf(acc: Accumulated, spec: StatSpec, category: number | undefined, scratch: Float64Array): number | null {
-  const { T, R, K, A, M } = acc.shape;
+  const { T, K } = acc.shape;
   const a = areaIndex(spec.area);
   const m = MAX_DETS.indexOf(spec.maxDets);
-  const tList = spec.iouThr === undefined ? Array.from({ length: T }, (_, i) => i) : [iouIndex(spec.iouThr)];
+  const t0 = spec.iouThr === undefined ? 0 : iouIndex(spec.iouThr);
+  const t1 = spec.iouThr === undefined ? T : t0 + 1;
   const k0 = category ?? 0;
   const k1 = category === undefined ? K : category + 1;
+  const n = spec.ap ? collectPrecision(acc, t0, t1, k0, k1, a, m, scratch) : collectRecall(acc, t0, t1, k0, k1, a, m, scratch);
+  return n === 0 ? null : numpyMean(scratch, n);
+}
+
+/** precision[t0:t1, :, k0:k1, a, m] entries > -1 in C order (t, r, k) into out; returns how many. */
+function collectPrecision(acc: Accumulated, t0: number, t1: number, k0: number, k1: number, a: number, m: number, out: Float64Array): number {
+  const { R, K, A, M } = acc.shape;
+  const p = acc.precision;
   let n = 0;
-  if (spec.ap) {
-    const p = acc.precision;
-    for (const t of tList) {
-      for (let r = 0; r < R; r++) {
-        for (let k = k0; k < k1; k++) {
-          const v = p[(((t * R + r) * K + k) * A + a) * M + m]!;
-          if (v > -1) scratch[n++] = v;
-        }
-      }
-    }
-  } else {
-    const rec = acc.recall;
-    for (const t of tList) {
+  for (let t = t0; t < t1; t++) {
+    for (let r = 0; r < R; r++) {
       for (let k = k0; k < k1; k++) {
-        const v = rec[((t * K + k) * A + a) * M + m]!;
-        if (v > -1) scratch[n++] = v;
+        const v = p[(((t * R + r) * K + k) * A + a) * M + m]!;
+        if (v > -1) out[n++] = v;
       }
     }
   }
-  return n === 0 ? null : numpyMean(scratch, n);
+  return n;
+}
+
+/** recall[t0:t1, k0:k1, a, m] entries > -1 in C order (t, k) into out; returns how many. */
+function collectRecall(acc: Accumulated, t0: number, t1: number, k0: number, k1: number, a: number, m: number, out: Float64Array): number {
+  const { K, A, M } = acc.shape;
+  const rec = acc.recall;
+  let n = 0;
+  for (let t = t0; t < t1; t++) {
+    for (let k = k0; k < k1; k++) {
+      const v = rec[((t * K + k) * A + a) * M + m]!;
+      if (v > -1) out[n++] = v;
+    }
+  }
+  return n;
 }
 
 /** The 12 numbers of COCOeval.summarize() (-1 where nothing could be averaged). */
