@@ -1,5 +1,7 @@
 import test from 'ava';
+import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,6 +14,8 @@ import {
   writeGrey16Png,
 } from '../lib/data/dual_energy.js';
 import { LaxrayError } from '../lib/errors.js';
+
+const runCli = promisify(execFile);
 
 // Hand-worked eq. 1: ch2 = round(510·σ(R) − 255), R = high/low.
 //   R = 1:    σ = 0.7310586 → 372.8399 − 255 = 117.84 → 118
@@ -132,4 +136,22 @@ test('the table-driven ch2 equals round(510·σ(R) − 255) computed directly', 
     }
   }
   t.is(mismatches, 0);
+});
+
+test('laxray convert dual-energy converts a folder of pairs and reports the unmatched file', async (t) => {
+  const dir = await tmp();
+  const high = Uint16Array.of(65535, 1000, 256, 30000);
+  const low = Uint16Array.of(65535, 500, 1024, 5000);
+  await writeGrey16Png(path.join(dir, 'a_high.png'), { data: high, width: 2, height: 2 });
+  await writeGrey16Png(path.join(dir, 'a_low.png'), { data: low, width: 2, height: 2 });
+  await writeGrey16Png(path.join(dir, 'b_high.png'), { data: high, width: 2, height: 2 });
+  const out = path.join(dir, 'out');
+  const { stdout } = await runCli(process.execPath, [path.resolve('bin/laxray.js'), 'convert', 'dual-energy', '--input', dir, '--out', out, '--json']);
+  const report = JSON.parse(stdout);
+  t.deepEqual(report.converted.map((c: { name: string }) => c.name), ['a']);
+  t.deepEqual(report.unmatched.map((u: { file: string }) => u.file), ['b_high.png']);
+  const { data } = await sharp(path.join(out, 'a.png')).raw().toBuffer({ resolveWithObject: true });
+  t.deepEqual([...data], [255, 255, 118, 3, 1, 194, 1, 4, 32, 117, 19, 254]);
+  const err = await t.throwsAsync(runCli(process.execPath, [path.resolve('bin/laxray.js'), 'convert', 'dual-energy', '--high', path.join(dir, 'a_high.png'), '--out', out]));
+  t.regex((err as { stderr?: string }).stderr ?? '', /give either --high <file> --low <file>/);
 });

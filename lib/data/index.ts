@@ -45,3 +45,19 @@ export {
 } from './transforms.js';
 export { mulberry32, mixSeed, shuffleInPlace, type Random } from './random.js';
 // synth exports below
+export {
+  dualEnergyToRgb,
+  dualEnergyChannel3,
+  dualEnergyPairToRgb,
+  convertDualEnergyPair,
+  convertDualEnergyFolder,
+  readGrey16,
+  writeGrey16Png,
+  writeRgb8Png,
+  type Grey16Image,
+  type Rgb8Image,
+  type DualEnergyFolderOptions,
+  type DualEnergyFolderReport,
+} from './dual_energy.js';
+export * as synth from './synth/index.js';
+export { generateDataset, type GenerateDatasetOptions, type GenerateDatasetResult, type SynthRecipe } from './synth/index.js';

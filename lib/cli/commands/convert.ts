@@ -97,3 +97,73 @@ function registerOpixray(convert: Command): void {
 
 /** One entry per `laxray convert <kind>`. */
 const SUBCOMMANDS: Array<(convert: Command) => void> = [registerOpixray];
+
+// --- laxray convert dual-energy ---------------------------------------------
+// (appended by the dual-energy / synth module; dual_energy.ts is loaded on use)
+
+interface DualEnergyCliOptions {
+  high?: string;
+  low?: string;
+  input?: string;
+  out: string;
+  highPattern: string;
+  lowPattern: string;
+  json?: boolean;
+}
+
+function registerDualEnergy(convert: Command): void {
+  convert
+    .command('dual-energy')
+    .description(
+      'raw dual-energy scans (two 16-bit grey PNG/TIFF images, high and low energy) → 3-channel 8-bit PNG by the paper\'s eq. 1: ' +
+        'high/256, low/256, 510·sigmoid(high/low) − 255. One pair (--high, --low, --out file) or a folder of pairs (--input dir, --out dir) matched by name.',
+    )
+    .option('--high <file>', 'high-energy image of one pair')
+    .option('--low <file>', 'low-energy image of one pair')
+    .option('-i, --input <dir>', 'folder of pairs (converted to <out>/<name>.png)')
+    .requiredOption('-o, --out <path>', 'output PNG (one pair) or folder (--input)')
+    .option('--high-pattern <pattern>', 'file stem of high-energy images in --input; {name} is the pair name', '{name}_high')
+    .option('--low-pattern <pattern>', 'file stem of low-energy images in --input', '{name}_low')
+    .option('--json', 'print the report as one JSON object')
+    .action(async (options: DualEnergyCliOptions) => {
+      const de = await import('../../data/dual_energy.js');
+      const single = options.high !== undefined || options.low !== undefined;
+      if (single === (options.input !== undefined) || (single && (options.high === undefined || options.low === undefined))) {
+        throw new LaxrayError('INVALID_ARGUMENT', 'give either --high <file> --low <file> (one pair) or --input <dir> (a folder of pairs), with --out');
+      }
+      if (single) {
+        await de.convertDualEnergyPair(options.high as string, options.low as string, options.out);
+        if (options.json) process.stdout.write(JSON.stringify({ converted: [{ high: options.high, low: options.low, output: options.out }], unmatched: [], failed: [] }) + '\n');
+        else process.stdout.write(`wrote ${options.out}\n`);
+        return;
+      }
+      const { default: cliProgress } = await import('cli-progress');
+      const bar = !options.json && process.stderr.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'dual-energy |{bar}| {value}/{total} pairs' }, cliProgress.Presets.shades_classic) : undefined;
+      let started = false;
+      let report;
+      try {
+        report = await de.convertDualEnergyFolder(options.input as string, options.out, {
+          highPattern: options.highPattern,
+          lowPattern: options.lowPattern,
+          onProgress: (done, total) => {
+            if (!started) bar?.start(total, 0);
+            started = true;
+            bar?.update(done);
+          },
+        });
+      } finally {
+        bar?.stop();
+      }
+      if (options.json) process.stdout.write(JSON.stringify(report) + '\n');
+      else {
+        const lines = [`converted ${report.converted.length} pairs into ${options.out}`];
+        if (report.unmatched.length > 0) lines.push(`${report.unmatched.length} files not converted:`, ...report.unmatched.slice(0, 20).map((u) => `  - ${u.file}: ${u.reason}`));
+        if (report.unmatched.length > 20) lines.push(`  ... and ${report.unmatched.length - 20} more (see --json)`);
+        if (report.failed.length > 0) lines.push(`${report.failed.length} pairs failed:`, ...report.failed.slice(0, 20).map((f) => `  - ${f.name}: ${f.error}`));
+        process.stdout.write(lines.join('\n') + '\n');
+      }
+      if (report.failed.length > 0 || report.converted.length === 0) process.exitCode = 1;
+    });
+}
+
+SUBCOMMANDS.push(registerDualEnergy);
