@@ -43,8 +43,10 @@ function perClassRows(result: CocoEvalResult): TableRow[] {
 }
 
 /** The summary tables of a finished run (percent; '-' where a class has no ground truth). */
-export function summarySections(input: Pick<RunReportInput, 'evaluation' | 'training'>): SummarySection[] {
+export function summarySections(input: Pick<RunReportInput, 'evaluation' | 'training'> & { setName?: string }): SummarySection[] {
   const { evaluation, training } = input;
+  const setName = input.setName ?? 'validation';
+  const Set = setName.charAt(0).toUpperCase() + setName.slice(1);
   const sections: SummarySection[] = [
     {
       title: 'Training',
@@ -55,11 +57,11 @@ export function summarySections(input: Pick<RunReportInput, 'evaluation' | 'trai
   if (evaluation === null) return sections;
   const overall = evaluation.overall;
   sections.push({
-    title: `Validation: COCO bbox (pycocotools), ${overall.counts.images} images, ${overall.counts.groundTruth} objects (%)`,
+    title: `${Set}: COCO bbox (pycocotools), ${overall.counts.images} images, ${overall.counts.groundTruth} objects (%)`,
     rows: [statsRow('all images', overall), ...(evaluation.challenging ? [statsRow('challenging subset', evaluation.challenging)] : [])],
     options: { columns: [...STAT_NAMES, 'mAP50'], nameHeader: 'images' },
   });
-  sections.push({ title: 'Per class, all validation images (%)', rows: perClassRows(overall), options: { columns: [...PER_CLASS], nameHeader: 'class' } });
+  sections.push({ title: `Per class, all ${setName} images (%)`, rows: perClassRows(overall), options: { columns: [...PER_CLASS], nameHeader: 'class' } });
   if (evaluation.challenging) {
     const ch = evaluation.challenging;
     sections.push({
