@@ -107,7 +107,10 @@ function scissors(rng: Rng, f: Frame): Primitive[] {
   for (const side of [-1, 1]) {
     const g = subFrame(f, 0, 0, side * open);
     const bw = rng.range(9, 13);
-    out.push(slab(g, [[0, -bw / 2, L * 0.7, -bw * 0.35 * side - bw * 0.05, L, side * 1, L * 0.6, bw * 0.3, -8, bw / 2, -8, -bw / 2].map((v, i) => (i % 2 === 1 ? v * side : v))], 2, 'iron', { fromV: 0, toV: (side * bw) / 2, min: 0.4 }));
+    // one blade, drawn for side = +1 and mirrored across the axis for side = −1:
+    // straight back, edge curving to the tip, a short tang past the pivot
+    const blade = [0, -bw / 2, L * 0.7, -bw * 0.4, L, 1, L * 0.6, bw * 0.3, -8, bw / 2, -8, -bw / 2];
+    out.push(slab(g, [blade.map((v, i) => (i % 2 === 1 ? v * side : v))], 2, 'iron', { fromV: 0, toV: (side * bw) / 2, min: 0.4 }));
     const lw = rng.range(30, 42);
     const lh = rng.range(20, 28);
     const loopC = -10 - lw / 2;
