@@ -273,3 +273,14 @@ test('few photons: the reading behind thick steel follows Poisson statistics (me
   t.true(Math.abs(mean - expected) < 0.15, `mean ${mean} vs ${expected}`);
   t.true(Math.abs(variance - expected) < 0.6, `variance ${variance} vs ${expected}`);
 });
+
+test('generateDataset rejects a bad count, seed or output folder with LaxrayError', async (t) => {
+  await t.throwsAsync(generateDataset({ outDir: 'unused', count: 0 }), { instanceOf: LaxrayError, message: /count must be a positive integer/ });
+  await t.throwsAsync(generateDataset({ outDir: 'unused', count: 1, seed: -1 }), { instanceOf: LaxrayError, message: /seed must be an integer/ });
+  const root = await mkdtemp(path.join(tmpdir(), 'laxray-synth-'));
+  const file = path.join(root, 'a-file');
+  await (await import('node:fs/promises')).writeFile(file, 'x');
+  const err = await t.throwsAsync(generateDataset({ outDir: path.join(file, 'sub'), count: 1, workers: 1 }), { instanceOf: LaxrayError });
+  t.is(err?.code, 'IO_ERROR');
+  t.regex(err?.message ?? '', /a-file/);
+});
