@@ -21,6 +21,24 @@ import { dualEnergyToRgb } from '../../lib/data/dual_energy.js';
 const WIDTH = 640;
 const HEIGHT = 480;
 
+/**
+ * A fixed arithmetic kernel (one 640×480 pass of multiply-add and sqrt), timed
+ * next to the figures: on a shared machine its time shows how fast the CPU was
+ * during the run, so figures from different runs can be put side by side.
+ */
+function referenceKernelMs(): number {
+  const a = new Float32Array(WIDTH * HEIGHT).map((_, i) => (i % 997) / 997);
+  let best = Infinity;
+  let sink = 0;
+  for (let r = 0; r < 15; r++) {
+    const t = performance.now();
+    for (let i = 0; i < a.length; i++) sink += Math.sqrt(a[i]! * 3.1 + 0.5) * 0.25;
+    best = Math.min(best, performance.now() - t);
+  }
+  if (sink === -1) console.log(sink);
+  return +best.toFixed(3);
+}
+
 export async function run(): Promise<void> {
   const recipe = resolveRecipe({ width: WIDTH, height: HEIGHT });
   const scratch = new RenderScratch();
@@ -65,6 +83,7 @@ export async function run(): Promise<void> {
     imagesPerSecond: { best: Math.max(...rounds.map((r) => r.wall)), median: median(rounds.map((r) => r.wall)) },
     imagesPerCpuSecond: { best: Math.max(...rounds.map((r) => r.cpu)), median: median(rounds.map((r) => r.cpu)) },
     msPerImage: Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, +(v / n).toFixed(3)])),
+    referenceKernelMs: referenceKernelMs(),
     loadAverage: os.loadavg()[0],
   });
 
