@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,9 +62,15 @@ test('every byte is finite and in range over a sweep of pairs', (t) => {
   for (let i = 0; i < n; i++) t.is(rgb[3 * i + 2], dualEnergyChannel3(high[i] as number, low[i] as number));
 });
 
+const made: string[] = [];
 async function tmp(): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), 'laxray-de-'));
+  const dir = await mkdtemp(path.join(tmpdir(), 'laxray-de-'));
+  made.push(dir);
+  return dir;
 }
+test.after.always(async () => {
+  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 test('16-bit PNG pairs round-trip through files and the folder converter reports unmatched files', async (t) => {
   const dir = await tmp();

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ const bin = path.resolve('bin/laxray.js');
 
 test('laxray synth --json writes the dataset and prints one JSON object', async (t) => {
   const out = await mkdtemp(path.join(tmpdir(), 'laxray-synth-cli-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
   const { stdout } = await run(process.execPath, [bin, 'synth', '--out', out, '--count', '4', '--seed', '3', '--width', '160', '--height', '120', '--objects-per-image', '2', '--overlap-rate', '1', '--raw', '--workers', '1', '--preview', path.join(out, 'sheet.png'), '--json']);
   const result = JSON.parse(stdout);
   t.is(result.count, 4);

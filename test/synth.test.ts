@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateDataset, generateSample, sampleScene } from '../lib/data/synth/generate.js';
@@ -60,6 +60,7 @@ async function tree(dir: string): Promise<Map<string, Buffer>> {
 
 test('a dataset is byte-identical for the same seed, in one thread or across workers', async (t) => {
   const root = await mkdtemp(path.join(tmpdir(), 'laxray-synth-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
   const opts = { count: 12, seed: 9, recipe: { width: 160, height: 120 }, raw: true };
   await generateDataset({ ...opts, outDir: path.join(root, 'a'), workers: 1 });
   const r = await generateDataset({ ...opts, outDir: path.join(root, 'b'), workers: 2 });
@@ -278,6 +279,7 @@ test('generateDataset rejects a bad count, seed or output folder with LaxrayErro
   await t.throwsAsync(generateDataset({ outDir: 'unused', count: 0 }), { instanceOf: LaxrayError, message: /count must be a positive integer/ });
   await t.throwsAsync(generateDataset({ outDir: 'unused', count: 1, seed: -1 }), { instanceOf: LaxrayError, message: /seed must be an integer/ });
   const root = await mkdtemp(path.join(tmpdir(), 'laxray-synth-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
   const file = path.join(root, 'a-file');
   await (await import('node:fs/promises')).writeFile(file, 'x');
   const err = await t.throwsAsync(generateDataset({ outDir: path.join(file, 'sub'), count: 1, workers: 1 }), { instanceOf: LaxrayError });
