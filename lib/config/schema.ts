@@ -12,23 +12,11 @@
 //   device                       LAXRAY_DEVICE, else 'cpu'
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { CLCXRAY_CLASSES } from '../clcxray.js';
 import type { DeviceName } from '../device.js';
 
 /** The 12 CLCXray categories, in the dataset's order. */
-export const CLCXRAY_CLASSES = [
-  'blade',
-  'dagger',
-  'knife',
-  'scissors',
-  'swiss army knife',
-  'cans',
-  'carton drinks',
-  'glass bottle',
-  'plastic bottle',
-  'vacuum cup',
-  'spray cans',
-  'tin',
-] as const;
+export { CLCXRAY_CLASSES };
 
 export const PRESET_NAMES = ['atss', 'atss-lacls', 'atss-lareg'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];

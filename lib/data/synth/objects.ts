@@ -3,26 +3,14 @@
 // centred on the frame (u along the object's length). Dimensions are in mm and
 // follow everyday items (a 330 ml can is 66 mm × 115 mm, a utility-knife blade
 // 18 mm × 100 mm × 0.6 mm, ...).
+import { CLCXRAY_CLASSES } from '../../clcxray.js';
 import type { Rng } from './prng.js';
 import type { MaterialName } from './materials.js';
 import type { Primitive } from './shapes.js';
 import { ellipsePts, ellipsoid, revolved, roundedRectPts, slab, subFrame, type Frame, type ProfileSegment } from './build.js';
 
 /** CLCXray categories, ids 1..12 in the dataset's order. */
-export const CATEGORIES = [
-  'blade',
-  'dagger',
-  'knife',
-  'scissors',
-  'swiss army knife',
-  'cans',
-  'carton drinks',
-  'glass bottle',
-  'plastic bottle',
-  'vacuum cup',
-  'spray cans',
-  'tin',
-] as const;
+export const CATEGORIES = CLCXRAY_CLASSES;
 
 export type CategoryName = (typeof CATEGORIES)[number];
 
