@@ -21,6 +21,8 @@ export interface RunReportInput {
   valSet: Dataset | null;
   /** Annotated validation images to write (0: none). */
   samples: number;
+  /** Draw detections scoring at least this on them (default 0.3). */
+  drawThreshold?: number;
   training: { iterations: number; epochs: number; seconds: number; nonFinite: number };
 }
 
@@ -103,7 +105,7 @@ export async function writeRunReport(dir: string, input: RunReportInput): Promis
       files.detections = [];
       for (const image of ordered.slice(0, input.samples)) {
         const dets = evaluation.detections.byImage.get(image.id) ?? [];
-        const png = await annotateImage(image.path, dets, { scoreThreshold: 0.3 });
+        const png = await annotateImage(image.path, dets, { scoreThreshold: input.drawThreshold ?? 0.3 });
         const out = path.join(sampleDir, `${path.basename(image.fileName, path.extname(image.fileName))}.png`);
         await writeFileAtomic(out, png);
         files.detections.push(out);

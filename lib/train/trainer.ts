@@ -59,6 +59,8 @@ export interface TrainerOptions {
   keepCheckpoints?: number;
   /** Annotated validation images written to report/detections (default 8; 0 for none). */
   reportSamples?: number;
+  /** Score from which detections are drawn on those images (default 0.3). */
+  drawThreshold?: number;
   /** Decode worker threads of the loaders. Default config.data.workers. */
   workers?: number;
   /** Validation images per forward pass. Default config.train.batchSize. */
@@ -311,6 +313,7 @@ export class Trainer extends EventEmitter {
         evaluation,
         valSet: this.valSet,
         samples: completed ? (this.options.reportSamples ?? 8) : 0,
+        ...(this.options.drawThreshold !== undefined ? { drawThreshold: this.options.drawThreshold } : {}),
         training: { iterations: state.iteration, epochs: state.epoch, seconds: elapsed(), nonFinite: state.nonFinite.total },
       });
       const summary: TrainSummary = {

@@ -39,6 +39,9 @@ export const DEMO_RECIPE: Partial<SynthRecipe> = {
   split: [0.8, 0.1, 0.1],
 };
 
+/** A few minutes of training give scores of about 0.1-0.3 (cls × quality): boxes from this score are drawn. */
+export const DEMO_DRAW_THRESHOLD = 0.15;
+
 /** Input scale [long, short] of the demo model. */
 export const DEMO_SCALE: [number, number] = [384, 256];
 
@@ -134,7 +137,7 @@ export function register(program: Command): void {
       const detector = await Detector.create(config);
       say(`training ATSS+LAcls (ResNet-18, ${config.data.imageScale.join('×')}) for ${opts.epochs} epochs on ${config.device}`);
       const printer = createProgressPrinter({ json: opts.json === true, progress: opts.progress, label: 'train' });
-      const trainer = new Trainer({ detector, train: train!, val: val!, runDir, reportSamples: 4 });
+      const trainer = new Trainer({ detector, train: train!, val: val!, runDir, reportSamples: 4, drawThreshold: DEMO_DRAW_THRESHOLD });
       trainer.on('event', (e: TrainEvent) => printer.onEvent(e));
       const trainStarted = performance.now();
       let summary;
@@ -152,7 +155,7 @@ export function register(program: Command): void {
       await fs.rm(detDir, { recursive: true, force: true });
       await fs.mkdir(detDir, { recursive: true });
       for (const image of test!.images.slice(0, 12)) {
-        const png = await annotateImage(image.path, evaluation.detections.byImage.get(image.id) ?? [], { scoreThreshold: 0.3 });
+        const png = await annotateImage(image.path, evaluation.detections.byImage.get(image.id) ?? [], { scoreThreshold: DEMO_DRAW_THRESHOLD });
         await writeFileAtomic(path.join(detDir, path.basename(image.fileName)), png);
       }
       const seconds = (performance.now() - started) / 1000;
@@ -184,7 +187,7 @@ export function register(program: Command): void {
           `wall time ${formatDuration(seconds)} (data ${formatDuration(dataSeconds)}, training + validation ${formatDuration(trainSeconds)}) on ${detector.device}`,
           `run: ${runDir}   (report: ${path.join(runDir, 'report')})`,
           `annotated test detections: ${detDir}`,
-          `next: laxray detect --run ${path.relative(process.cwd(), runDir) || runDir} <image.png> --out detections`,
+          `next: laxray detect --run ${path.relative(process.cwd(), runDir) || runDir} <image.png> --out detections --draw-threshold ${DEMO_DRAW_THRESHOLD}`,
           '',
         ].join('\n'),
       );
