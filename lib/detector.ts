@@ -6,7 +6,6 @@ import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } fro
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
-import { resolveWeightsFile } from './checkpoint/run_dir.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
 export interface InputBatch {
@@ -63,31 +62,15 @@ export class Detector {
   }
 
   /**
-   * A trained detector from a run directory (its latest checkpoint) or a
-   * weights file written by saveWeights; the config comes from the file.
-   * `overrides` may change run-time settings such as the device.
+   * A trained detector from a run directory (its latest checkpoint and
+   * config.json) or a weights file written by saveWeights (config in its
+   * metadata). `overrides` change settings such as the device or test
+   * thresholds; the pretrained backbone is not loaded again.
    */
-  static async load(runDirOrWeights: string, overrides: { device?: string } = {}): Promise<Detector> {
-    const file = await resolveWeightsFile(runDirOrWeights);
-    const { tensors, metadata } = await readSafetensors(file);
-    if (!metadata.config) {
-      throw new LaxrayError('CHECKPOINT_ERROR', `${file} has no laxray config in its metadata; load it into a Detector.create(config) with loadWeights instead`);
-    }
-    let saved: LaxrayConfig;
-    try {
-      saved = JSON.parse(metadata.config) as LaxrayConfig;
-    } catch (err) {
-      throw new LaxrayError('CHECKPOINT_ERROR', `${file}: the config in its metadata is not valid JSON`, { cause: err });
-    }
-    // The weights come from the file: do not load the original pretrained backbone again.
-    const config = resolveConfig({
-      ...(saved as object),
-      device: overrides.device ?? process.env.LAXRAY_DEVICE ?? saved.device,
-      model: { ...saved.model, backbone: { ...saved.model.backbone, pretrained: null } },
-    } as LaxrayConfigInput);
-    const detector = await Detector.create(config);
-    await call(() => detector.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
-    return detector;
+  static async load(runDirOrWeights: string, overrides: LaxrayConfigInput = {}): Promise<Detector> {
+    // The run-directory layout belongs to the trainer (lib/train/run_dir.ts).
+    const { loadDetector } = await import('./train/load.js');
+    return loadDetector(runDirOrWeights, overrides);
   }
 
   get device(): string {

@@ -138,6 +138,17 @@ test('safetensors round trip is bit-exact', async (t) => {
   t.deepEqual(Array.from(oa['head.p3.cls']!.data), Array.from(ob['head.p3.cls']!.data));
 });
 
+test('Detector.load restores a saved detector (config from the file metadata, same outputs)', async (t) => {
+  const a = await Detector.create({ ...small({ regression: 'delta', la: 'cls' }), train: { seed: 9 } });
+  const file = path.join(tmp, 'saved.safetensors');
+  await a.saveWeights(file);
+  const b = await Detector.load(file);
+  t.is(b.config.model.head.la, 'cls');
+  t.deepEqual(b.classNames(), ['a', 'b', 'c']);
+  const input = randomBatch(1, 64, 64, 3);
+  t.deepEqual(Array.from((await b.inspect(input))['head.p4.reg']!.data), Array.from((await a.inspect(input))['head.p4.reg']!.data));
+});
+
 /** torchvision's resnet18 state-dict keys and shapes, written out from its architecture (BasicBlock, [2, 2, 2, 2]). */
 function torchvisionResnet18(): Map<string, number[]> {
   const keys = new Map<string, number[]>();

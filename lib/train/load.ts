@@ -10,8 +10,7 @@ import { resolveModelSource } from './run_dir.js';
  * A detector with trained weights from `source`: a run directory (its
  * config.json and latest checkpoint) or a .safetensors file written by
  * Detector.saveWeights (its config is in the metadata). `overrides` apply to the
- * config (e.g. `{ device: 'cuda' }`). Uses Detector.load when the detector
- * module provides it.
+ * config (e.g. `{ device: 'cuda' }`). Detector.load is this function.
  */
 export async function loadDetector(source: string, overrides: LaxrayConfigInput = {}): Promise<Detector> {
   const resolved = await resolveModelSource(source, { ...overrides, model: { ...(overrides.model ?? {}), backbone: { ...(overrides.model?.backbone ?? {}), pretrained: null } } });
