@@ -4,7 +4,9 @@
 import { LaxrayError } from './errors.js';
 import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
+import sharp from 'sharp';
 import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
@@ -13,7 +15,17 @@ export interface InputBatch {
   shape: readonly number[];
 }
 
-export type DetectorInput = ImageInput | readonly ImageInput[] | InputBatch;
+/**
+ * A raw dual-energy scan: the scanner's two 16-bit grey images (files, or
+ * decoded pixels), turned into the 3-channel image by eq. 1 before detection.
+ */
+export interface DualEnergyInput {
+  high: string | Grey16Image;
+  low: string | Grey16Image;
+}
+
+export type SingleInput = ImageInput | DualEnergyInput;
+export type DetectorInput = SingleInput | readonly SingleInput[] | InputBatch;
 
 /** One detected object, in original image coordinates. */
 export interface Detection {
@@ -136,8 +148,8 @@ export class Detector {
   }
 
   /** Detections for one image (-> Detection[]) or several / a batch (-> Detection[][]), in original image coordinates. */
-  async detect(input: ImageInput): Promise<Detection[]>;
-  async detect(input: readonly ImageInput[] | Batch | InputBatch): Promise<Detection[][]>;
+  async detect(input: SingleInput): Promise<Detection[]>;
+  async detect(input: readonly SingleInput[] | Batch | InputBatch): Promise<Detection[][]>;
   async detect(input: DetectorInput): Promise<Detection[] | Detection[][]> {
     const single = !Array.isArray(input) && !isInputBatch(input);
     const batch = await this.toBatch(input);
@@ -180,8 +192,29 @@ export class Detector {
       return input;
     }
     const { imageScale, mean, std, padDivisor } = this.config.data;
-    return preprocess(input as ImageInput | readonly ImageInput[], { scale: imageScale, mean, std, sizeDivisor: padDivisor });
+    const options = { scale: imageScale, mean, std, sizeDivisor: padDivisor };
+    if (Array.isArray(input)) return preprocess(await Promise.all((input as readonly SingleInput[]).map(toImageInput)), options);
+    return preprocess(await toImageInput(input as SingleInput), options);
   }
+}
+
+function isDualEnergy(input: unknown): input is DualEnergyInput {
+  return typeof input === 'object' && input !== null && 'high' in input && 'low' in input;
+}
+
+/** A dual-energy pair becomes its eq.-1 image (as sharp raw RGB); other inputs pass through. */
+async function toImageInput(input: SingleInput): Promise<ImageInput> {
+  if (!isDualEnergy(input)) return input;
+  const read = (image: string | Grey16Image) => (typeof image === 'string' ? readGrey16(image) : Promise.resolve(image));
+  const [high, low] = await Promise.all([read(input.high), read(input.low)]);
+  const name = (image: string | Grey16Image, which: string) => (typeof image === 'string' ? image : `the ${which}-energy image`);
+  if (high.width !== low.width || high.height !== low.height || high.data.length !== high.width * high.height || low.data.length !== low.width * low.height) {
+    throw new LaxrayError(
+      'INVALID_IMAGE',
+      `${name(input.high, 'high')} (${high.width}×${high.height}) and ${name(input.low, 'low')} (${low.width}×${low.height}) must be single-channel images of the same size from one scan`,
+    );
+  }
+  return sharp(dualEnergyToRgb(high.data, low.data), { raw: { width: high.width, height: high.height, channels: 3 } });
 }
 
 function isInputBatch(input: unknown): input is InputBatch {

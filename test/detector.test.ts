@@ -260,3 +260,24 @@ test('bad images are refused with what was wrong, and the detector still works a
 test('unknown config values are refused before any tensor work', async (t) => {
   await t.throwsAsync(Detector.create({ model: { backbone: { depth: 101 } } } as never), { instanceOf: LaxrayError, message: /depth/ });
 });
+
+test('a raw dual-energy pair is turned into the eq.-1 image before detection', async (t) => {
+  const detector = await Detector.create(small());
+  const [w, h] = [40, 30];
+  // high 25600, low 12800: ch0 = 25600/256 = 100, ch1 = 50, ch2 = round(510·σ(2) − 255) = round(194.2) = 194
+  const pair = {
+    high: { data: new Uint16Array(w * h).fill(25600), width: w, height: h },
+    low: { data: new Uint16Array(w * h).fill(12800), width: w, height: h },
+  };
+  const batch = await detector.toBatch(pair);
+  const [, , height, width] = batch.shape as number[];
+  const plane = height! * width!;
+  const expected = [(100 - 123.675) / 58.395, (50 - 116.28) / 57.12, (194 - 103.53) / 57.375];
+  for (let c = 0; c < 3; c++) t.true(Math.abs(batch.data[c * plane]! - expected[c]!) < 1e-4, `channel ${c}`);
+  const detections = await detector.detect(pair);
+  t.true(Array.isArray(detections));
+  await t.throwsAsync(detector.detect({ high: pair.high, low: { data: new Uint16Array(10), width: 5, height: 2 } }), {
+    instanceOf: LaxrayError,
+    message: /same size/,
+  });
+});
