@@ -269,27 +269,8 @@ test('a detector whose class count differs from the dataset is refused, naming b
 
 // ------------------------------------------------------------------ native
 
-/** The native training step exists once the addon is built with it. */
-async function nativeTraining(): Promise<boolean> {
-  try {
-    const d = await Detector.create(tinyConfig());
-    d.configureOptimizer({ momentum: 0.9, weightDecay: 1e-4, gradClipNorm: null });
-    return true;
-  } catch {
-    return false;
-  }
-}
-let nativeReady: Promise<boolean> | undefined;
-/** Tests of the real network; they pass with a note where the addon has no training step. */
-const nativeTest = (title: string, body: (t: ExecutionContext) => Promise<void>) =>
-  test.serial(title, async (t) => {
-    if (!(await (nativeReady ??= nativeTraining()))) {
-      t.log('skipped: the addon has no trainStep');
-      t.pass();
-      return;
-    }
-    await body(t);
-  });
+/** Tests of the real network (serial: they share the two cores). */
+const nativeTest = (title: string, body: (t: ExecutionContext) => Promise<void>) => test.serial(title, body);
 
 nativeTest('real detector: 2 iterations, checkpoint, resume; the resumed losses match an uninterrupted run to 1e-5', async (t) => {
   const { train, val } = await data();
