@@ -84,15 +84,17 @@ function cxx11Abi(libDir) {
   return readFileSync(c10).includes('__cxx11') ? 1 : 0;
 }
 
-/** Reads the version from torch/version.h (under the C++ API include dir in 1.13 and 2.x). */
+/** Reads the version from the headers (torch/version.h in 1.13; torch/headeronly/version.h in recent 2.x). */
 function torchVersion(includeDirs) {
   for (const dir of includeDirs) {
-    const file = path.join(dir, 'torch', 'version.h');
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8');
-    const part = (name) => new RegExp(`#define\\s+TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
-    const [major, minor, patch] = ['MAJOR', 'MINOR', 'PATCH'].map(part);
-    if (major !== undefined) return `${major}.${minor}.${patch}`;
+    for (const rel of [['torch', 'version.h'], ['torch', 'headeronly', 'version.h']]) {
+      const file = path.join(dir, ...rel);
+      if (!existsSync(file)) continue;
+      const text = readFileSync(file, 'utf8');
+      const part = (name) => new RegExp(`#define\\s+TORCH_VERSION_${name}\\s+(\\d+)`).exec(text)?.[1];
+      const [major, minor, patch] = ['MAJOR', 'MINOR', 'PATCH'].map(part);
+      if (major !== undefined) return `${major}.${minor}.${patch}`;
+    }
   }
   return 'unknown';
 }
