@@ -10,7 +10,7 @@
 //     recompiles only what changed, into build/Release, which node-gyp-build
 //     prefers over prebuilds/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,10 @@ export function buildAddon({ incremental = false } = {}) {
     process.stderr.write(`laxray: rebuilding changed native sources against ${describe}\n`);
     if (JSON.stringify(stamp.sources) !== JSON.stringify(sources)) run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
     run(process.execPath, [nodeGyp(), 'build', '-j', 'max'], 'building the addon (node-gyp)');
+    // make leaves the binary untouched when no C++ changed (e.g. only the
+    // locator did): mark it current so setup does not rebuild every time.
+    const binary = path.join(root, 'build', 'Release', 'laxray.node');
+    if (existsSync(binary)) utimesSync(binary, new Date(), new Date());
   } else {
     process.stderr.write(`laxray: building the addon against ${describe} (a few minutes)\n`);
     const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json')), 'bin.js');
