@@ -12,22 +12,11 @@ import { evaluateCoco } from '../../lib/eval/evaluate.js';
 import { evaluateCocoFiles } from '../../lib/eval/files.js';
 import type { CocoDetection, CocoGroundTruth } from '../../lib/eval/types.js';
 import { reportBenchmark } from './machine.js';
+import { mulberry32 } from '../../lib/data/random.js';
 
 export interface SyntheticEvalSet {
   groundTruth: CocoGroundTruth;
   detections: CocoDetection[];
-}
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
@@ -39,7 +28,7 @@ const round2 = (v: number): number => Math.round(v * 100) / 100;
  * scores with 4 decimals, so ties occur as with real detectors' outputs.
  */
 export function syntheticEvalSet(numImages = 5000, detsPerImage = 100, numClasses = 12, seed = 1): SyntheticEvalSet {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const images: CocoGroundTruth['images'] = [];
   const annotations: CocoGroundTruth['annotations'] = [];
   const categories = Array.from({ length: numClasses }, (_, c) => ({ id: c + 1, name: `class${c + 1}` }));
