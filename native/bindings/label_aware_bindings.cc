@@ -13,26 +13,35 @@ struct LabelAwareOutput {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
 };
 
-torch::Tensor optionalLabels(const Napi::CallbackInfo& info, size_t index, std::vector<Napi::Value>& keepAlive,
-                             HostBuffer& host, bool& present) {
-  present = info.Length() > index + 1 && !info[index].IsNull() && !info[index].IsUndefined();
-  if (present) {
-    host = hostBufferFrom(info[index], info[index + 1], "labels");
-    keepAlive.push_back(info[index]);
+// The arguments both functions share: x, a 1x1-conv predictor (weight, bias)
+// and optional labels; the typed arrays are kept alive in `keepAlive`.
+struct PredictorArgs {
+  HostBuffer x, weight, bias, labels;
+  bool hasLabels = false;
+  std::vector<Napi::Value> keepAlive;
+};
+
+// (x, xShape, weight, weightShape, bias, labels|null, labelShape, ...)
+PredictorArgs predictorArgs(const Napi::CallbackInfo& info) {
+  PredictorArgs args;
+  args.keepAlive = {info[0], info[2], info[4]};
+  args.x = hostBufferFrom(info[0], info[1], "x");
+  args.weight = hostBufferFrom(info[2], info[3], "weight");
+  args.bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
+  args.bias.shape = {static_cast<int64_t>(args.bias.byteLength / sizeof(float))};
+  args.hasLabels = info.Length() > 6 && !info[5].IsNull() && !info[5].IsUndefined();
+  if (args.hasLabels) {
+    args.labels = hostBufferFrom(info[5], info[6], "labels");
+    args.keepAlive.push_back(info[5]);
   }
-  return torch::Tensor();
+  return args;
 }
 
 // labelAwareCls(x, xShape [N,Cin,H,W], weight, weightShape [C,Cin], bias [C], labels|null, labelShape [N,H,W], a, b, c)
 Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
-  std::vector<Napi::Value> keepAlive{info[0], info[2], info[4]};
-  HostBuffer x = hostBufferFrom(info[0], info[1], "x");
-  HostBuffer weight = hostBufferFrom(info[2], info[3], "weight");
-  HostBuffer bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
-  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
-  HostBuffer labels;
-  bool hasLabels = false;
-  optionalLabels(info, 5, keepAlive, labels, hasLabels);
+  PredictorArgs a = predictorArgs(info);
+  const HostBuffer x = a.x, weight = a.weight, bias = a.bias, labels = a.labels;
+  const bool hasLabels = a.hasLabels;
   LabelAwareCoefficients k{numberArg(info, 7, "a"), numberArg(info, 8, "b"), numberArg(info, 9, "c")};
   return PromiseWorker<LabelAwareOutput>::Run(
       info.Env(), "labelAwareCls",
@@ -50,19 +59,14 @@ Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
         LabelAwareClsResult r = labelAwareCls(xt, predict, l, k);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}};
       },
-      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, keepAlive);
+      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
 }
 
 // labelAwareReg(x, xShape, weight, weightShape [4(R+1), Cin], bias [4(R+1)], bins|null, binShape [N,4,H,W])
 Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
-  std::vector<Napi::Value> keepAlive{info[0], info[2], info[4]};
-  HostBuffer x = hostBufferFrom(info[0], info[1], "x");
-  HostBuffer weight = hostBufferFrom(info[2], info[3], "weight");
-  HostBuffer bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
-  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
-  HostBuffer bins;
-  bool hasBins = false;
-  optionalLabels(info, 5, keepAlive, bins, hasBins);
+  PredictorArgs a = predictorArgs(info);
+  const HostBuffer x = a.x, weight = a.weight, bias = a.bias, bins = a.labels;
+  const bool hasBins = a.hasLabels;
   return PromiseWorker<LabelAwareOutput>::Run(
       info.Env(), "labelAwareReg",
       [x, weight, bias, bins, hasBins] {
@@ -83,7 +87,7 @@ Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
         LabelAwareRegResult r = labelAwareReg(xt, predict, t);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w", toHostTensor(r.w, "w")}}};
       },
-      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, keepAlive);
+      [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
 }
 
 }  // namespace
