@@ -19,7 +19,19 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations",
+                    "-Winvalid-pch", "-include", "<(INTERMEDIATE_DIR)/torch_pch.h"],
+      "actions": [
+        {
+          # torch/torch.h precompiled once with the target's own flags (GCC uses
+          # <name>.h.gch beside the -include'd header; a stale or mismatched one
+          # is ignored with a warning, never miscompiled).
+          "action_name": "torch_pch",
+          "inputs": ["native/torch_pch.h", "scripts/libtorch.mjs"],
+          "outputs": ["<(INTERMEDIATE_DIR)/torch_pch.h.gch"],
+          "action": ["sh", "-c", "cp native/torch_pch.h <(INTERMEDIATE_DIR)/torch_pch.h && $(CXX) $(DEFS_$(BUILDTYPE)) $(INCS_$(BUILDTYPE)) $(CFLAGS_$(BUILDTYPE)) $(filter-out -include -Winvalid-pch %torch_pch.h,$(CFLAGS_CC_$(BUILDTYPE))) -x c++-header native/torch_pch.h -o <(INTERMEDIATE_DIR)/torch_pch.h.gch"]
+        }
+      ],
       "libraries": ["<!@(node scripts/libtorch.mjs --libraries)"],
       "ldflags": ["<!@(node scripts/libtorch.mjs --ldflags)"],
       "xcode_settings": {

@@ -173,7 +173,7 @@ function load(): { addon: NativeAddon; file: string } {
     throw new LaxrayError(
       'NATIVE_LOAD_FAILED',
       `the laxray addon at ${file} could not be loaded: ${(err as Error).message}. If LibTorch moved or changed, ` +
-        'rebuild with `npm run prebuild` (see README: "How LibTorch is found").',
+        'rebuild with `npm run build:native` (see README: "How LibTorch is found").',
       { cause: err },
     );
   }

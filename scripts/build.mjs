@@ -3,14 +3,14 @@
 // scripts/libtorch.mjs) and records what it was built against, so setup can
 // tell when a rebuild is due.
 //
-//   full build (`npm run prebuild`, and setup on a fresh clone): prebuildify
-//     compiles everything and puts the binary in prebuilds/<platform>/, where
-//     node-gyp-build finds it; build/ keeps the objects.
-//   incremental build (setup after native sources changed): node-gyp
-//     recompiles only what changed, into build/Release, which node-gyp-build
-//     prefers over prebuilds/.
+//   `npm run build:native` (and setup): node-gyp into build/Release, all
+//     cores, torch/torch.h precompiled once (binding.gyp's torch_pch action);
+//     only what changed is recompiled. node-gyp-build prefers build/Release.
+//   `npm run prebuildify`: the release binary for prebuilds/<platform>/
+//     (prebuildify around the same node-gyp build).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -52,40 +52,53 @@ function useLocalNodeHeaders() {
 
 const nodeGyp = () => path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
 
-/**
- * incremental: reuse build/ when it was configured for the same LibTorch
- * (re-running configure when the source list changed); otherwise a full
- * prebuildify build.
- */
-export function buildAddon({ incremental = false } = {}) {
+const jobs = () => String(Math.max(1, availableParallelism()));
+
+/** node-gyp into build/Release; reconfigures from scratch when LibTorch or the source list changed. */
+function buildLocal(libtorch, sources, describe) {
+  const stamp = readBuildStamp();
+  const sameLibTorch = stamp && JSON.stringify(stamp.libtorch) === JSON.stringify(libtorchIdentity(libtorch));
+  const configured = existsSync(path.join(root, 'build', 'Makefile'));
+  if (!sameLibTorch || !configured) {
+    process.stderr.write(`laxray: building the addon against ${describe} with ${jobs()} jobs (a few minutes)\n`);
+    if (configured) run(process.execPath, [nodeGyp(), 'clean'], 'cleaning the old addon build');
+    run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
+  } else {
+    process.stderr.write(`laxray: rebuilding changed native sources against ${describe}\n`);
+    if (JSON.stringify(stamp.sources) !== JSON.stringify(sources)) run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
+  }
+  run(process.execPath, [nodeGyp(), 'build', '-j', jobs()], 'building the addon (node-gyp)');
+  // make leaves the binary untouched when no C++ changed (e.g. only the
+  // locator did): mark it current so setup does not rebuild every time.
+  const binary = path.join(root, 'build', 'Release', 'laxray.node');
+  if (existsSync(binary)) utimesSync(binary, new Date(), new Date());
+}
+
+/** The release binary: prebuildify runs node-gyp rebuild and copies the result to prebuilds/. */
+function buildRelease(describe) {
+  process.stderr.write(`laxray: building the release binary against ${describe} with ${jobs()} jobs\n`);
+  const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json')), 'bin.js');
+  process.env.PREBUILD_NODE_GYP = nodeGyp(); // our node-gyp, not npm's bundled one
+  process.env.JOBS = jobs(); // node-gyp's parallel make under prebuildify
+  run(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--target', `node@${process.versions.node}`],
+    'building the addon (prebuildify/node-gyp)');
+}
+
+/** release: prebuilds/ via prebuildify; otherwise build/Release, incrementally. */
+export function buildAddon({ release = false } = {}) {
   const libtorch = locateLibTorch();
   useLocalNodeHeaders();
   const sources = nativeSources();
-  const stamp = readBuildStamp();
-  const sameLibTorch = stamp && JSON.stringify(stamp.libtorch) === JSON.stringify(libtorchIdentity(libtorch));
   const describe = `LibTorch ${libtorch.version} (${libtorch.source}, ${libtorch.cuda ? 'CUDA' : 'CPU'})`;
-  if (incremental && sameLibTorch && existsSync(path.join(root, 'build', 'Makefile'))) {
-    process.stderr.write(`laxray: rebuilding changed native sources against ${describe}\n`);
-    if (JSON.stringify(stamp.sources) !== JSON.stringify(sources)) run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
-    run(process.execPath, [nodeGyp(), 'build', '-j', 'max'], 'building the addon (node-gyp)');
-    // make leaves the binary untouched when no C++ changed (e.g. only the
-    // locator did): mark it current so setup does not rebuild every time.
-    const binary = path.join(root, 'build', 'Release', 'laxray.node');
-    if (existsSync(binary)) utimesSync(binary, new Date(), new Date());
-  } else {
-    process.stderr.write(`laxray: building the addon against ${describe} (a few minutes)\n`);
-    const prebuildify = path.join(path.dirname(require.resolve('prebuildify/package.json')), 'bin.js');
-    process.env.PREBUILD_NODE_GYP = nodeGyp(); // our node-gyp, not npm's bundled one
-    run(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--target', `node@${process.versions.node}`],
-      'building the addon (prebuildify/node-gyp)');
-  }
+  if (release) buildRelease(describe);
+  else buildLocal(libtorch, sources, describe);
   mkdirSync(path.dirname(buildStampFile), { recursive: true });
   writeFileSync(buildStampFile, JSON.stringify({ libtorch: libtorchIdentity(libtorch), sources, builtAt: new Date().toISOString() }, null, 2));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    buildAddon({ incremental: process.argv.includes('--incremental') });
+    buildAddon({ release: process.argv.includes('--release') });
   } catch (err) {
     process.stderr.write(`laxray: ${err.message}\n`);
     process.exit(1);

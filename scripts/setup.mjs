@@ -87,7 +87,7 @@ async function ensureAddon(libtorch) {
   } else if (binaryTime < sourcesTime) reason = 'native sources changed since the last build';
   if (!reason) return false;
   say(`building the addon: ${reason}`);
-  buildAddon({ incremental: binaryTime > 0 });
+  buildAddon();
   return true;
 }
 
