@@ -37,8 +37,13 @@ export interface Detection {
   category: string;
 }
 
-/** What one training step did. Losses are the weighted terms that were summed into `total`. */
+/** What one training step did. */
 export interface StepResult {
+  /**
+   * The weighted terms that were summed into `total` (cls, box, quality[, distribution]), plus
+   * quality_floor, which is not a term: Σ H(target) / num_pos, the least the quality BCE can be on
+   * this batch (BCE against a soft target t is at least its entropy H(t); ln 2 at t = 0.5).
+   */
   losses: Record<string, number>;
   total: number;
   /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */

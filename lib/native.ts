@@ -99,7 +99,7 @@ export interface NativeHeadCheckSpec {
 }
 
 export interface NativeHeadCheckResult {
-  losses: Record<'cls' | 'box' | 'quality' | 'total', number> & { distribution?: number };
+  losses: Record<'cls' | 'box' | 'quality' | 'quality_floor' | 'total', number> & { distribution?: number };
   numPositive: number;
   qualityWeightSum: number;
   /** qualityWeight · Σ H(quality target) / num_pos: the least the quality loss can be on these targets. */

@@ -184,6 +184,7 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
 std::vector<std::pair<std::string, torch::Tensor>> DetectionLoss::named() const {
   std::vector<std::pair<std::string, torch::Tensor>> out{{"cls", cls}, {"box", box}, {"quality", quality}};
   if (distribution.defined()) out.emplace_back("distribution", distribution);
+  out.emplace_back("quality_floor", torch::tensor(qualityFloor));
   out.emplace_back("total", total);
   return out;
 }

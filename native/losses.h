@@ -108,7 +108,11 @@ struct DetectionLoss {
   // the value of `quality` if every quality logit were exactly logit(t).
   double qualityFloor = 0;
 
-  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …], ("total", total)
+  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …],
+  // ("quality_floor", qualityFloor), ("total", total). quality_floor is not a
+  // term of total but the level the quality term is read against: a quality
+  // BCE flat near ln 2 may sit on its floor (targets near 0.5) or above it (a
+  // branch that has not learned yet), and the training report tells which.
   std::vector<std::pair<std::string, torch::Tensor>> named() const;
 };
 
