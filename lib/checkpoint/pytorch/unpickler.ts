@@ -174,12 +174,12 @@ class Unpickler {
       case 0x8d: // BINUNICODE8
         return this.push(this.counted(utf8(this.bytesOf(this.u64()))));
       case 0x43: // C SHORT_BINBYTES
-        return this.push(this.counted(this.bytesOf(this.u8()).slice()));
+        return this.push(this.counted(Uint8Array.from(this.bytesOf(this.u8()))));
       case 0x42: // B BINBYTES
-        return this.push(this.counted(this.bytesOf(this.view.getUint32(this.advance(4), true)).slice()));
+        return this.push(this.counted(Uint8Array.from(this.bytesOf(this.view.getUint32(this.advance(4), true)))));
       case 0x8e: // BINBYTES8
       case 0x96: // BYTEARRAY8
-        return this.push(this.counted(this.bytesOf(this.u64()).slice()));
+        return this.push(this.counted(Uint8Array.from(this.bytesOf(this.u64()))));
       case 0x29: // ) EMPTY_TUPLE
         return this.push(this.counted(new PyTuple([])));
       case 0x74: // t TUPLE
