@@ -43,7 +43,7 @@ const backbone = z
       .min(1)
       .nullable()
       .default(null)
-      .describe('path to a torchvision-named ResNet state dict (.safetensors) to start from; null trains from scratch. Relative paths in a config file are relative to that file'),
+      .describe('path to a torchvision-named ResNet state dict to start from (.safetensors, or a PyTorch .pth such as torchvision\'s resnet50-0676ba61.pth); null trains from scratch. Relative paths in a config file are relative to that file'),
     frozenStages: z
       .int()
       .min(0)
