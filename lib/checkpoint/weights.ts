@@ -7,9 +7,12 @@ import { LaxrayError } from '../errors.js';
 import { readSafetensors, type TensorMap } from './safetensors.js';
 import { LEGACY_MAGIC } from './pytorch/legacy_container.js';
 import { backboneName, detectLayout, mmdetToLaxray, renameAll, type SourceLayout } from './pytorch/name_maps.js';
-import { DEFAULT_TORCH_LIMITS, openTorchCheckpoint, type TorchReadLimits } from './pytorch/reader.js';
-import { findStateDict } from './pytorch/state_dict.js';
-import { toNamedTensor, type RawTensor } from './pytorch/tensor.js';
+import { DEFAULT_TORCH_LIMITS, type TorchReadLimits } from './pytorch/reader.js';
+import type { PyTorchStateDict } from './pytorch/load.js';
+import { loadTorchStateDictOffThread } from './pytorch/off_thread.js';
+import { toNamedTensor } from './pytorch/tensor.js';
+
+export type { PyTorchStateDict };
 
 export type WeightsFormat = 'safetensors' | 'pytorch-zip' | 'pytorch-legacy';
 
@@ -44,28 +47,15 @@ export async function sniffWeightsFormat(file: string): Promise<WeightsFormat> {
   );
 }
 
-/** A PyTorch checkpoint's state dict with each tensor in its own dtype (names as in the file, less a 'module.' prefix). */
-export interface PyTorchStateDict {
-  tensors: Map<string, RawTensor>;
-  container: 'zip' | 'legacy';
-  /** How the state dict was found and cleaned, for reports. */
-  notes: string[];
-}
-
+/**
+ * A PyTorch checkpoint's state dict with each tensor in its own dtype (names as
+ * in the file, less a 'module.' prefix). Unpickling and the strided copies run
+ * on a worker thread: the event loop stays free.
+ */
 export async function readPyTorchStateDict(file: string, limits: TorchReadLimits = DEFAULT_TORCH_LIMITS): Promise<PyTorchStateDict> {
   const format = await sniffWeightsFormat(file);
   if (format === 'safetensors') throw new LaxrayError('CHECKPOINT_ERROR', `${file} is a safetensors file, not a PyTorch checkpoint`);
-  const checkpoint = await openTorchCheckpoint(file, format === 'pytorch-zip' ? 'zip' : 'legacy', limits);
-  try {
-    const found = findStateDict(checkpoint.root, `PyTorch checkpoint ${file}`);
-    const notes: string[] = [];
-    if (found.path) notes.push(`state dict taken from checkpoint${found.path}`);
-    if (found.strippedPrefix) notes.push(`removed the '${found.strippedPrefix}' prefix (DataParallel)`);
-    if (found.skipped.length > 0) notes.push(`left out ${found.skipped.length} non-tensor entries: ${found.skipped.slice(0, 5).join(', ')}${found.skipped.length > 5 ? ', ...' : ''}`);
-    return { tensors: await checkpoint.readTensors(found.tensors), container: checkpoint.container, notes };
-  } finally {
-    await checkpoint.close();
-  }
+  return loadTorchStateDictOffThread(file, format === 'pytorch-zip' ? 'zip' : 'legacy', limits);
 }
 
 export interface Weights {
