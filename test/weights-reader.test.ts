@@ -70,7 +70,7 @@ test("to laxray's types: half and bfloat16 widen to exactly PyTorch's float(), i
   for (const name of ['float16', 'bfloat16', 'float16_transposed', 'float64']) {
     const named = toNamedTensor(tensors.get(name)!, name);
     t.true(named.data instanceof Float32Array);
-    t.is(sha256(new Uint8Array(named.data.buffer)), want[name]!.float32_sha256, `${name} as float32`);
+    t.is(sha256(new Uint8Array(named.data.buffer)), want[name]!.float32_sha256!, `${name} as float32`);
   }
   t.deepEqual([...toNamedTensor(tensors.get('int64')!, 'int64').data], [0, -1, 2147483647, -2147483648, 12345]);
   t.deepEqual([...toNamedTensor(tensors.get('int8')!, 'int8').data], [-128, 127, -3]);
@@ -100,7 +100,7 @@ test("a training script's {'model': DataParallel state dict, 'args': Namespace, 
 });
 
 test('the format is told by content, not by the file name', async (t) => {
-  const cases: Array<[string, string]> = [
+  const cases: Array<[string, 'pytorch-zip' | 'pytorch-legacy']> = [
     ['views.pth', 'pytorch-zip'],
     ['resnet18_torchvision_legacy.pth', 'pytorch-legacy'],
   ];

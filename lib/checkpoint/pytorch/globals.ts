@@ -134,7 +134,7 @@ export class TorchPicklePolicy implements UnpicklerPolicy {
         return args[0];
       case 'rebuild_from_type': { // (func, new_type, args, state): a Tensor/Parameter rebuilt by an allowed function
         const [func, type, inner] = args;
-        if (!(func instanceof TorchGlobal) || !func.kind.startsWith('rebuild_tensor') && func.kind !== 'rebuild_parameter') this.fail(`${name} rebuilds with ${describe(func)}, which is not allowed`);
+        if (!(func instanceof TorchGlobal) || (!func.kind.startsWith('rebuild_tensor') && func.kind !== 'rebuild_parameter')) this.fail(`${name} rebuilds with ${describe(func)}, which is not allowed`);
         if (!(type instanceof TorchGlobal) || type.kind !== 'tensor_type') this.fail(`${name} makes a ${describe(type)}, not a tensor or parameter`);
         if (!(inner instanceof PyTuple)) this.fail(`malformed pickle: ${name} without an argument tuple`);
         return this.call(func, inner.items, null);
