@@ -20,7 +20,7 @@ const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
 // The legacy format's first pickle: PROTO 2, LONG1 of 10 bytes (the magic number).
 const LEGACY_START = Buffer.concat([Buffer.from([0x80, 0x02, 0x8a, 0x0a]), bigIntLE(LEGACY_MAGIC, 10)]);
 
-/** The format of a weights file by its content. */
+/** The format of a weights file by its content (the name only breaks the tie for unrecognisable .safetensors files). */
 export async function sniffWeightsFormat(file: string): Promise<WeightsFormat> {
   let head: Buffer;
   try {
@@ -37,6 +37,9 @@ export async function sniffWeightsFormat(file: string): Promise<WeightsFormat> {
   if (head.subarray(0, 4).equals(ZIP_MAGIC)) return 'pytorch-zip';
   if (head.subarray(0, LEGACY_START.length).equals(LEGACY_START)) return 'pytorch-legacy';
   if (head.length >= 9 && head[8] === 0x7b /* { */ && head.readBigUInt64LE(0) < 100_000_000n) return 'safetensors';
+  // Unrecognised: a .safetensors file gets the safetensors parser's precise complaint (truncated header, bad JSON, ...).
+  if (file.endsWith('.safetensors')) return 'safetensors';
+  if (head.length < 16) throw new LaxrayError('CHECKPOINT_ERROR', `${file} is ${head.length} bytes, too short for a weights file (truncated?)`);
   if (head.subarray(257, 262).toString('latin1') === 'ustar') {
     throw new LaxrayError('CHECKPOINT_ERROR', `${file} is a tar archive: the tar-based torch.save format of PyTorch < 0.4 is not supported; load it in PyTorch and save the state dict again`);
   }
