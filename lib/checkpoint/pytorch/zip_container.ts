@@ -1,12 +1,15 @@
 // torch.save's zip archive (PyTorch >= 1.6): <prefix>/data.pkl (the pickle),
 // <prefix>/data/<key> (one entry per storage, stored uncompressed), optional
-// <prefix>/byteorder ('little' | 'big') and <prefix>/version. Read with yauzl:
-// the central directory is read once, then only the entries asked for, at
-// their offsets (random access; a large file is never read whole).
+// <prefix>/byteorder ('little' | 'big') and <prefix>/version. yauzl reads the
+// central directory and the local headers; then only the entries asked for are
+// read, at their offsets (random access; a large file is never read whole).
+// Stored entries (what torch writes) are read with one positioned read each;
+// compressed ones (a re-zipped file) through yauzl's inflating stream.
 //
 // Bounds against hostile archives: the number of entries, each entry's
-// uncompressed size (checked before reading; yauzl enforces that the data
+// uncompressed size (checked before reading; yauzl enforces that inflated data
 // matches it, which defeats zip bombs), and the CRC-32 of what was read.
+import { promises as fs } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { LaxrayError } from '../../errors.js';
@@ -40,14 +43,18 @@ export async function openTorchZip(file: string, limits: ZipLimits, what: string
   } catch (err) {
     return fail(`not a readable zip archive (${(err as Error).message}); the file may be truncated or corrupt`);
   }
+  let handle: fs.FileHandle | undefined;
   try {
+    handle = await fs.open(file, 'r');
+    const fileSize = (await handle.stat()).size;
     const entries = await listEntries(zip, limits, fail);
     const pickleEntries = [...entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
     if (pickleEntries.length !== 1) {
       fail(pickleEntries.length === 0 ? 'a zip archive without <name>/data.pkl: not a file written by torch.save' : `the archive holds ${pickleEntries.length} data.pkl files: not a file written by torch.save`);
     }
     const prefix = pickleEntries[0]!.slice(0, -'/data.pkl'.length);
-    const read = (name: string, maxBytes: number, minBytes = 0) => readEntry(zip, entries.get(name)!, name, maxBytes, minBytes, fail);
+    const source = { zip, handle, fileSize };
+    const read = (name: string, maxBytes: number, minBytes = 0) => readEntry(source, entries.get(name)!, name, maxBytes, minBytes, fail);
     const pickle = await read(`${prefix}/data.pkl`, limits.maxPickleBytes);
     let littleEndian = true;
     if (entries.has(`${prefix}/byteorder`)) {
@@ -64,10 +71,14 @@ export async function openTorchZip(file: string, limits: ZipLimits, what: string
         if (!entries.has(name)) fail(`storage '${key}' has no entry ${name} in the archive (truncated or corrupt file)`);
         return read(name, limits.maxEntryBytes, minBytes);
       },
-      close: () => zip.close(),
+      close: async () => {
+        zip.close();
+        await source.handle.close();
+      },
     };
   } catch (err) {
     zip.close();
+    await handle?.close();
     throw err;
   }
 }
@@ -83,8 +94,14 @@ async function listEntries(zip: yauzl.ZipFile, limits: ZipLimits, fail: (problem
   return entries;
 }
 
+interface ZipSource {
+  zip: yauzl.ZipFile;
+  handle: fs.FileHandle;
+  fileSize: number;
+}
+
 async function readEntry(
-  zip: yauzl.ZipFile,
+  { zip, handle, fileSize }: ZipSource,
   entry: yauzl.Entry,
   name: string,
   maxBytes: number,
@@ -98,6 +115,13 @@ async function readEntry(
   const out = Buffer.allocUnsafe(size);
   let filled = 0;
   try {
+    if (entry.compressionMethod === 0) {
+      const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+      if (entry.compressedSize !== size) throw new Error(`a stored entry of ${entry.compressedSize} bytes that declares ${size} uncompressed`);
+      if (fileDataStart + size > fileSize) throw new Error(`its ${size} bytes at offset ${fileDataStart} lie beyond the end of the ${fileSize}-byte file`);
+      filled = (await handle.read(out, 0, size, fileDataStart)).bytesRead;
+      return checkCrc(out, filled, entry, name, fail);
+    }
     const stream = await zip.openReadStreamPromise(entry);
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (filled + chunk.length > size) throw new Error(`more than the ${size} bytes the directory declares`);
@@ -105,8 +129,14 @@ async function readEntry(
       filled += chunk.length;
     }
   } catch (err) {
+    if (err instanceof LaxrayError) throw err;
     fail(`cannot read entry ${name}: ${(err as Error).message} (truncated or corrupt file)`);
   }
+  return checkCrc(out, filled, entry, name, fail);
+}
+
+function checkCrc(out: Buffer, filled: number, entry: yauzl.Entry, name: string, fail: (problem: string) => never): Buffer {
+  const size = entry.uncompressedSize;
   if (filled !== size) fail(`entry ${name} ends after ${filled} of its ${size} bytes (truncated file)`);
   // torch writes CRC-32s; a zero one means the writer skipped it (torch.serialization.set_crc32_options(False)).
   if (entry.crc32 !== 0 && crc32(out) >>> 0 !== entry.crc32 >>> 0) fail(`entry ${name} fails its CRC-32 check (corrupt file)`);
