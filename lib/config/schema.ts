@@ -1,5 +1,5 @@
 // The run configuration: one zod schema that is at once the validator, the
-// defaults (the paper's set-up, ../../DESIGN.md "The model" and V.A) and the docs
+// defaults (the paper's set-up, docs/design.md "Defaults") and the docs
 // (`.describe` on every field). Presets (presets.ts) are small overrides of it.
 //
 // The shape is the contract with the native detector: keep the names.
