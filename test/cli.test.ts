@@ -70,7 +70,7 @@ for (const command of ['train', 'detect', 'demo', 'bench']) {
 }
 
 const errors: [string, string[], RegExp][] = [
-  ['an unknown preset', ['train', '--preset', 'atss-big'], /--preset atss-big: unknown preset; choose one of atss, atss-lacls, atss-lareg/],
+  ['an unknown preset', ['train', '--preset', 'atss-big'], /--preset atss-big: unknown preset; choose one of atss, atss-dist, atss-dist-reg2, atss-lacls, atss-lareg/],
   ['a non-numeric --epochs', ['train', '--epochs', 'many'], /--epochs must be a positive integer, got "many"/],
   ['an unknown device', ['train', '--device', 'tpu'], /expected cpu, cuda or cuda:<index>, got "tpu"/],
   ['--resume without a run directory', ['train', '--resume'], /--resume needs --run-dir/],
