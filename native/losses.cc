@@ -138,7 +138,8 @@ std::vector<std::pair<std::string, torch::Tensor>> DetectionLoss::named() const 
   return out;
 }
 
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config) {
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config,
+                            const NormaliserMean& reduceMean) {
   const torch::Tensor& cls = outputs.clsLogits;         // [N, A, C]
   const torch::Tensor& reg = outputs.boxRegression;     // [N, A, 4] or [N, A, 4, regMax + 1]
   const torch::Tensor& quality = outputs.qualityLogits; // [N, A]
@@ -176,30 +177,17 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
 
   DetectionLoss loss;
   loss.numPositive = targets.numPositive;
-  const double numPosNorm = std::max<double>(static_cast<double>(targets.numPositive), 1.0);
-
-  // Classification over every anchor: one-hot of the assigned class, zeros for background.
   torch::Tensor positive = targets.positive.to(cls.device());
-  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
-                                 .to(cls.scalar_type()) *
-                             positive.unsqueeze(-1).to(cls.scalar_type());  // [N, A, C]
-  loss.cls = config.clsWeight *
-             sigmoidFocalLoss(cls, clsTargets, config.focalAlpha, config.focalGamma, Reduction::Sum) / numPosNorm;
 
-  if (targets.numPositive == 0) {
-    // Zero positives: box and quality losses are zeros that still belong to the graph.
-    loss.box = reg.sum() * 0.0;
-    loss.quality = quality.sum() * 0.0;
-    if (distribution) loss.distribution = reg.sum() * 0.0;
-  } else {
-    torch::Tensor posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);  // [P] index into N·A
-    torch::Tensor anchorIdx = posFlat.remainder(a);                               // [P]
-    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);          // [P, 4]
-    torch::Tensor gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-    torch::Tensor posQuality = quality.reshape({-1}).index_select(0, posFlat);                            // [P]
-    torch::Tensor predBox;
-    torch::Tensor weight;  // [P] quality target, detached
-    torch::Tensor posLogits;
+  // The positives' decoded boxes and quality weights first: the box loss's normaliser is their sum.
+  torch::Tensor posFlat, gtBox, posQuality, predBox, posLogits;
+  torch::Tensor weight;  // [P] quality target, detached
+  if (targets.numPositive > 0) {
+    posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);                               // [P] index into N·A
+    torch::Tensor anchorIdx = posFlat.remainder(a);                                              // [P]
+    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);      // [P, 4]
+    gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);       // [P, 4]
+    posQuality = quality.reshape({-1}).index_select(0, posFlat);                                 // [P]
     if (!distribution) {
       torch::Tensor posDeltas = reg.reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
       predBox = deltaDecode(posAnchors, posDeltas, config.deltaCoder);
@@ -215,7 +203,26 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
     }
     weight = weight.detach().to(predBox.scalar_type());
     loss.qualityWeightSum = weight.sum().item<double>();
-    const double weightNorm = std::max(loss.qualityWeightSum, 1.0);
+  }
+  // mmdet's reduce_mean over processes (every process takes part, with or without positives).
+  std::vector<double> normalisers{static_cast<double>(targets.numPositive), loss.qualityWeightSum};
+  if (reduceMean) normalisers = reduceMean(normalisers);
+  const double numPosNorm = std::max(normalisers.at(0), 1.0);
+  const double weightNorm = std::max(normalisers.at(1), 1.0);
+
+  // Classification over every anchor: one-hot of the assigned class, zeros for background.
+  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
+                                 .to(cls.scalar_type()) *
+                             positive.unsqueeze(-1).to(cls.scalar_type());  // [N, A, C]
+  loss.cls = config.clsWeight *
+             sigmoidFocalLoss(cls, clsTargets, config.focalAlpha, config.focalGamma, Reduction::Sum) / numPosNorm;
+
+  if (targets.numPositive == 0) {
+    // Zero positives: box and quality losses are zeros that still belong to the graph.
+    loss.box = reg.sum() * 0.0;
+    loss.quality = quality.sum() * 0.0;
+    if (distribution) loss.distribution = reg.sum() * 0.0;
+  } else {
     loss.box = config.boxWeight * (giouLoss(predBox, gtBox) * weight).sum() / weightNorm;
     loss.quality = config.qualityWeight *
                    torch::binary_cross_entropy_with_logits(posQuality, weight, {}, {}, at::Reduction::Sum) /

@@ -10,12 +10,16 @@
 //                distance), summed over bins, weighted per positive by its IoU
 //                target, / 4 sides / max(Σ weights, 1), × distributionLossWeight.
 // max(·, 1) on both normalisers is mmdet's (`max(num_total_samples, 1.0)`,
-// `bbox_avg_factor.clamp_(min=1)`); num_pos is over the whole batch (one process).
+// `bbox_avg_factor.clamp_(min=1)`); num_pos is over the whole batch. In
+// data-parallel training both normalisers are first averaged over the
+// processes (mmdet's `reduce_mean`) by the `reduceMean` hook, so the averaged
+// gradients equal one process's on the whole global batch.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,8 +104,13 @@ struct DetectionLoss {
   std::vector<std::pair<std::string, torch::Tensor>> named() const;
 };
 
+// Mean over data-parallel processes of {num_pos, Σ quality weights}; every
+// process calls it exactly once per computeLosses. Empty: one process.
+using NormaliserMean = std::function<std::vector<double>(const std::vector<double>&)>;
+
 // outputs: what the head produced for the batch the targets were built for
 // (same N, A, levels). Throws std::invalid_argument on mismatched shapes.
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {});
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {},
+                            const NormaliserMean& reduceMean = {});
 
 }  // namespace laxray
