@@ -60,12 +60,19 @@ c10d::TCPStoreOptions storeOptions(const ProcessGroupOptions& o, bool isServer, 
   return so;
 }
 
-// What a failed TCPStore set-up means for the person starting the job.
-std::string rendezvousError(const ProcessGroupOptions& o, const std::string& cause) {
+// What a failed rendezvous means for the person starting the job. `reachedStore`:
+// the store was up and this rank connected, but the backend's own rendezvous
+// (every rank's address, through the store) did not complete.
+std::string rendezvousError(const ProcessGroupOptions& o, const std::string& cause, bool reachedStore = false) {
   const std::string where = o.masterAddr + ":" + std::to_string(o.masterPort);
   if (contains(cause, "Address already in use") || contains(cause, "errno: 98")) {
     return "MASTER_PORT " + std::to_string(o.masterPort) + " is already in use on this machine (rank 0 hosts the rendezvous at " +
            where + "): choose a free port with --master-port / MASTER_PORT, or stop the job that holds it (" + cause + ")";
+  }
+  if (reachedStore && o.rank != 0) {
+    return "rank " + std::to_string(o.rank) + " reached the rendezvous at " + where + " but not all WORLD_SIZE = " +
+           std::to_string(o.worldSize) + " processes joined within " + seconds(o.timeout) +
+           ": start every rank with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE (" + cause + ")";
   }
   if (o.rank == 0) {
     return "the rendezvous at " + where + " did not complete within " + seconds(o.timeout) + ": rank 0 waited for WORLD_SIZE = " +
@@ -217,8 +224,7 @@ void DataParallelGroup::createBackend() {
 #endif
     }
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(options_.rank) + " could not connect the " + options_.backend +
-                             " backend to its peers within " + seconds(options_.timeout) + ": " + messageOf(e));
+    throw std::runtime_error(rendezvousError(options_, options_.backend + ": " + messageOf(e), true));
   }
   if (!c10d_->backend) throw std::runtime_error("no " + options_.backend + " backend in this build");
 }
