@@ -21,6 +21,7 @@ import { readSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.j
 import { loadCocoDataset } from '../lib/data/index.js';
 import { generateDataset } from '../lib/data/synth/generate.js';
 import { Detector } from '../lib/detector.js';
+import { setThreads } from '../lib/runtime.js';
 import { evaluateDetector, readLatestCheckpoint } from '../lib/train/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,10 +38,10 @@ interface Run {
 }
 
 /** A started command: its process, and a promise of how it ended. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000): { child: ChildProcess; done: Promise<Run> } {
+function start(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000, cwd = tmp): { child: ChildProcess; done: Promise<Run> } {
   const started = performance.now();
   const child = spawn(process.execPath, args, {
-    cwd: tmp,
+    cwd,
     env: { ...process.env, LAXRAY_DEVICE: 'cpu', LAXRAY_NUM_THREADS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -79,13 +80,18 @@ function data(): Promise<void> {
 }
 
 /** A tiny run config: ResNet-18, 32-channel FPN/head, 128×128, lr warm-up over 3 steps, one thread. */
+//
+// The equivalence needs the loss normalisers' mean over processes to stay ≥ 1
+// (both clamp at 1, as mmdetection does): the delta head's centerness weights
+// guarantee it on tiny images; the distribution head's IoU weights of an
+// untrained model sum to less than 2 in some batches.
 function configFile(name: string, preset: 'atss' | 'atss-lacls', norm: 'gn' | 'frozen_bn', train: Record<string, unknown> = {}): string {
   const file = path.join(tmp, `${name}.json`);
   const config = {
     preset,
-    model: { backbone: { depth: 18, norm }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1 } },
+    model: { backbone: { depth: 18, norm }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1, regression: 'delta' } },
     data: { train: { annotations: path.join(dataDir, 'all.json'), images: dataDir }, imageScale: [128, 128], workers: 0, prefetch: 1 },
-    train: { batchSize: 4, epochs: 2, warmupIters: 3, lrSteps: [1], checkpointEvery: 100, seed: 5, baseLr: 0.02, ...train },
+    train: { batchSize: 4, epochs: 2, warmupIters: 3, lrSteps: [1], checkpointEvery: 100, seed: 5, baseLr: 0.002, ...train },
     threads: 1,
   };
   writeFileSync(file, JSON.stringify(config, null, 2));
@@ -97,20 +103,18 @@ async function latestWeights(runDir: string): Promise<{ iteration: number; tenso
   return { iteration: checkpoint.state.iteration, tensors: (await readSafetensors(checkpoint.files.weights)).tensors };
 }
 
-/** max over tensors of ‖a − b‖ / ‖a‖ (‖·‖ the L2 norm; tensors of norm 0 compare absolutely). */
+/** ‖a − b‖ / ‖a‖ over all the weights (parameters and buffers) as one vector (L2 norms). */
 function relativeError(a: TensorMap, b: TensorMap): number {
-  let worst = 0;
+  let diff = 0;
+  let norm = 0;
   for (const [name, x] of Object.entries(a)) {
     const y = b[name]!.data;
-    let diff = 0;
-    let norm = 0;
     for (let i = 0; i < x.data.length; i++) {
       diff += (x.data[i]! - y[i]!) ** 2;
       norm += x.data[i]! ** 2;
     }
-    worst = Math.max(worst, norm > 0 ? Math.sqrt(diff / norm) : Math.sqrt(diff));
   }
-  return worst;
+  return Math.sqrt(diff / norm);
 }
 
 function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, run: Run, what: string): void {
@@ -145,8 +149,9 @@ for (const [preset, norm] of [
     const moved = relativeError(initial, a.tensors);
     const error = relativeError(a.tensors, b.tensors);
     t.log(`${preset}: weights moved by ${moved.toExponential(2)} (relative) in ${ITERATIONS} steps; 1×4 vs 2×2 differ by ${error.toExponential(2)}`);
-    t.true(moved > 1e-3, 'training changed the weights');
+    t.true(moved > 1e-4, 'training changed the weights');
     t.true(error <= 1e-5, `relative error ${error} > 1e-5`);
+    t.true(error <= 1e-3 * moved, 'the two runs made the same updates (to 0.1 % of their size)');
     // the job's progress counts the global batch; the loss normalisers were averaged (numPositives is the job's)
     const metrics = readFileSync(path.join(pair, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; images?: number; numPositives?: number });
     const iterations = metrics.filter((e) => e.type === 'iteration');
@@ -191,16 +196,19 @@ test.serial('sharded validation over 2 processes equals single-process validatio
   const port = await freePort();
   const script = path.join(root, 'test', 'fixtures', 'distributed', 'sharded_eval.ts');
   const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
-  const workers = [0, 1].map((rank) => start(['--import', 'tsx', script, runDir, coco], env(rank)));
+  const workers = [0, 1].map((rank) => start(['--import', 'tsx', script, runDir, coco], env(rank), 240_000, root));
   const [r0, r1] = await Promise.all(workers.map((w) => w.done));
   ok(t, r0!, 'rank 0');
   ok(t, r1!, 'rank 1');
   const sharded = JSON.parse(r0!.stdout) as { stats: Record<string, number>; perClassAP: number[]; results: unknown[] };
   t.is(r1!.stdout, '', 'rank 1 says nothing');
 
-  const detector = await Detector.load(runDir, { device: 'cpu' });
-  const single = await evaluateDetector(detector, await loadCocoDataset(coco), { batchSize: 2, workers: 0 });
-  t.true(single.detections.results.length > 0, 'the model detects something');
+  setThreads(1); // as the workers: the same kernels, the same rounding
+  // an untrained model scores below the default threshold: keep every detection up to maxPerImage
+  const detector = await Detector.load(runDir, { device: 'cpu', model: { test: { scoreThreshold: 0.001 } } });
+  // batch 1 on both sides: LibTorch's kernels may round a batch of 2 and a last batch of 1 differently
+  const single = await evaluateDetector(detector, await loadCocoDataset(coco), { batchSize: 1, workers: 0 });
+  t.true(single.detections.results.length > 100, 'the model detects something');
   t.deepEqual(sharded.results, single.detections.results);
   t.deepEqual(sharded.stats, { ...single.overall.stats });
   t.deepEqual(sharded.perClassAP, single.overall.perClass.map((c) => c.AP));
