@@ -168,11 +168,10 @@ for (const [preset, norm] of [
       ['1→2', [], ['--batch-size', '2', '--nproc-per-node', '2']],
     ] as const) {
       const runDir = path.join(tmp, `resume-${name}`);
-      const p1 = await freePort();
-      const head = await laxray(['train', '--config', config, '--run-dir', runDir, '--max-iters', '5', '--master-port', String(p1), '--no-progress', ...first]).done;
+      const port = async (args: readonly string[]) => (args.includes('--nproc-per-node') ? ['--master-port', String(await freePort())] : []);
+      const head = await laxray(['train', '--config', config, '--run-dir', runDir, '--max-iters', '5', '--no-progress', ...first, ...(await port(first))]).done;
       ok(t, head, `${name}: the first 5 iterations`);
-      const p2 = await freePort();
-      const tail = await laxray(['train', '--run-dir', runDir, '--resume', '--max-iters', String(ITERATIONS), '--master-port', String(p2), '--no-progress', ...then]).done;
+      const tail = await laxray(['train', '--run-dir', runDir, '--resume', '--max-iters', String(ITERATIONS), '--no-progress', ...then, ...(await port(then))]).done;
       ok(t, tail, `${name}: the resumed run`);
       const resumed = await latestWeights(runDir);
       t.is(resumed.iteration, ITERATIONS);
