@@ -2,7 +2,7 @@
 // (or a preset), load weights, inspect a forward pass, detect objects.
 // All tensor work runs in the addon on worker threads; methods return Promises.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
+import { asLaxrayError, native, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
 import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
@@ -50,6 +50,8 @@ export interface StepResult {
   /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */
   finite: boolean;
   numPositives: number;
+  /** Images in the step: this batch, or the job's global batch in data-parallel training. */
+  images?: number;
   /** Gradient L2 norm before clipping. */
   gradNorm: number;
 }
@@ -145,6 +147,23 @@ export class Detector {
       padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height, divisor), height),
     }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
+  }
+
+  /**
+   * Data-parallel training (lib/train/distributed): trainStep then averages
+   * the loss normalisers and gradients over the group's processes; null detaches.
+   */
+  attachProcessGroup(group: { readonly handle: NativeProcessGroup } | null): void {
+    try {
+      this.handle.attachProcessGroup(group === null ? null : group.handle);
+    } catch (err) {
+      throw asLaxrayError(err);
+    }
+  }
+
+  /** Collective over the attached group: every rank's weights and momentum become rank 0's. */
+  async broadcastTrainingState(): Promise<void> {
+    await call(() => this.handle.broadcastTrainingState());
   }
 
   /** Sets momentum, weight decay and clipping for trainStep (defaults: config.train). */
