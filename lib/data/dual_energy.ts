@@ -18,6 +18,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import { LaxrayError } from '../errors.js';
+import { imageFileProblem } from './image_files.js';
 
 /** A 16-bit single-channel image, row-major. */
 export interface Grey16Image {
@@ -100,6 +101,10 @@ export function dualEnergyToRgb(high: Uint16Array, low: Uint16Array, out?: Uint8
 
 /** Reads a 16-bit grey PNG or TIFF. Rejects 8-bit, colour and unreadable files with a message naming the file. */
 export async function readGrey16(file: string): Promise<Grey16Image> {
+  const problem = await imageFileProblem(file);
+  if (problem !== undefined) {
+    throw new LaxrayError(problem === 'not found' ? 'IO_ERROR' : 'INVALID_IMAGE', `cannot read ${file} as an image: it ${problem === 'not found' ? 'does not exist' : problem}; give a 16-bit grey PNG or TIFF`);
+  }
   let meta: Metadata;
   try {
     meta = await sharp(file).metadata();
