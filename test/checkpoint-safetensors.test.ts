@@ -97,7 +97,7 @@ test('a tensor named __proto__ is refused and no name reaches Object.prototype',
   const ok = parseSafetensors(rawFile({ constructor: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(5)));
   t.is(Object.getPrototypeOf(ok.tensors), null);
   t.is(Object.getPrototypeOf(ok.metadata), null);
-  t.deepEqual(Array.from(ok.tensors.constructor!.data), [5]);
+  t.deepEqual(Array.from(ok.tensors['constructor']!.data), [5]);
   t.is(({} as Record<string, unknown>).dtype, undefined);
 });
 

@@ -73,6 +73,7 @@ test("defaults are the paper's set-up (DESIGN.md, section V.A)", (t) => {
       padDivisor: 32,
       prefetch: 2,
       invalidBoxes: 'clip',
+      verifyImages: true,
     });
     t.deepEqual(c.train, {
       batchSize: 8,
