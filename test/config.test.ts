@@ -365,3 +365,11 @@ test('a __proto__ key is reported as a key, never as "must be an object, got an 
   t.regex(set.message, /__proto__/);
   t.throws(() => overrideFromAssignment('model.constructor.prototype=1'), { instanceOf: LaxrayError, message: /constructor/ });
 });
+
+test('a config file nested 100 000 levels deep with a syntax error is INVALID_CONFIG naming the depth, not a stack overflow', async (t) => {
+  await withFile('{"train": ' + '{"a": '.repeat(100_000), (file) => {
+    const err = configError(t, file);
+    t.regex(err.message, /nested more than 2000 levels deep/);
+    t.notRegex(err.message, /NaN|Maximum call stack/);
+  });
+});

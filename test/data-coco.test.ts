@@ -340,3 +340,17 @@ test('verifyDatasetImages lists every bad file in dataset order and marks a good
     await cleanup();
   }
 });
+
+test('deeply nested or truncated deep JSON is an INVALID_DATASET error, never a RangeError', async (t) => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const nested = await t.throwsAsync(parseCocoDataset(JSON.parse(`{"images": [{"id": ${deep(100_000)}}], "annotations": [], "categories": []}`)), { instanceOf: LaxrayError });
+  t.is(nested!.code, 'INVALID_DATASET');
+  const { dir, cleanup } = await tempDir();
+  try {
+    await writeFile(path.join(dir, 'cut.json'), '{"images": ' + '['.repeat(100_000));
+    const cut = await t.throwsAsync(loadCocoDataset(path.join(dir, 'cut.json')), { instanceOf: LaxrayError });
+    t.is(cut!.code, 'INVALID_DATASET');
+  } finally {
+    await cleanup();
+  }
+});

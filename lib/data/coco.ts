@@ -10,6 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { previewJson } from '../json_preview.js';
 import { imageFileProblem, linkOutsideRoot, realRoot } from './image_files.js';
 
 /** What to do with a box of non-positive size or one that leaves its image. */
@@ -189,8 +190,16 @@ export function jsonErrorPosition(text: string): number | undefined {
   const fail = (): never => {
     throw new Stop();
   };
+  let depth = 0;
   const value = (): void => {
     ws();
+    if (text[i] !== '{' && text[i] !== '[') return scalarOrContainer();
+    // past this the scan would overflow the stack; the message then goes without a position
+    if (++depth > MAX_SCAN_DEPTH) throw new TooDeep();
+    scalarOrContainer();
+    depth--;
+  };
+  const scalarOrContainer = (): void => {
     const ch = text[i];
     if (ch === '{') {
       i++;
@@ -247,18 +256,19 @@ export function jsonErrorPosition(text: string): number | undefined {
     return i < text.length ? i : undefined;
   } catch (err) {
     if (err instanceof Stop) return Math.min(i, text.length);
+    if (err instanceof TooDeep) return undefined;
     throw err;
   }
 }
+
+const MAX_SCAN_DEPTH = 2_000;
+class TooDeep extends Error {}
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const show = (v: unknown): string => {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
+const show = (v: unknown): string => previewJson(v, 60);
 
 const ANNOTATION_FIELDS = new Set(['id', 'image_id', 'category_id', 'bbox', 'iscrowd', 'ignore', 'area', 'segmentation']);
 const IMAGE_FIELDS = new Set(['id', 'file_name', 'width', 'height']);
