@@ -208,7 +208,7 @@ test('deeply nested JSON in results and ground-truth files is an error with a co
     const file = path.join(dir, name);
     writeFileSync(file, text);
     const err = await t.throwsAsync(load(file), { instanceOf: LaxrayError }, name);
-    t.is(err?.code, code, name);
+    t.is(err?.code as string | undefined, code, name);
     t.true(err!.message.length < 2000, `${name}: a short message`);
   }
   rmSync(dir, { recursive: true, force: true });
