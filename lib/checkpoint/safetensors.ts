@@ -174,6 +174,11 @@ function checkCoverage(entries: Entry[], dataLength: number, what: string): void
   if (at < dataLength) fail(what, `data bytes ${at}..${dataLength} belong to no tensor (after the last one); the header does not describe the data`);
 }
 
+/** Raw little-endian bytes of a safetensors dtype (F32, F16, BF16, I64, ...) -> laxray's in-memory array (also used by the PyTorch reader). */
+export function decodeTensorBytes(raw: Buffer, dtype: string, count: number, what: string): TensorArray {
+  return decode(raw, dtype, count, what);
+}
+
 function decode(raw: Buffer, dtype: string, count: number, what: string): TensorArray {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (dtype) {
