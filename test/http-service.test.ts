@@ -152,6 +152,8 @@ test('50 concurrent requests are micro-batched and match single-image detection;
 });
 
 // ------------------------------------------------------------------ limits
+// Serial: ava runs these before the concurrent tests above, so their 100 MB
+// transfers never share the machine with the latency and batching checks.
 
 interface RawAnswer {
   status: number;
@@ -204,10 +206,13 @@ function postStream(port: number, total: number, chunk: Buffer, options: { chunk
   });
 }
 
+/** A stand-in of its own, so these tests never touch the call counts the batching test checks. */
+const ownStandIn = () => ({ ...fakeDetector, calls: [] as number[] });
+
 const pngOf = async (w: number, h: number) => (await import('sharp')).default({ create: { width: w, height: h, channels: 3, background: '#446688' } }).png().toBuffer();
 
-test('a body over the limit gets 413 and a clean close, also for 100 MB and for a chunked body; the service goes on', async (t) => {
-  const service = new DetectionService({ detector: fakeDetector, workers: 1, maxBodyBytes: 8 * 1024 * 1024 });
+test.serial('a body over the limit gets 413 and a clean close, also for 100 MB and for a chunked body; the service goes on', async (t) => {
+  const service = new DetectionService({ detector: ownStandIn(), workers: 1, maxBodyBytes: 8 * 1024 * 1024 });
   const { port } = await service.listen(0, '127.0.0.1');
   try {
     const mb = Buffer.alloc(1024 * 1024, 1);
@@ -228,12 +233,13 @@ test('a body over the limit gets 413 and a clean close, also for 100 MB and for 
   }
 });
 
-test('past maxConcurrent requests in progress the service answers 503 with Retry-After; admitted ones finish', async (t) => {
+test.serial('past maxConcurrent requests in progress the service answers 503 with Retry-After; admitted ones finish', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const held = { ...fakeDetector, calls: [] as number[], async detect(batch: Batch) {
+  const standIn = ownStandIn();
+  const held = { ...standIn, async detect(batch: Batch) {
     await gate;
-    return fakeDetector.detect.call({ calls: [] }, batch);
+    return standIn.detect(batch);
   } };
   const service = new DetectionService({ detector: held, workers: 1, maxBatch: 1, maxWaitMs: 0, maxConcurrent: 2 });
   const { port } = await service.listen(0, '127.0.0.1');
@@ -256,8 +262,8 @@ test('past maxConcurrent requests in progress the service answers 503 with Retry
   }
 });
 
-test('a body that trickles in is cut at requestTimeoutMs with 408 and a closed connection', async (t) => {
-  const service = new DetectionService({ detector: fakeDetector, workers: 1, requestTimeoutMs: 1_000, headersTimeoutMs: 1_000 });
+test.serial('a body that trickles in is cut at requestTimeoutMs with 408 and a closed connection', async (t) => {
+  const service = new DetectionService({ detector: ownStandIn(), workers: 1, requestTimeoutMs: 1_000, headersTimeoutMs: 1_000 });
   const { port } = await service.listen(0, '127.0.0.1');
   try {
     const started = performance.now();
@@ -279,7 +285,7 @@ test('a body that trickles in is cut at requestTimeoutMs with 408 and a closed c
   }
 });
 
-test('100 concurrent 30 MB bodies: memory stays bounded (peak RSS of the service process), every request gets an answer', async (t) => {
+test.serial('100 concurrent 30 MB bodies: memory stays bounded (peak RSS of the service process), every request gets an answer', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'http', 'fake-service.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {

@@ -23,7 +23,7 @@
 //
 // Run it:
 //   node --import tsx examples/http-service/server.ts --run runs/demo/run [--port 8080] [--max-batch 8] [--max-wait-ms 10]
-//        [--max-body-mb 32] [--max-concurrent 32]
+//        [--max-body-mb 32] [--max-concurrent 64]
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -54,7 +54,7 @@ export interface DetectionServiceOptions {
   maxBodyBytes?: number;
   /** Request bodies held at once (being read, queued or detected), in bytes; past it, 503. Default 256 MiB. */
   maxBufferedBytes?: number;
-  /** /detect requests in progress at once (reading, queued, detecting); more get 503. Default 32. */
+  /** /detect requests in progress at once (reading, queued, detecting); more get 503. Default 64. */
   maxConcurrent?: number;
   /** The whole request (headers and body) must arrive within this (ms); else 408 and the connection closes. Default 30 000. */
   requestTimeoutMs?: number;
@@ -99,7 +99,7 @@ export class DetectionService {
     this.limits = {
       maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
       maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024 * 1024,
-      maxConcurrent: options.maxConcurrent ?? 32,
+      maxConcurrent: options.maxConcurrent ?? 64,
       lingerMs: options.lingerMs ?? 5_000,
     };
     const requestTimeout = options.requestTimeoutMs ?? 30_000;
@@ -298,12 +298,12 @@ async function main(): Promise<void> {
       'max-batch': { type: 'string', default: '8' },
       'max-wait-ms': { type: 'string', default: '10' },
       'max-body-mb': { type: 'string', default: '32' },
-      'max-concurrent': { type: 'string', default: '32' },
+      'max-concurrent': { type: 'string', default: '64' },
     },
   });
   if (values.run === undefined) {
     process.stderr.write(
-      'usage: node --import tsx examples/http-service/server.ts --run <run dir | weights.safetensors> [--port 8080] [--host 127.0.0.1] [--device cpu|cuda] [--max-batch 8] [--max-wait-ms 10] [--max-body-mb 32] [--max-concurrent 32]\n',
+      'usage: node --import tsx examples/http-service/server.ts --run <run dir | weights.safetensors> [--port 8080] [--host 127.0.0.1] [--device cpu|cuda] [--max-batch 8] [--max-wait-ms 10] [--max-body-mb 32] [--max-concurrent 64]\n',
     );
     process.exit(2);
   }

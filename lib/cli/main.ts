@@ -39,8 +39,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof LaxrayError) {
       process.stderr.write(`laxray: ${err.message}\n`);
-      // details the message already lists (e.g. a config's problems) are not printed again
-      const details = err.details.filter((d) => !err.message.includes(d));
+      // a message that already lists every detail (a config's problems) is not followed by the list again
+      const details = err.details.every((d) => err.message.includes(d)) ? [] : err.details;
       for (const d of details.slice(0, 50)) process.stderr.write(`  - ${d}\n`);
       if (details.length > 50) process.stderr.write(`  ... and ${details.length - 50} more\n`);
       return 1;
