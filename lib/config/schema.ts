@@ -187,6 +187,10 @@ const data = z
       .enum(['clip', 'drop', 'error'])
       .default('clip')
       .describe("boxes reaching outside the image: 'clip' to it, 'drop' them, or report an 'error'"),
+    verifyImages: z
+      .boolean()
+      .default(true)
+      .describe('read every image header (in parallel) before the first training step and list every unreadable or mis-sized file at once; false skips it (--set data.verifyImages=false)'),
   })
   .describe('datasets and the input pipeline');
 

@@ -14,7 +14,7 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../checkpoint/atomic.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../checkpoint/safetensors.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from '../config/index.js';
 import type { OptimizerOptions } from '../detector.js';
@@ -139,6 +139,15 @@ export async function writeCheckpoint(runDir: string, model: CheckpointableModel
   const latest: LatestCheckpoint = { ...names, iteration: state.iteration };
   await writeFileAtomic(files.latest, JSON.stringify(latest, null, 2) + '\n');
   return files;
+}
+
+/**
+ * Deletes the temp files that killed writes left in the run directory
+ * (`.iter_N.safetensors.<pid>.<random>.tmp`, up to a checkpoint's size each);
+ * a live writer's are kept. Returns the paths removed.
+ */
+export async function removeStaleRunTempFiles(runDir: string): Promise<string[]> {
+  return removeStaleTempFiles(runDir, 2);
 }
 
 /** Deletes checkpoints other than the newest `keep` (and `protect`); latest.json's target is never deleted. */

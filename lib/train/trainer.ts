@@ -26,7 +26,8 @@ import { createWriteStream, existsSync, promises as fs, type WriteStream } from 
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { learningRateAt, type LaxrayConfig } from '../config/index.js';
-import { DataLoader, type Dataset, type TrainingBatch } from '../data/index.js';
+import { DataLoader, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
 import type { StepResult } from '../detector.js';
 import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate.js';
 import type { TrainEvent, ValidationEvent } from './events.js';
@@ -37,6 +38,7 @@ import { writeRunReport, type RunReportFiles } from './report.js';
 import {
   pruneCheckpoints,
   readLatestCheckpoint,
+  removeStaleRunTempFiles,
   restoreCheckpoint,
   RUN_FILES,
   checkpointFiles,
@@ -169,6 +171,7 @@ export class Trainer extends EventEmitter {
     let succeeded = false;
     try {
       detector.configureOptimizer({ momentum: t.momentum, weightDecay: t.weightDecay, gradClipNorm: t.gradClipNorm });
+      if (config.data.verifyImages) await this.verifyImages(); // every rank: the same files, before any rendezvous wait
       const joined = await this.joinGroup();
       ownedGroup = joined.owned ? joined.group : null;
       const group = (this.group = joined.group);
@@ -520,9 +523,18 @@ export class Trainer extends EventEmitter {
     return { type: 'checkpoint', iteration: state.iteration, epoch: state.epoch, batch: state.batch, reason, weights: files.weights, optimizer: files.optimizer, state: files.state };
   }
 
-  /** Fresh run: checks the folder, writes config.json, starts metrics.jsonl. Resume: restores the latest checkpoint. */
+  /** Every image header of the training and validation sets, read before anything is written (data.verifyImages). */
+  private async verifyImages(): Promise<void> {
+    for (const set of [this.trainSet, this.valSet]) {
+      if (set !== null && set.imagesVerified !== true) await verifyDatasetImages(set);
+    }
+  }
+
+  /** Fresh run: checks the folder, writes config.json, starts metrics.jsonl. Resume: restores the latest checkpoint. Both first delete temp files of killed writes. */
   private async prepareRunDir(): Promise<TrainingState> {
     const runDir = this.runDir;
+    const stale = await removeStaleRunTempFiles(runDir);
+    if (stale.length > 0) this.emitWarning(`removed ${stale.length} temp file(s) of interrupted writes: ${stale.map((f) => path.relative(runDir, f)).join(', ')}`);
     const metricsFile = path.join(runDir, RUN_FILES.metrics);
     const latestFile = path.join(runDir, RUN_FILES.latest);
     if (this.options.resume) {
@@ -602,7 +614,5 @@ async function truncateMetrics(file: string, iteration: number): Promise<void> {
       // a torn last line from a crash
     }
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, kept.map((l) => l + '\n').join(''));
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }
