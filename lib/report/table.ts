@@ -39,8 +39,10 @@ export function formatTable(rows: readonly TableRow[], options: TableOptions = {
   const cell = (v: number | string | undefined, column: string) =>
     typeof v === 'string' ? v : v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digitsOf(column));
 
-  const header = [options.nameHeader ?? 'name', ...columns];
-  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c], c))]);
+  // a '|' inside a Markdown cell would end it
+  const escape = options.style === 'markdown' ? (text: string) => text.replace(/\|/g, '\\|') : (text: string) => text;
+  const header = [options.nameHeader ?? 'name', ...columns].map(escape);
+  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c], c))].map(escape));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const align = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)));
 
