@@ -25,4 +25,5 @@ export { Trainer, evaluate, type TrainerOptions, type TrainEvent, type TrainSumm
 export { evaluateCoco, evaluateCocoFiles, type CocoEvalResult, type CocoStats } from './eval/index.js';
 export * as data from './data/index.js';
 export * as synth from './data/synth/index.js';
+export * as study from './study/index.js';
 export * as ops from './ops.js';
