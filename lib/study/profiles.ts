@@ -74,7 +74,7 @@ export const STUDY_PROFILES: Readonly<Record<ProfileName, StudyProfile>> = {
     seeds: [0, 1, 2],
     minTestImages: 300,
     minChallengingImages: 100,
-    bootstrapDraws: 200,
+    bootstrapDraws: 100,
   },
   gpu: {
     name: 'gpu',
@@ -85,7 +85,7 @@ export const STUDY_PROFILES: Readonly<Record<ProfileName, StudyProfile>> = {
     seeds: [0, 1, 2],
     minTestImages: 300,
     minChallengingImages: 100,
-    bootstrapDraws: 200,
+    bootstrapDraws: 100,
   },
   test: {
     name: 'test',
