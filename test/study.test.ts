@@ -60,7 +60,7 @@ for (const [what, args, message] of errors) {
 
 test.serial('the gpu profile (the paper\'s setting) validates every config and plans 18 runs without training', async (t) => {
   const out = path.join(tmp, 'gpu');
-  const r = await laxray(['study', '--profile', 'gpu', '--out', out, '--dry-run', '--calibration-steps', '0', '--json']);
+  const r = await laxray(['study', '--profile', 'gpu', '--out', out, '--dry-run', '--device', 'cpu', '--json']);
   t.is(r.code, 0, r.stderr);
   const plan = events(r.stdout).find((e) => e.type === 'plan') as Extract<StudyEvent, { type: 'plan' }>;
   t.is(plan.runs.length, 18);
@@ -70,6 +70,8 @@ test.serial('the gpu profile (the paper\'s setting) validates every config and p
   t.deepEqual(plan.images, { train: 7652, val: 957, test: 956 });
   t.is(plan.iterationsPerRun, 12 * 957);
   t.false(existsSync(path.join(out, 'data')), 'a dry run generates no data');
+  const warning = events(r.stdout).find((e) => e.type === 'warning') as Extract<StudyEvent, { type: 'warning' }>;
+  t.regex(warning.message, /sized for a GPU and the device is the CPU: not timed/);
 });
 
 test.serial('laxray study: interrupted run resumes, finished runs are skipped, the report holds the runs\' figures', async (t) => {

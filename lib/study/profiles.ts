@@ -28,6 +28,8 @@ export interface StudyBenchmark {
 export interface StudyProfile {
   name: string;
   description: string;
+  /** The device kind it is sized for; a gpu profile is not timed on a CPU unless asked (it would take hours). */
+  sizedFor: 'cpu' | 'cuda';
   benchmark: StudyBenchmark;
   /** Model, data and train settings shared by every method (the method's preset and overrides go on top). */
   config: LaxrayConfigInput;
@@ -48,6 +50,7 @@ const CPU_EPOCHS = 3;
 export const STUDY_PROFILES: Readonly<Record<ProfileName, StudyProfile>> = {
   cpu: {
     name: 'cpu',
+    sizedFor: 'cpu',
     description: 'ResNet-18 from scratch, FPN/head 64 channels, 2 tower convs, 384×256 inputs, 3 epochs on 459 images (345 iterations), batch 4, lr 0.02; 348 test images',
     benchmark: {
       count: 850,
@@ -78,6 +81,7 @@ export const STUDY_PROFILES: Readonly<Record<ProfileName, StudyProfile>> = {
   },
   gpu: {
     name: 'gpu',
+    sizedFor: 'cuda',
     description: "the paper's setting: ResNet-50, 1333×800, 12 epochs, batch 8, lr 0.01, steps at 8 and 11; CLCXray-sized benchmark (9,565 images, 8:1:1)",
     benchmark: { count: 9565, seed: 2024, recipe: {} },
     config: { train: { checkpointEvery: 1000 } },
@@ -89,6 +93,7 @@ export const STUDY_PROFILES: Readonly<Record<ProfileName, StudyProfile>> = {
   },
   test: {
     name: 'test',
+    sizedFor: 'cpu',
     description: 'a smoke test: 16 tiny images, 4 iterations, 2 methods, 1 seed',
     benchmark: { count: 16, seed: 7, recipe: { width: 128, height: 128, objectsPerImage: [0, 0.5, 0.5], split: [0.5, 0.125, 0.375] } },
     config: {

@@ -162,7 +162,11 @@ export async function* runStudy(options: StudyOptions): AsyncGenerator<StudyEven
   // estimate: time each method that still has training or evaluation to do
   let estimate: StudyEstimate | null = null;
   const pending = planned.filter((r) => r.state !== 'done');
-  const steps = options.calibrationSteps ?? 2;
+  const onCpu = configs.values().next().value!.device === 'cpu';
+  const steps = options.calibrationSteps ?? (profile.sizedFor === 'cuda' && onCpu ? 0 : 2);
+  if (options.calibrationSteps === undefined && steps === 0 && pending.length > 0) {
+    yield { type: 'warning', message: `profile ${profile.name} is sized for a GPU and the device is the CPU: not timed (it would take hours); the plan above has the iterations per run. Pass --calibration-steps 1 to time it here anyway` };
+  }
   if (!options.reportOnly && steps > 0 && pending.length > 0) {
     const toTime = methods.filter((m) => pending.some((r) => r.method === m.name));
     const timing = calibrate(profile, toTime, { dir: calibrationDir(out), steps, ...device, pretrained });

@@ -16,7 +16,7 @@ interface StudyCliOptions {
   seeds?: number[];
   device?: string;
   pretrained?: string;
-  calibrationSteps: number;
+  calibrationSteps?: number;
   dryRun?: boolean;
   reportOnly?: boolean;
   json?: boolean;
@@ -101,7 +101,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', "comma-separated training seeds (default: the profile's, 0,1,2)", seedList)
     .option('--device <device>', 'cpu, cuda or cuda:<index> (default: LAXRAY_DEVICE, else cpu)', deviceOption)
     .option('--pretrained <file>', 'torchvision ResNet weights (.safetensors) for the backbone, as the paper (ImageNet); default: from scratch')
-    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate)', nonNegative('--calibration-steps'), 2)
+    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate; default 2, or 0 for the gpu profile on a CPU)', nonNegative('--calibration-steps'))
     .option('--dry-run', 'check the configs, time the methods and print the estimate; train nothing')
     .option('--report-only', 'only write the report from the runs finished so far')
     .option('--json', 'print every event as one JSON object per line on stdout')
@@ -142,7 +142,7 @@ export function register(program: Command): void {
           ...(opts.seeds !== undefined ? { seeds: opts.seeds } : {}),
           ...(opts.device !== undefined ? { device: opts.device } : {}),
           ...(opts.pretrained !== undefined ? { pretrained: path.resolve(opts.pretrained) } : {}),
-          calibrationSteps: opts.calibrationSteps,
+          ...(opts.calibrationSteps !== undefined ? { calibrationSteps: opts.calibrationSteps } : {}),
           dryRun: opts.dryRun === true,
           reportOnly: opts.reportOnly === true,
           signal: controller.signal,
