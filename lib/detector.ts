@@ -5,7 +5,7 @@ import { LaxrayError } from './errors.js';
 import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
-import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 
@@ -125,7 +125,16 @@ export class Detector {
    * NaN/Inf loss or gradient skips the update and reports finite: false.
    */
   async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
-    const targets = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels }));
+    // Each image's extent as mmdetection's pad_shape (resized size rounded up to the pad divisor):
+    // anchors on the padding added for larger images take no part in training.
+    const [, , height, width] = batch.shape;
+    const divisor = this.config.data.padDivisor;
+    const targets = batch.targets.map((t, i) => ({
+      boxes: t.boxes,
+      labels: t.labels,
+      padWidth: Math.min(padTo(batch.metas[i]?.resizedWidth ?? width, divisor), width),
+      padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height, divisor), height),
+    }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
   }
 

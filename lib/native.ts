@@ -49,7 +49,8 @@ export interface NativeDetectorHandle {
   trainStep(
     images: Float32Array,
     shape: number[],
-    targets: { boxes: Float32Array; labels: Int32Array }[],
+    /** padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
+    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number }[],
     lr: number,
   ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; gradNorm: number }>;
   detect(
@@ -91,16 +92,22 @@ export interface NativeHeadCheckSpec {
   metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
   /** Overrides of the post-processing defaults (nmsPre 1000, scoreThreshold 0.05, nmsIou 0.6, maxPerImage 100). */
   postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number };
+  /** What the quality logits predict; default: 'iou' for the distribution head, 'centerness' for delta. */
+  qualityTarget?: 'iou' | 'centerness';
+  /** Per image, width and height of its extent in the batch (flattened): anchors beyond are invalid. Default: all valid. */
+  padSizes?: number[];
 }
 
 export interface NativeHeadCheckResult {
   losses: Record<'cls' | 'box' | 'quality' | 'total', number> & { distribution?: number };
   numPositive: number;
   qualityWeightSum: number;
+  /** qualityWeight · Σ H(quality target) / num_pos: the least the quality loss can be on these targets. */
+  qualityFloor: number;
   gradNorms: Record<'clsLogits' | 'boxRegression' | 'qualityLogits', number>;
   gradsFinite: boolean;
   targets: Record<
-    'labels' | 'matchedGt' | 'boxTargets' | 'deltaTargets' | 'centerness' | 'distanceTargets' | 'distanceBins' | 'anchors',
+    'valid' | 'labels' | 'matchedGt' | 'boxTargets' | 'deltaTargets' | 'centerness' | 'distanceTargets' | 'distanceBins' | 'anchors',
     TensorData
   >;
   detections: { boxes: Float32Array; scores: Float32Array; labels: Int32Array }[];

@@ -23,6 +23,12 @@ void checkGroundTruth(const torch::Tensor& images, const std::vector<GroundTruth
       throw std::invalid_argument("image " + std::to_string(i) + ": boxes must be [K, 4] and labels [K], got " +
                                   shapeString(boxes.sizes()) + " and " + shapeString(labels.sizes()));
     }
+    const GroundTruth& g = gt[i];
+    if (g.padWidth < 0 || g.padHeight < 0 || g.padWidth > images.size(3) || g.padHeight > images.size(2)) {
+      throw std::invalid_argument("image " + std::to_string(i) + ": its extent " + std::to_string(g.padWidth) + "x" +
+                                  std::to_string(g.padHeight) + " does not fit the " + std::to_string(images.size(3)) + "x" +
+                                  std::to_string(images.size(2)) + " batch (0 = the whole batch)");
+    }
     auto b = boxes.to(torch::kCPU, torch::kDouble).contiguous();
     auto l = labels.to(torch::kCPU, torch::kLong).contiguous();
     const double* p = b.data_ptr<double>();
@@ -79,16 +85,19 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
     perLevel.push_back(p.size(2) * p.size(3));
   }
   torch::Tensor anchors = generateAnchors(sizes, config.head.strides, config.head.anchorScale, images.device());
-  std::vector<torch::Tensor> boxes, labels;
+  std::vector<torch::Tensor> boxes, labels, valid;
   for (const GroundTruth& g : gt) {
     boxes.push_back(g.boxes.to(images.device(), torch::kFloat));
     labels.push_back(g.labels.to(images.device(), torch::kLong));
+    const int64_t width = g.padWidth > 0 ? g.padWidth : images.size(3);
+    const int64_t height = g.padHeight > 0 ? g.padHeight : images.size(2);
+    valid.push_back(validAnchorFlags(sizes, config.head.strides, width, height, images.device()));
   }
   AtssTargetConfig targetConfig;
   targetConfig.topk = config.assigner.topk;
   targetConfig.numClasses = config.head.numClasses;
   targetConfig.regMax = config.head.regMax;
-  AtssTargets targets = buildTargets(anchors, perLevel, config.head.strides, boxes, labels, targetConfig);
+  AtssTargets targets = buildTargets(anchors, perLevel, config.head.strides, boxes, labels, targetConfig, valid);
   LabelAwareTargets laTargets = labelAwareTargets(targets, pyramid);
   HeadOutputs outputs = model.head->forward(pyramid, &laTargets);
   return computeLosses(outputs, targets, config.loss);

@@ -19,6 +19,12 @@ namespace laxray {
 struct GroundTruth {
   torch::Tensor boxes;   // [K, 4] float x1y1x2y2
   torch::Tensor labels;  // [K] int64, 0..numClasses−1
+  // The image's extent in the batch, mmdetection's pad_shape (its resized size
+  // rounded up to the pad divisor): anchors centred beyond it sit on padding
+  // added for larger images and are left out of assignment and losses.
+  // 0 = the whole batch.
+  int64_t padWidth = 0;
+  int64_t padHeight = 0;
 };
 
 struct TrainStepResult {
@@ -35,8 +41,9 @@ struct TrainerOptions {
 };
 
 // Checks images and gt (boxes inside the padded input, x2 >= x1, known class
-// ids) and returns the detector's losses on them; the LA branch sees the
-// assigned class labels (LAcls) or target bins (LAreg).
+// ids, pad extents within the batch) and returns the detector's losses on
+// them; the LA branch sees the assigned class labels (LAcls) or target bins
+// (LAreg).
 DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt);
 
 class Trainer {

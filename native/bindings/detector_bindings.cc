@@ -137,13 +137,15 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array}], lr): Promise<StepResult>
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?}], lr): Promise<StepResult>
+  // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keepAlive{info[0]};
     HostBuffer images = hostBufferFrom(info[0], info[1], "trainStep: images");
     if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "trainStep: targets must be an array of {boxes, labels}");
     Napi::Array list = info[2].As<Napi::Array>();
     std::vector<std::pair<HostBuffer, HostBuffer>> targets;
+    std::vector<std::pair<int64_t, int64_t>> extents;
     for (uint32_t i = 0; i < list.Length(); ++i) {
       if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "trainStep: targets[" + std::to_string(i) + "] must be {boxes, labels}");
       Napi::Object t = list.Get(i).As<Napi::Object>();
@@ -157,6 +159,8 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
       Napi::Array labelShape = Napi::Array::New(info.Env(), 1);
       labelShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
       targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+      extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
+                           static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
       keepAlive.push_back(boxes);
       keepAlive.push_back(labels);
     }
@@ -165,13 +169,14 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     SessionPtr s = session_;
     return PromiseWorker<TrainStepResult>::Run(
         info.Env(), "trainStep",
-        [s, images, targets, lr] {
+        [s, images, targets, extents, lr] {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::Tensor x = tensorFromHost(images, s->device, "trainStep: images");
           std::vector<GroundTruth> gt;
           for (size_t i = 0; i < targets.size(); ++i) {
             gt.push_back({tensorFromHost(targets[i].first, s->device, "boxes"),
-                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong)});
+                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong), extents[i].first,
+                          extents[i].second});
           }
           return s->ensureTrainer().step(x, gt, lr);
         },
