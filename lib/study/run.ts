@@ -151,7 +151,7 @@ export async function evaluateRun(paths: RunPaths, method: StudyMethod, seed: nu
   await writeFileAtomic(paths.detections, JSON.stringify(on.results) + '\n');
   let laWeights: LevelWeightStats[] | null = null;
   if (method.la !== null) {
-    const off = await Detector.load(paths.dir, { ...device, model: { test: { labelAware: false } } } as LaxrayConfigInput);
+    const off = await Detector.load(paths.dir, { ...device, model: { test: { labelAware: false } } });
     const offResults = await detectDataset(off, test, { batchSize });
     await writeFileAtomic(paths.detectionsLaOff, JSON.stringify(offResults.results) + '\n');
     laWeights = await laWeightStats(detector, test, { batchSize });
