@@ -3,6 +3,7 @@
 // benchmark's recipe, then extrapolate to the planned iterations and test
 // passes. Figures measured on a shared machine are pessimistic.
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Detector } from '../detector.js';
 import { DataLoader, loadCocoDataset } from '../data/index.js';
@@ -29,6 +30,9 @@ export interface Calibration {
   synthImagesPerSecond: number;
   steps: number;
   seconds: number;
+  /** 1-minute load average and CPU count when it finished: a load above the CPU count makes the estimate pessimistic. */
+  load: number;
+  cpus: number;
 }
 
 function median(values: readonly number[]): number {
@@ -49,7 +53,7 @@ export async function* calibrate(
   options: { dir: string; steps?: number; device?: string; pretrained?: string | null },
 ): AsyncGenerator<string, Calibration, undefined> {
   const started = performance.now();
-  const steps = options.steps ?? 2;
+  const steps = options.steps ?? 4;
   const batchSize = runConfig({ profile, method: methods[0]!, seed: 0, data: { train: 'x.json', val: 'x.json' } }).train.batchSize;
   const count = batchSize * (steps + 1);
   await fs.rm(options.dir, { recursive: true, force: true });
@@ -109,7 +113,7 @@ export async function* calibrate(
         secondsPerInspectImage: inspectSeconds,
       });
     }
-    return { timings, synthImagesPerSecond, steps, seconds: (performance.now() - started) / 1000 };
+    return { timings, synthImagesPerSecond, steps, seconds: (performance.now() - started) / 1000, load: os.loadavg()[0]!, cpus: os.cpus().length };
   } finally {
     await fs.rm(options.dir, { recursive: true, force: true });
   }

@@ -39,7 +39,7 @@ export interface StudyOptions {
   /** A torchvision ResNet state dict (.safetensors) for the backbone (the paper starts from ImageNet weights). */
   pretrained?: string | null;
   signal?: AbortSignal;
-  /** Training steps timed per method for the estimate (default 2; 0: no calibration, no estimate). */
+  /** Training steps timed per method for the estimate (default 4; 0: no calibration, no estimate). */
   calibrationSteps?: number;
   /** Plan, validate and estimate only: no data, no training. */
   dryRun?: boolean;
@@ -163,7 +163,7 @@ export async function* runStudy(options: StudyOptions): AsyncGenerator<StudyEven
   let estimate: StudyEstimate | null = null;
   const pending = planned.filter((r) => r.state !== 'done');
   const onCpu = configs.values().next().value!.device === 'cpu';
-  const steps = options.calibrationSteps ?? (profile.sizedFor === 'cuda' && onCpu ? 0 : 2);
+  const steps = options.calibrationSteps ?? (profile.sizedFor === 'cuda' && onCpu ? 0 : 4);
   if (options.calibrationSteps === undefined && steps === 0 && pending.length > 0) {
     yield { type: 'warning', message: `profile ${profile.name} is sized for a GPU and the device is the CPU: not timed (it would take hours); the plan above has the iterations per run. Pass --calibration-steps 1 to time it here anyway` };
   }

@@ -61,7 +61,8 @@ function describe(e: StudyEvent): string | null {
       const paces = e.calibration.timings
         .map((t) => `${t.method} ${t.secondsPerIteration.toFixed(2)} s/it, ${(1000 * t.secondsPerDetectImage).toFixed(0)} ms/test image`)
         .join('; ');
-      return `measured: ${paces}\nestimated: ${formatDuration(e.estimate.totalSeconds)} in total (data ${formatDuration(e.estimate.dataSeconds)}; ${byRun})`;
+      const busy = e.calibration.load > e.calibration.cpus ? ` (measured with load ${e.calibration.load.toFixed(1)} on ${e.calibration.cpus} CPUs: pessimistic)` : '';
+      return `measured: ${paces}\nestimated: ${formatDuration(e.estimate.totalSeconds)} in total${busy} (data ${formatDuration(e.estimate.dataSeconds)}; ${byRun})`;
     }
     case 'data-start':
       return `generating the benchmark: ${e.images} synthetic scans in ${e.dir}`;
@@ -101,7 +102,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', "comma-separated training seeds (default: the profile's, 0,1,2)", seedList)
     .option('--device <device>', 'cpu, cuda or cuda:<index> (default: LAXRAY_DEVICE, else cpu)', deviceOption)
     .option('--pretrained <file>', 'torchvision ResNet weights (.safetensors) for the backbone, as the paper (ImageNet); default: from scratch')
-    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate; default 2, or 0 for the gpu profile on a CPU)', nonNegative('--calibration-steps'))
+    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate; default 4, or 0 for the gpu profile on a CPU)', nonNegative('--calibration-steps'))
     .option('--dry-run', 'check the configs, time the methods and print the estimate; train nothing')
     .option('--report-only', 'only write the report from the runs finished so far')
     .option('--json', 'print every event as one JSON object per line on stdout')
