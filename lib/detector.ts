@@ -2,12 +2,13 @@
 // (or a preset), load weights, inspect a forward pass, detect objects.
 // All tensor work runs in the addon on worker threads; methods return Promises.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
+import { asLaxrayError, native, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
 import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
-import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
+import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
+import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
 export interface InputBatch {
@@ -37,13 +38,20 @@ export interface Detection {
   category: string;
 }
 
-/** What one training step did. Losses are the weighted terms that were summed into `total`. */
+/** What one training step did. */
 export interface StepResult {
+  /**
+   * The weighted terms that were summed into `total` (cls, box, quality[, distribution]), plus
+   * quality_floor, which is not a term: Σ H(target) / num_pos, the least the quality BCE can be on
+   * this batch (BCE against a soft target t is at least its entropy H(t); ln 2 at t = 0.5).
+   */
   losses: Record<string, number>;
   total: number;
   /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */
   finite: boolean;
   numPositives: number;
+  /** Images in the step: this batch, or the job's global batch in data-parallel training. */
+  images?: number;
   /** Gradient L2 norm before clipping. */
   gradNorm: number;
 }
@@ -105,15 +113,18 @@ export class Detector {
     await writeSafetensors(file, await this.stateDict(), { format: 'laxray', config: JSON.stringify(this.config), ...metadata });
   }
 
-  /** Loads weights saved by saveWeights (or any safetensors with the same names). Errors list missing/unexpected keys and shape mismatches. */
+  /**
+   * Loads weights saved by saveWeights, or any safetensors / PyTorch (.pth, .pt) file with laxray's or
+   * mmdetection's names (nested checkpoints are unwrapped). Errors list missing/unexpected keys and shape mismatches.
+   */
   async loadWeights(file: string): Promise<void> {
-    const { tensors } = await readSafetensors(file);
+    const { tensors } = await readWeights(file);
     await call(() => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
   }
 
-  /** Loads a torchvision-named ResNet state dict (safetensors) into the backbone; the classifier (fc.*) is ignored. */
+  /** Loads a torchvision-named ResNet state dict (safetensors or PyTorch .pth) into the backbone; the classifier (fc.*) is ignored. */
   async loadBackboneWeights(file: string): Promise<void> {
-    const { tensors } = await readSafetensors(file);
+    const { tensors } = await readBackboneWeights(file);
     await call(() =>
       this.handle.loadStateDict(tensors, { module: 'backbone', ignorePrefixes: TORCHVISION_CLASSIFIER, what: `backbone weights ${file}` }),
     );
@@ -136,6 +147,23 @@ export class Detector {
       padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height, divisor), height),
     }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
+  }
+
+  /**
+   * Data-parallel training (lib/train/distributed): trainStep then averages
+   * the loss normalisers and gradients over the group's processes; null detaches.
+   */
+  attachProcessGroup(group: { readonly handle: NativeProcessGroup } | null): void {
+    try {
+      this.handle.attachProcessGroup(group === null ? null : group.handle);
+    } catch (err) {
+      throw asLaxrayError(err);
+    }
+  }
+
+  /** Collective over the attached group: every rank's weights and momentum become rank 0's. */
+  async broadcastTrainingState(): Promise<void> {
+    await call(() => this.handle.broadcastTrainingState());
   }
 
   /** Sets momentum, weight decay and clipping for trainStep (defaults: config.train). */

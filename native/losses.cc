@@ -184,11 +184,13 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
 std::vector<std::pair<std::string, torch::Tensor>> DetectionLoss::named() const {
   std::vector<std::pair<std::string, torch::Tensor>> out{{"cls", cls}, {"box", box}, {"quality", quality}};
   if (distribution.defined()) out.emplace_back("distribution", distribution);
+  out.emplace_back("quality_floor", torch::tensor(qualityFloor));
   out.emplace_back("total", total);
   return out;
 }
 
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config) {
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config,
+                            const NormaliserMean& reduceMean) {
   const torch::Tensor& cls = outputs.clsLogits;         // [N, A, C]
   const torch::Tensor& reg = outputs.boxRegression;     // [N, A, 4] or [N, A, 4, regMax + 1]
   const torch::Tensor& quality = outputs.qualityLogits; // [N, A]
@@ -227,9 +229,40 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
   DetectionLoss loss;
   loss.numPositive = targets.numPositive;
   torch::Tensor positive = targets.positive.to(cls.device());  // [N, A]
-  // mmdetection's num_total_samples: Σ over images of max(positives, 1).
-  const double numPosNorm =
-      std::max(positive.sum(1).clamp_min(1).sum().item<double>(), 1.0);
+
+  // The positives' decoded boxes and quality targets first: the box loss's normaliser is their sum.
+  torch::Tensor posFlat, gtBox, posQuality, predBox, posLogits;
+  torch::Tensor weight;  // [P] the quality target, detached: it weights the box and bin losses too
+  if (targets.numPositive > 0) {
+    posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);                           // [P] index into N·A
+    torch::Tensor anchorIdx = posFlat.remainder(a);                                          // [P]
+    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);  // [P, 4]
+    gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);   // [P, 4]
+    posQuality = quality.reshape({-1}).index_select(0, posFlat);                             // [P]
+    if (!distribution) {
+      torch::Tensor posDeltas = reg.reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
+      predBox = deltaDecode(posAnchors, posDeltas, config.deltaCoder);
+    } else {
+      const int64_t bins = outputs.regMax + 1;
+      posLogits = reg.reshape({-1, 4, bins}).index_select(0, posFlat);  // [P, 4, regMax + 1]
+      torch::Tensor centres = targets.anchorCenters.to(cls.device()).index_select(0, anchorIdx);  // [P, 2]
+      torch::Tensor stride = targets.anchorStrides.to(cls.device()).index_select(0, anchorIdx);   // [P]
+      torch::Tensor distances = distributionIntegral(posLogits) * stride.unsqueeze(1);            // [P, 4] px
+      predBox = distanceDecode(centres, distances);
+    }
+    weight = outputs.qualityTarget == QualityTarget::Iou
+                 ? alignedBoxIou(predBox.detach(), gtBox).clamp_min(0)
+                 : targets.centerness.to(cls.device()).reshape({-1}).index_select(0, posFlat);
+    weight = weight.detach().to(predBox.scalar_type());
+    loss.qualityWeightSum = weight.sum().item<double>();
+  }
+  // mmdetection's num_total_samples: Σ over images of max(positives, 1); then
+  // both normalisers are averaged over data-parallel processes (its
+  // reduce_mean; every process takes part, with or without positives).
+  std::vector<double> normalisers{positive.sum(1).clamp_min(1).sum().item<double>(), loss.qualityWeightSum};
+  if (reduceMean) normalisers = reduceMean(normalisers);
+  const double numPosNorm = std::max(normalisers.at(0), 1.0);
+  const double weightNorm = normalisers.at(1) < kWeightSumEps ? 1.0 : normalisers.at(1);
 
   // Classification over the valid anchors: one-hot of the assigned class, zeros for background.
   torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
@@ -247,31 +280,6 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
     loss.quality = quality.sum() * 0.0;
     if (distribution) loss.distribution = reg.sum() * 0.0;
   } else {
-    torch::Tensor posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);  // [P] index into N·A
-    torch::Tensor anchorIdx = posFlat.remainder(a);                               // [P]
-    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);          // [P, 4]
-    torch::Tensor gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-    torch::Tensor posQuality = quality.reshape({-1}).index_select(0, posFlat);                            // [P]
-    torch::Tensor predBox;
-    torch::Tensor posLogits;
-    if (!distribution) {
-      torch::Tensor posDeltas = reg.reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-      predBox = deltaDecode(posAnchors, posDeltas, config.deltaCoder);
-    } else {
-      const int64_t bins = outputs.regMax + 1;
-      posLogits = reg.reshape({-1, 4, bins}).index_select(0, posFlat);  // [P, 4, regMax + 1]
-      torch::Tensor centres = targets.anchorCenters.to(cls.device()).index_select(0, anchorIdx);  // [P, 2]
-      torch::Tensor stride = targets.anchorStrides.to(cls.device()).index_select(0, anchorIdx);   // [P]
-      torch::Tensor distances = distributionIntegral(posLogits) * stride.unsqueeze(1);            // [P, 4] px
-      predBox = distanceDecode(centres, distances);
-    }
-    // [P] the quality target, detached: it weights the box and bin losses too.
-    torch::Tensor weight = outputs.qualityTarget == QualityTarget::Iou
-                               ? alignedBoxIou(predBox.detach(), gtBox).clamp_min(0)
-                               : targets.centerness.to(cls.device()).reshape({-1}).index_select(0, posFlat);
-    weight = weight.detach().to(predBox.scalar_type());
-    loss.qualityWeightSum = weight.sum().item<double>();
-    const double weightNorm = loss.qualityWeightSum < kWeightSumEps ? 1.0 : loss.qualityWeightSum;
     loss.box = config.boxWeight * (giouLoss(predBox, gtBox) * weight).sum() / weightNorm;
     loss.quality = config.qualityWeight *
                    torch::binary_cross_entropy_with_logits(posQuality, weight, {}, {}, at::Reduction::Sum) /

@@ -12,7 +12,10 @@
 //                quality target, / 4 sides / Σ weights, × distributionLossWeight
 //                (1.0: the authors' loss_d).
 // Σ weights is replaced by 1 only when it is below 1e-12 (their
-// `if bbox_avg_factor < EPS`); both sums run over the whole batch (one process).
+// `if bbox_avg_factor < EPS`); both sums run over the whole batch. In
+// data-parallel training both normalisers are first averaged over the
+// processes (mmdetection's `reduce_mean`) by the `reduceMean` hook, so the
+// averaged gradients equal one process's on the whole global batch.
 // Anchors outside their image's padded extent (AtssTargets::valid) are neither
 // assigned nor in any loss (mmdetection's valid flags).
 #pragma once
@@ -20,6 +23,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,12 +112,21 @@ struct DetectionLoss {
   // the value of `quality` if every quality logit were exactly logit(t).
   double qualityFloor = 0;
 
-  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …], ("total", total)
+  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …],
+  // ("quality_floor", qualityFloor), ("total", total). quality_floor is not a
+  // term of total but the level the quality term is read against: a quality
+  // BCE flat near ln 2 may sit on its floor (targets near 0.5) or above it (a
+  // branch that has not learned yet), and the training report tells which.
   std::vector<std::pair<std::string, torch::Tensor>> named() const;
 };
 
+// Mean over data-parallel processes of {num_pos, Σ quality weights}; every
+// process calls it exactly once per computeLosses. Empty: one process.
+using NormaliserMean = std::function<std::vector<double>(const std::vector<double>&)>;
+
 // outputs: what the head produced for the batch the targets were built for
 // (same N, A, levels). Throws std::invalid_argument on mismatched shapes.
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {});
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {},
+                            const NormaliserMean& reduceMean = {});
 
 }  // namespace laxray

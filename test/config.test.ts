@@ -37,7 +37,7 @@ async function withFile<T>(text: string, fn: (file: string) => T | Promise<T>): 
   }
 }
 
-test("defaults are the paper's set-up (DESIGN.md, section V.A)", (t) => {
+test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V.A)", (t) => {
   const saved = process.env.LAXRAY_DEVICE;
   delete process.env.LAXRAY_DEVICE;
   try {
@@ -74,6 +74,7 @@ test("defaults are the paper's set-up (DESIGN.md, section V.A)", (t) => {
       padDivisor: 32,
       prefetch: 2,
       invalidBoxes: 'clip',
+      verifyImages: true,
     });
     t.deepEqual(c.train, {
       batchSize: 8,
@@ -356,4 +357,30 @@ test('a "$schema" key (for editors) is accepted and dropped; configJsonSchema de
   t.is(schema.additionalProperties, false);
   t.like(schema.properties.model!.properties!.backbone, { type: 'object', additionalProperties: false });
   t.like((schema.properties.train!.properties as Record<string, unknown>).batchSize, { default: 8, type: 'integer' });
+});
+
+test('a __proto__ key is reported as a key, never as "must be an object, got an object", and never reaches a prototype', (t) => {
+  // an object literal with __proto__ sets its prototype: say so instead of "got an object"
+  const literal = { __proto__: { train: { epochs: 3 } } } as unknown as LaxrayConfigInput;
+  const top = configError(t, literal);
+  t.regex(top.message, /prototype/);
+  t.notRegex(top.message, /got an object$/);
+  const over = t.throws(() => resolveConfig({}, literal), { instanceOf: LaxrayError })!;
+  t.regex(over.message, /prototype/);
+  // a JSON __proto__ key (own property) is an unknown key, also nested and in overrides
+  t.regex(configError(t, JSON.parse('{"model": {"__proto__": {"x": 1}}}')).message, /model\.__proto__: unknown key/);
+  t.regex(configError(t, {}, JSON.parse('{"__proto__": {"train": {"epochs": 2}}}')).message, /^config: __proto__: unknown key/);
+  t.is(({} as Record<string, unknown>).train, undefined);
+  // --set __proto__.x=1 was silently dropped: refused by name
+  const set = t.throws(() => overrideFromAssignment('__proto__.train=1'), { instanceOf: LaxrayError })!;
+  t.regex(set.message, /__proto__/);
+  t.throws(() => overrideFromAssignment('model.constructor.prototype=1'), { instanceOf: LaxrayError, message: /constructor/ });
+});
+
+test('a config file nested 100 000 levels deep with a syntax error is INVALID_CONFIG naming the depth, not a stack overflow', async (t) => {
+  await withFile('{"train": ' + '{"a": '.repeat(100_000), (file) => {
+    const err = configError(t, file);
+    t.regex(err.message, /nested more than 2000 levels deep/);
+    t.notRegex(err.message, /NaN|Maximum call stack/);
+  });
 });

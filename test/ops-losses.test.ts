@@ -318,6 +318,7 @@ test('the quality loss reaches its floor Σ H(t) / num_pos exactly when each qua
   }
   const numPos = first.numPositive; // both images have positives
   near(t, first.qualityFloor, floor / numPos, 1e-4, 'floor');
+  near(t, first.losses.quality_floor, first.qualityFloor, 1e-6, 'reported beside the losses');
   t.true(first.losses.quality > first.qualityFloor);
   const atFloor = await native.headCheck({ ...base, qualityLogits: quality }, 'cpu');
   near(t, atFloor.losses.quality, floor / numPos, 1e-4, 'quality at logit(t)');

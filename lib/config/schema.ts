@@ -1,5 +1,5 @@
 // The run configuration: one zod schema that is at once the validator, the
-// defaults (the paper's set-up, ../../DESIGN.md "The model" and V.A) and the docs
+// defaults (the paper's set-up, docs/design.md "Defaults") and the docs
 // (`.describe` on every field). Presets (presets.ts) are small overrides of it.
 //
 // The shape is the contract with the native detector: keep the names.
@@ -45,7 +45,7 @@ const backbone = z
       .min(1)
       .nullable()
       .default(null)
-      .describe('path to a torchvision-named ResNet state dict (.safetensors) to start from; null trains from scratch. Relative paths in a config file are relative to that file'),
+      .describe('path to a torchvision-named ResNet state dict to start from (.safetensors, or a PyTorch .pth such as torchvision\'s resnet50-0676ba61.pth); null trains from scratch. Relative paths in a config file are relative to that file'),
     frozenStages: z
       .int()
       .min(0)
@@ -187,6 +187,10 @@ const data = z
       .enum(['clip', 'drop', 'error'])
       .default('clip')
       .describe("boxes reaching outside the image: 'clip' to it, 'drop' them, or report an 'error'"),
+    verifyImages: z
+      .boolean()
+      .default(true)
+      .describe('read every image header (in parallel) before the first training step and list every unreadable or mis-sized file at once; false skips it (--set data.verifyImages=false)'),
   })
   .describe('datasets and the input pipeline');
 

@@ -5,10 +5,12 @@
 #include <memory>
 #include <mutex>
 
+#include "bindings/distributed_bindings.h"
 #include "bindings/model_config_js.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
 #include "detector.h"
+#include "distributed/state_sync.h"
 #include "inference.h"
 #include "runtime.h"
 #include "tensor_io.h"
@@ -22,6 +24,7 @@ struct DetectorSession {
   torch::Device device{torch::kCPU};
   TrainerOptions trainerOptions;
   std::unique_ptr<Trainer> trainer;  // made on the first step (holds the momentum buffers)
+  std::shared_ptr<DataParallelGroup> group;  // data-parallel training: the job's other processes
   std::mutex mutex;
 
   Trainer& ensureTrainer() {
@@ -52,7 +55,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
          InstanceMethod<&NativeDetector::Detect>("detect"),
          InstanceMethod<&NativeDetector::ConfigureOptimizer>("configureOptimizer"),
          InstanceMethod<&NativeDetector::OptimizerState>("optimizerState"),
-         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState")});
+         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState"),
+         InstanceMethod<&NativeDetector::AttachProcessGroup>("attachProcessGroup"),
+         InstanceMethod<&NativeDetector::BroadcastTrainingState>("broadcastTrainingState")});
   }
 
   explicit NativeDetector(const Napi::CallbackInfo& info) : ObjectWrap<NativeDetector>(info) {
@@ -178,7 +183,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
                           tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong), extents[i].first,
                           extents[i].second});
           }
-          return s->ensureTrainer().step(x, gt, lr);
+          return s->ensureTrainer().step(x, gt, lr, s->group.get());
         },
         [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -188,6 +193,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           out.Set("total", r.total);
           out.Set("finite", r.finite);
           out.Set("numPositives", static_cast<double>(r.numPositive));
+          out.Set("images", static_cast<double>(r.images));
           out.Set("gradNorm", r.gradNorm);
           return out;
         },
@@ -283,6 +289,32 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive);
+  }
+
+  // attachProcessGroup(group | null): void — trainStep then averages over the group's processes.
+  Napi::Value AttachProcessGroup(const Napi::CallbackInfo& info) {
+    std::shared_ptr<DataParallelGroup> group = processGroupFrom(info.Length() > 0 ? info[0] : info.Env().Null(), "attachProcessGroup: group");
+    if (group && group->device() != session_->device) {
+      throw Napi::TypeError::New(info.Env(), "attachProcessGroup: the group's processes train on " + group->device().str() +
+                                                 " but this detector is on " + session_->device.str());
+    }
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    session_->group = std::move(group);
+    return info.Env().Undefined();
+  }
+
+  // broadcastTrainingState(): Promise<void> — rank 0's weights and momentum into every rank (collective).
+  Napi::Value BroadcastTrainingState(const Napi::CallbackInfo& info) {
+    SessionPtr s = session_;
+    return PromiseWorker<bool>::Run(
+        info.Env(), "broadcastTrainingState",
+        [s] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          if (!s->group) throw std::invalid_argument("no process group is attached (attachProcessGroup)");
+          broadcastTrainingState(*s->group, *s->model, s->ensureTrainer().optimizer());
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
   SessionPtr session_;
