@@ -3,12 +3,13 @@
 // All tensor work runs in the addon on worker threads; methods return Promises.
 import { LaxrayError } from './errors.js';
 import { asLaxrayError, native, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
-import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
+import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from './config/index.js';
 import sharp from 'sharp';
 import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
+import { resolveModelSource } from './checkpoint/run_dir.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
 export interface InputBatch {
@@ -56,12 +57,7 @@ export interface StepResult {
   gradNorm: number;
 }
 
-export interface OptimizerOptions {
-  momentum: number;
-  weightDecay: number;
-  /** null: no clipping. */
-  gradClipNorm: number | null;
-}
+export type { OptimizerOptions } from './config/index.js';
 
 /** Top-level keys of a torchvision ResNet state dict that the backbone does not have (the classifier). */
 const TORCHVISION_CLASSIFIER = ['fc.'];
@@ -88,9 +84,11 @@ export class Detector {
    * thresholds; the pretrained backbone is not loaded again.
    */
   static async load(runDirOrWeights: string, overrides: LaxrayConfigInput = {}): Promise<Detector> {
-    // The run-directory layout belongs to the trainer (lib/train/run_dir.ts).
-    const { loadDetector } = await import('./train/load.js');
-    return loadDetector(runDirOrWeights, overrides);
+    const noBackbone = { ...overrides, model: { ...(overrides.model ?? {}), backbone: { ...(overrides.model?.backbone ?? {}), pretrained: null } } };
+    const source = await resolveModelSource(runDirOrWeights, noBackbone);
+    const detector = await Detector.create(source.config);
+    await detector.loadWeights(source.weights);
+    return detector;
   }
 
   get device(): string {

@@ -14,3 +14,4 @@ export { effectiveLr, learningRateAt } from './schedule.js';
 export { configReference, formatConfigReference, type ConfigField } from './reference.js';
 export { parseJsonText, readJsonFile, locateJsonError, type JsonSyntaxError } from './json.js';
 export { deepMerge } from './merge.js';
+export type { OptimizerOptions } from './optimizer.js';

@@ -18,8 +18,8 @@ import type { DeviceName } from '../device.js';
 /** The 12 CLCXray categories, in the dataset's order. */
 export { CLCXRAY_CLASSES };
 
-export const PRESET_NAMES = ['atss', 'atss-dist', 'atss-dist-reg2', 'atss-lacls', 'atss-lareg'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
+import { PRESET_NAMES, type PresetName } from './preset_names.js';
+export { PRESET_NAMES, type PresetName };
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 

@@ -11,8 +11,9 @@ import sharp from 'sharp';
 import { LaxrayError } from '../errors.js';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { escapesRoot, type BoxPolicy } from './coco.js';
+import { OPIXRAY_CLASSES } from '../opixray_classes.js';
 
-export const OPIXRAY_CLASSES = ['Folding_Knife', 'Straight_Knife', 'Scissor', 'Utility_Knife', 'Multi-tool_Knife'] as const;
+export { OPIXRAY_CLASSES };
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp']);
 

@@ -48,7 +48,7 @@ import {
   type CheckpointFiles,
   type TrainingState,
   type ValidationRecord,
-} from './run_dir.js';
+} from '../checkpoint/run_dir.js';
 
 /** What the trainer needs of a detector (lib/detector.ts's Detector has it all). */
 export interface TrainableDetector extends CheckpointableModel, DetectingModel {
