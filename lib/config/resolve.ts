@@ -4,11 +4,11 @@
 // problem is reported at once, one line each, naming the full key path.
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { describeGiven, didYouMean, formatIssues } from './issues.js';
+import { describeGiven, didYouMean, formatIssues, type SchemaNode } from './issues.js';
 import { readJsonFile } from './json.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
 import { presets } from './presets.js';
-import { configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
+import { configJsonSchema, configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
 
 /** Paths a config file may hold; relative ones are taken relative to the file. */
 const PATH_FIELDS: readonly (readonly string[])[] = [
@@ -40,7 +40,7 @@ export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string =
 
   const result = configSchema.safeParse(merged, { reportInput: true });
   if (result.success) return result.data;
-  const problems = formatIssues(configShape, result.error.issues);
+  const problems = formatIssues(configJsonSchema() as SchemaNode, result.error.issues);
   const message =
     problems.length === 1
       ? `${source}: ${problems[0]}`

@@ -330,8 +330,10 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
 
 /** The JSON Schema of a config file (draft 2020-12), for editors: point a file's "$schema" at it. */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  jsonSchema ??= z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return structuredClone(jsonSchema); // callers may change their copy
 }
+let jsonSchema: Record<string, unknown> | undefined;
 
 /** Validates a config object (defaults filled, rules applied). Prefer resolveConfig, which adds presets and readable errors. */
 export const configSchema = configShape.superRefine(checkCrossField).transform(resolveDerived);
