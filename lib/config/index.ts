@@ -12,6 +12,5 @@ export { presets } from './presets.js';
 export { resolveConfig, defaultConfig, overrideFromAssignment } from './resolve.js';
 export { effectiveLr, learningRateAt } from './schedule.js';
 export { configReference, type ConfigField } from './reference.js';
-export { parseJsonText, readJsonFile, locateJsonError, type JsonSyntaxError } from './json.js';
 export { deepMerge } from './merge.js';
 export type { OptimizerOptions } from './optimizer.js';

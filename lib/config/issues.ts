@@ -66,8 +66,8 @@ export function knownKeys(root: SchemaNode, path: readonly PropertyKey[]): strin
 export function describeExpected(node: SchemaNode, withNull = isNullable(node)): string {
   const n = withoutNull(node);
   let text: string;
-  if (n.enum !== undefined) text = n.enum.length === 1 ? show(n.enum[0]) : `one of ${n.enum.map(show).join(', ')}`;
-  else if ('const' in n) text = show(n.const);
+  if (n.enum !== undefined) text = n.enum.length === 1 ? literal(n.enum[0]) : `one of ${n.enum.map(literal).join(', ')}`;
+  else if ('const' in n) text = literal(n.const);
   else if (n.anyOf !== undefined) text = n.anyOf.filter((o) => !isNull(o)).map((o) => describeExpected(o, false)).join(' or ');
   else if (n.type === 'object') text = `an object {${Object.keys(n.properties ?? {}).join(', ')}}`;
   else if (n.type === 'array' && n.prefixItems) text = `[${n.prefixItems.map((i) => bare(describeExpected(i, false))).join(', ')}]`;
@@ -113,7 +113,8 @@ export function describeGiven(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function show(v: unknown): string {
+/** A schema literal as written in messages: 'clip', 3, true. */
+function literal(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
@@ -181,9 +182,9 @@ export function formatIssues(root: SchemaNode, issues: readonly z.core.$ZodIssue
         break;
       }
       case 'invalid_value': {
-        const values = issue.values.map(show).join(', ');
+        const values = issue.values.map(literal).join(', ');
         const guess = typeof input === 'string' ? didYouMean(input, issue.values.filter((v): v is string => typeof v === 'string')) : undefined;
-        out.push(`${at}: expected ${issue.values.length === 1 ? values : `one of ${values}`}, got ${typeof input === 'string' ? show(input) : describeGiven(input)}${guess !== undefined ? ` (did you mean '${guess}'?)` : ''}`);
+        out.push(`${at}: expected ${issue.values.length === 1 ? values : `one of ${values}`}, got ${typeof input === 'string' ? literal(input) : describeGiven(input)}${guess !== undefined ? ` (did you mean '${guess}'?)` : ''}`);
         break;
       }
       case 'too_small':

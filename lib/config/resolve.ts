@@ -4,8 +4,8 @@
 // problem is reported at once, one line each, naming the full key path.
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { readJsonFileSync } from '../json_file.js';
 import { describeGiven, didYouMean, formatIssues, type SchemaNode } from './issues.js';
-import { readJsonFile } from './json.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
 import { presets } from './presets.js';
 import { configJsonSchema, configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
@@ -26,7 +26,7 @@ const PATH_FIELDS: readonly (readonly string[])[] = [
  */
 export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string = {}, overrides: LaxrayConfigInput = {}): LaxrayConfig {
   const source = typeof input === 'string' ? `config file ${input}` : 'config';
-  let raw: unknown = typeof input === 'string' ? readJsonFile(input) : input;
+  let raw: unknown = typeof input === 'string' ? readJsonFileSync(input, { what: 'config', code: 'INVALID_CONFIG' }) : input;
   if (!isPlainObject(raw)) {
     throw new LaxrayError('INVALID_CONFIG', `${source}: expected an object of settings at the top level, got ${describeGiven(raw)}`);
   }

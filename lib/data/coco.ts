@@ -7,9 +7,9 @@
 // ("labels"); `labelToCategoryId` / `categoryIdToLabel` map both ways.
 // Annotations with iscrowd = 1 or ignore = 1 are kept as ignore regions, never
 // as training targets.
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { readJsonFile, type JsonFileKind } from '../json_file.js';
 import { previewJson } from '../json_preview.js';
 import { imageFileProblem, linkOutsideRoot, realRoot } from './image_files.js';
 
@@ -137,138 +137,17 @@ export interface Dataset {
 /** Reads and validates a COCO detection JSON file. Throws INVALID_DATASET listing every problem. */
 export async function loadCocoDataset(jsonPath: string, options: CocoLoadOptions = {}): Promise<Dataset> {
   const file = path.resolve(jsonPath);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LaxrayError(
-      'IO_ERROR',
-      code === 'ENOENT' ? `COCO file ${file} does not exist; check the path` : `cannot read COCO file ${file}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  const json = parseJsonText(text, file);
+  const json = await readJsonFile(file, COCO_FILE);
   return parseCocoDataset(json, { ...options, source: file, imageRoot: options.imageRoot ?? path.dirname(file) });
 }
 
-/**
- * JSON.parse with an error that names the file and the line:column (and byte
- * position) where parsing failed.
- */
-export function parseJsonText(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const message = (err as Error).message.replace(/\s+/g, ' ').trim();
-    const m = /position (\d+)/.exec(message);
-    const pos = m ? Number(m[1]) : jsonErrorPosition(text);
-    let where = '';
-    if (pos !== undefined) {
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const column = pos - before.lastIndexOf('\n');
-      where = ` at line ${line}, column ${column} (position ${pos})`;
-    }
-    throw new LaxrayError('INVALID_DATASET', `${file} is not valid JSON${where}: ${message}; fix the file (is it truncated?)`, {
-      cause: err,
-      details: [`${file}${where}: ${message}`],
-    });
-  }
-}
-
-/**
- * Offset of the first syntax error in `text` (a plain JSON grammar scan; V8's
- * messages do not always carry a position), or undefined if none is found.
- */
-export function jsonErrorPosition(text: string): number | undefined {
-  let i = 0;
-  const ws = (): void => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  class Stop extends Error {}
-  const fail = (): never => {
-    throw new Stop();
-  };
-  let depth = 0;
-  const value = (): void => {
-    ws();
-    if (text[i] !== '{' && text[i] !== '[') return scalarOrContainer();
-    // past this the scan would overflow the stack; the message then goes without a position
-    if (++depth > MAX_SCAN_DEPTH) throw new TooDeep();
-    scalarOrContainer();
-    depth--;
-  };
-  const scalarOrContainer = (): void => {
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    } else if (ch === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    } else if (ch === '"') string();
-    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) {
-      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-      if (!m) fail();
-      i += m![0].length;
-    } else {
-      for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) return void (i += word.length);
-      fail();
-    }
-  };
-  const string = (): void => {
-    i++;
-    while (i < text.length) {
-      const ch = text[i]!;
-      if (ch === '"') return void i++;
-      if (ch === '\\') i += 2;
-      else if (ch < ' ') fail();
-      else i++;
-    }
-    fail();
-  };
-  try {
-    value();
-    ws();
-    return i < text.length ? i : undefined;
-  } catch (err) {
-    if (err instanceof Stop) return Math.min(i, text.length);
-    if (err instanceof TooDeep) return undefined;
-    throw err;
-  }
-}
-
-const MAX_SCAN_DEPTH = 2_000;
-class TooDeep extends Error {}
+/** A COCO JSON file, for read and syntax errors. */
+export const COCO_FILE: JsonFileKind = { what: 'COCO dataset', code: 'INVALID_DATASET' };
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const show = (v: unknown): string => previewJson(v, 60);
 
 const ANNOTATION_FIELDS = new Set(['id', 'image_id', 'category_id', 'bbox', 'iscrowd', 'ignore', 'area', 'segmentation']);
 const IMAGE_FIELDS = new Set(['id', 'file_name', 'width', 'height']);
@@ -283,7 +162,7 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
   const imageRoot = path.resolve(options.imageRoot ?? '.');
   const policy: BoxPolicy = options.boxPolicy ?? 'clip';
   if (!['clip', 'drop', 'error'].includes(policy)) {
-    throw new LaxrayError('INVALID_ARGUMENT', `boxPolicy must be 'clip', 'drop' or 'error', got ${show(policy)}`);
+    throw new LaxrayError('INVALID_ARGUMENT', `boxPolicy must be 'clip', 'drop' or 'error', got ${previewJson(policy)}`);
   }
   const problems: string[] = [];
   const warnings: string[] = [];
@@ -310,14 +189,14 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
   const categoryNames = new Map<string, number>();
   rawCategories.forEach((c, i) => {
     const where = `categories[${i}]`;
-    if (!isObject(c)) return void problems.push(`${where}: must be an object, got ${show(c)}`);
+    if (!isObject(c)) return void problems.push(`${where}: must be an object, got ${previewJson(c)}`);
     const id = c.id;
     const idText = isId(id) ? `${where} (id ${id})` : where;
     let ok = true;
     if (!('id' in c)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
-    else if (!isId(id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(id)}`);
+    else if (!isId(id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(id)}`);
     if (!('name' in c)) (ok = false), problems.push(`${idText}: missing field "name" (a string)`);
-    else if (typeof c.name !== 'string' || c.name === '') (ok = false), problems.push(`${idText}: "name" must be a non-empty string, got ${show(c.name)}`);
+    else if (typeof c.name !== 'string' || c.name === '') (ok = false), problems.push(`${idText}: "name" must be a non-empty string, got ${previewJson(c.name)}`);
     if (!ok) return void (isId(id) && badCategoryIds.add(id));
     const cid = id as number;
     if (categoryById.has(cid)) return void problems.push(`${where}: duplicate category id ${cid} (also used by an earlier category); category ids must be unique`);
@@ -341,21 +220,21 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
   const images: PendingImage[] = [];
   rawImages.forEach((im, i) => {
     const where = `images[${i}]`;
-    if (!isObject(im)) return void problems.push(`${where}: must be an object, got ${show(im)}`);
+    if (!isObject(im)) return void problems.push(`${where}: must be an object, got ${previewJson(im)}`);
     const idText = isId(im.id) ? `image id ${im.id} (${where})` : where;
     let ok = true;
     if (!('id' in im)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
-    else if (!isId(im.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(im.id)}`);
+    else if (!isId(im.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(im.id)}`);
     for (const key of ['width', 'height'] as const) {
       const v = im[key];
       if (!(key in im)) (ok = false), problems.push(`${idText}: missing field "${key}" (a positive integer)`);
-      else if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) (ok = false), problems.push(`${idText}: "${key}" must be a positive integer, got ${show(v)}`);
+      else if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) (ok = false), problems.push(`${idText}: "${key}" must be a positive integer, got ${previewJson(v)}`);
     }
     if (!('file_name' in im)) (ok = false), problems.push(`${idText}: missing field "file_name" (a path relative to the image root)`);
-    else if (typeof im.file_name !== 'string' || im.file_name === '') (ok = false), problems.push(`${idText}: "file_name" must be a non-empty string, got ${show(im.file_name)}`);
+    else if (typeof im.file_name !== 'string' || im.file_name === '') (ok = false), problems.push(`${idText}: "file_name" must be a non-empty string, got ${previewJson(im.file_name)}`);
     else {
       const escape = escapesRoot(im.file_name);
-      if (escape) (ok = false), problems.push(`${idText}: file_name ${show(im.file_name)} ${escape}; file names must be relative paths inside the image root`);
+      if (escape) (ok = false), problems.push(`${idText}: file_name ${previewJson(im.file_name)} ${escape}; file names must be relative paths inside the image root`);
     }
     if (!ok) return void (isId(im.id) && badImageIds.add(im.id));
     const id = im.id as number;
@@ -399,7 +278,7 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
   const dropped: BoxDrop[] = [];
   rawAnnotations.forEach((a, i) => {
     const where = `annotations[${i}]`;
-    if (!isObject(a)) return void problems.push(`${where}: must be an object, got ${show(a)}`);
+    if (!isObject(a)) return void problems.push(`${where}: must be an object, got ${previewJson(a)}`);
     const idText = isId(a.id) ? `annotation id ${a.id} (${where}${isId(a.image_id) ? `, image id ${a.image_id}` : ''})` : where;
     let ok = true;
     const need = (key: string, what: string): boolean => {
@@ -410,14 +289,14 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
       }
       return true;
     };
-    if (need('id', 'an integer') && !isId(a.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(a.id)}`);
+    if (need('id', 'an integer') && !isId(a.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(a.id)}`);
     if (need('image_id', 'an integer')) {
-      if (!isId(a.image_id)) (ok = false), problems.push(`${idText}: "image_id" must be an integer, got ${show(a.image_id)}`);
+      if (!isId(a.image_id)) (ok = false), problems.push(`${idText}: "image_id" must be an integer, got ${previewJson(a.image_id)}`);
       else if (badImageIds.has(a.image_id)) ok = false;
       else if (!imageById.has(a.image_id)) (ok = false), problems.push(`${idText}: image_id ${a.image_id} is not an image of this dataset (no entry in "images")`);
     }
     if (need('category_id', 'an integer')) {
-      if (!isId(a.category_id)) (ok = false), problems.push(`${idText}: "category_id" must be an integer, got ${show(a.category_id)}`);
+      if (!isId(a.category_id)) (ok = false), problems.push(`${idText}: "category_id" must be an integer, got ${previewJson(a.category_id)}`);
       else if (badCategoryIds.has(a.category_id)) ok = false;
       else if (!categoryById.has(a.category_id)) {
         ok = false;
@@ -428,19 +307,19 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
       const b = a.bbox;
       if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) {
         ok = false;
-        problems.push(`${idText}: "bbox" must be 4 finite numbers [x, y, width, height], got ${show(b)}`);
+        problems.push(`${idText}: "bbox" must be 4 finite numbers [x, y, width, height], got ${previewJson(b)}`);
       }
     }
     for (const flag of ['iscrowd', 'ignore'] as const) {
       const v = a[flag];
       if (v !== undefined && v !== 0 && v !== 1 && v !== true && v !== false) {
         ok = false;
-        problems.push(`${idText}: "${flag}" must be 0 or 1, got ${show(v)}`);
+        problems.push(`${idText}: "${flag}" must be 0 or 1, got ${previewJson(v)}`);
       }
     }
     if (a.area !== undefined && !(typeof a.area === 'number' && Number.isFinite(a.area) && a.area >= 0)) {
       ok = false;
-      problems.push(`${idText}: "area" must be a finite number ≥ 0, got ${show(a.area)}`);
+      problems.push(`${idText}: "area" must be a finite number ≥ 0, got ${previewJson(a.area)}`);
     }
     if (!ok) return;
     const id = a.id as number;
@@ -453,13 +332,13 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
     let box: [number, number, number, number] = [x, y, x + w, y + h];
     const fix = `fix the annotation, or load with boxPolicy 'clip' or 'drop'`;
     if (!(w > 0 && h > 0)) {
-      const reason = `bbox ${show(bbox)} has non-positive size (width ${w}, height ${h})`;
+      const reason = `bbox ${previewJson(bbox)} has non-positive size (width ${w}, height ${h})`;
       if (policy === 'error') return void problems.push(`${idText}: ${reason}; ${fix}`);
       return void dropped.push({ annotationId: id, imageId: image.id, bbox, reason });
     }
     const outside = box[0] < 0 || box[1] < 0 || box[2] > image.width || box[3] > image.height;
     if (outside) {
-      const reason = `bbox ${show(bbox)} reaches outside its ${image.width}×${image.height} image`;
+      const reason = `bbox ${previewJson(bbox)} reaches outside its ${image.width}×${image.height} image`;
       if (policy === 'error') return void problems.push(`${idText}: ${reason}; ${fix}`);
       if (policy === 'drop') return void dropped.push({ annotationId: id, imageId: image.id, bbox, reason });
       const c: [number, number, number, number] = [
@@ -611,13 +490,13 @@ async function checkImageFiles(images: DatasetImage[], imageRoot: string, follow
   await forEachParallel(images, 64, async (im, i) => {
     const problem = await imageFileProblem(im.path);
     if (problem === 'not found') {
-      problems[i] = `image id ${im.id}: file ${show(im.fileName)} not found at ${im.path}; check the image root (now ${imageRoot})`;
+      problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} not found at ${im.path}; check the image root (now ${imageRoot})`;
     } else if (problem !== undefined) {
-      problems[i] = `image id ${im.id}: file ${show(im.fileName)} at ${im.path} ${problem}`;
+      problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} at ${im.path} ${problem}`;
     } else if (!followSymlinks) {
       const real = await linkOutsideRoot(im.path, root);
       if (real !== undefined) {
-        problems[i] = `image id ${im.id}: file ${show(im.fileName)} is a link to ${real}, outside the image root ${root}; copy the file into the root, or load with followSymlinks: true`;
+        problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} is a link to ${real}, outside the image root ${root}; copy the file into the root, or load with followSymlinks: true`;
       }
     }
   });

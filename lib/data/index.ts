@@ -6,7 +6,6 @@ export {
   subsetDataset,
   verifyDatasetImages,
   describeReport,
-  parseJsonText,
   type BoxPolicy,
   type CocoLoadOptions,
   type Dataset,
