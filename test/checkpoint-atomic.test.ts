@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeStaleTempFiles, tempFileWriter, writeFileAtomic } from '../lib/checkpoint/atomic.js';
+import { removeStaleTempFiles, tempFileWriter, writeFileAtomic } from '../lib/atomic_file.js';
 import { removeStaleRunTempFiles } from '../lib/checkpoint/run_dir.js';
 
 test('temp file names give their writer', (t) => {

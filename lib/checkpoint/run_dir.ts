@@ -14,7 +14,7 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { removeStaleTempFiles, writeFileAtomic } from './atomic.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../atomic_file.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from '../config/index.js';
 

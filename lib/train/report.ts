@@ -4,7 +4,7 @@
 // validation images under detections/.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { LaxrayConfig } from '../config/index.js';
 import type { Dataset } from '../data/index.js';
 import { STAT_NAMES, type CocoEvalResult } from '../eval/index.js';

@@ -9,7 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { LaxrayConfig } from '../../config/index.js';
 import type { SynthRecipe } from '../../data/synth/index.js';
-import { writeFileAtomic } from '../../checkpoint/atomic.js';
+import { writeFileAtomic } from '../../atomic_file.js';
 import type { TrainEvent } from '../../train/index.js';
 import { formatDuration } from '../../train/duration.js';
 import { deviceOption, integerIn, positiveInteger } from '../options.js';

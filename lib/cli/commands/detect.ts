@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { Detection, Detector } from '../../detector.js';
-import { writeFileAtomic } from '../../checkpoint/atomic.js';
+import { writeFileAtomic } from '../../atomic_file.js';
 import { deviceOption, fraction, positiveInteger } from '../options.js';
 
 interface DetectCliOptions {
