@@ -8,7 +8,7 @@ import { renderScene } from '../lib/data/synth/render.js';
 import { annotate, maskExtent } from '../lib/data/synth/annotate.js';
 import { rasterize, type Primitive, type RasterTarget } from '../lib/data/synth/shapes.js';
 import { attenuationTable, linearAttenuation, massAttenuation } from '../lib/data/synth/materials.js';
-import { Rng } from '../lib/data/synth/prng.js';
+import { Rng } from '../lib/data/random.js';
 import { selectChallenging } from '../lib/data/synth/challenging.js';
 import { pseudoColour } from '../lib/data/synth/display.js';
 import { assignSplits } from '../lib/data/synth/split.js';

@@ -11,7 +11,7 @@ import { CATEGORIES } from './objects.js';
 import { resolveRecipe } from './recipe.js';
 import { assignSplits, SPLITS, type SplitName } from './split.js';
 import { selectChallenging } from './challenging.js';
-import { imageSeed, Rng } from './prng.js';
+import { imageSeed, Rng } from '../random.js';
 import { layoutScene, type Scene } from './scene.js';
 import { renderScene, RenderScratch, type RenderedScan } from './render.js';
 import { annotate, type SynthAnnotation } from './annotate.js';

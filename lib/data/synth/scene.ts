@@ -1,7 +1,7 @@
 // Scene layout: image size and scale, the bag, clutter, and the labelled
 // objects with their placement (overlap control). Pure geometry — no pixels —
 // so layouts can be drawn and checked in bulk without rendering.
-import { Rng } from './prng.js';
+import { Rng } from '../random.js';
 import { CATEGORIES, OBJECT_BUILDERS } from './objects.js';
 import { bagPrimitives, CLUTTER, type BagGeometry } from './clutter.js';
 import { primitiveBounds, translatePrimitive, unionBounds, type Bounds, type Primitive } from './shapes.js';
