@@ -8,7 +8,7 @@ import { parseCircular, parseDependencyTree } from 'dpdm';
 
 const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'json_preview', 'clcxray', 'opixray_classes'],
-  ['json_file', 'atomic_file'],
+  ['json_file', 'atomic_file', 'worker_file'],
   ['config', 'native', 'device', 'eval', 'report'],
   ['checkpoint', 'runtime', 'tensor', 'label_aware'],
   ['data', 'ops'],
