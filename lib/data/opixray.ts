@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { escapesRoot, type BoxPolicy } from './coco.js';
 import { OPIXRAY_CLASSES } from '../opixray_classes.js';
 

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic_file.js';
-import { lossCurvesPlot, metricCurvesPlot, renderLinePlot, type LossRecord, type MetricRecord } from './plot.js';
+import { lossCurvesPlot, metricCurvesPlot, renderLinePlot, type LossCurvePoint, type MetricRecord } from './plot.js';
 import { formatSummary, type SummarySection } from './table.js';
 
 export { CLASS_COLORS, SERIES_COLORS, classColor, textColorOn, hexToRgb } from './colors.js';
@@ -15,19 +15,19 @@ export {
   movingAverage,
   type LinePlotSpec,
   type PlotSeries,
-  type LossRecord,
+  type LossCurvePoint,
   type LossPlotOptions,
   type MetricRecord,
   type MetricPlotOptions,
 } from './plot.js';
 export { renderHeatmap, renderHeatmapSvg, heatColor, type HeatmapSpec } from './heatmap.js';
-export { annotateImage, detectionsSvg, type AnnotateInput, type AnnotateOptions, type DrawableDetection } from './annotate.js';
+export { annotateImage, detectionsSvg, type AnnotateInput, type AnnotateOptions, type DrawableDetection } from './draw_detections.js';
 export { formatTable, formatSummary, type TableRow, type TableOptions, type SummarySection } from './table.js';
 export { niceTicks, integerTicks, formatTick, type Ticks } from './ticks.js';
 
 export interface TrainingReport {
   /** Per-iteration losses (loss.png). */
-  losses?: readonly LossRecord[];
+  losses?: readonly LossCurvePoint[];
   /** Per-validation metrics, AP etc. in [0, 1] (map.png). */
   metrics?: readonly MetricRecord[];
   /** Final tables (summary.txt): overall, per class, challenging subset. */

@@ -24,9 +24,9 @@ export {
   type DetectingModel,
   type DetectDatasetOptions,
   type DatasetDetections,
-  type EvaluateOptions,
+  type EvaluateDetectorOptions,
   type Evaluation,
-} from './evaluate.js';
+} from './evaluate_detector.js';
 export {
   RUN_FILES,
   checkpointStem,

@@ -40,7 +40,7 @@ export function register(program: Command): void {
       if (method !== 'area' && method !== '11point') {
         throw new LaxrayError('INVALID_ARGUMENT', `--opixray-method must be "area" or "11point", got "${method}"`);
       }
-      const [{ evaluateCocoFiles }, { formatReport, resultToJson }] = await Promise.all([import('../../eval/files.js'), import('../../eval/table.js')]);
+      const [{ evaluateCocoFiles }, { formatReport, resultToJson }] = await Promise.all([import('../../eval/files.js'), import('../../eval/format_report.js')]);
       const result = await evaluateCocoFiles(opts.gt!, opts.detections!, {
         imageIdsFile: opts.imageIds,
         honorIgnoreFlag: opts.honorIgnore === true,

@@ -38,7 +38,7 @@ export interface DatasetDetections {
   seconds: number;
 }
 
-export interface EvaluateOptions extends DetectDatasetOptions {
+export interface EvaluateDetectorOptions extends DetectDatasetOptions {
   /**
    * Also score the challenging subset (paper Table VIII) when the dataset marks
    * one (annotations with `overlap` / `background_similarity`, as lib/data/synth
@@ -198,7 +198,7 @@ export function challengingImageIds(dataset: Dataset, options?: ChallengingOptio
  * Detects over a dataset and scores the result (COCO bbox, pycocotools'
  * numbers), plus the challenging subset when the dataset marks one.
  */
-export async function evaluateDetector(detector: DetectingModel, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluateDetector(detector: DetectingModel, dataset: Dataset, options: EvaluateDetectorOptions = {}): Promise<Evaluation> {
   const detections = await detectDataset(detector, dataset, options);
   const groundTruth = datasetGroundTruth(dataset);
   const overall = evaluateDetections(dataset, detections.results, { groundTruth, ...(options.imageIds !== undefined ? { imageIds: options.imageIds } : {}) });
