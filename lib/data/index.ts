@@ -20,6 +20,8 @@ export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions,
 export { collate, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
 export {
   DataLoader,
+  evaluationLoader,
+  pipelineOptions,
   Preprocessor,
   preprocess,
   type ImageInput,

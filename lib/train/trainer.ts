@@ -26,7 +26,7 @@ import { createWriteStream, existsSync, promises as fs, type WriteStream } from 
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { learningRateAt, type LaxrayConfig } from '../config/index.js';
-import { DataLoader, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
+import { DataLoader, pipelineOptions, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
 import { writeFileAtomic } from '../atomic_file.js';
 import type { StepResult } from '../detector.js';
 import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate_detector.js';
@@ -276,10 +276,7 @@ export class Trainer extends EventEmitter {
       train: true,
       seed: config.train.seed,
       flipProbability: config.data.flipProbability,
-      scale: config.data.imageScale,
-      mean: config.data.mean,
-      std: config.data.std,
-      sizeDivisor: config.data.padDivisor,
+      ...pipelineOptions(config.data),
       workers: this.options.workers ?? config.data.workers,
       prefetch: config.data.prefetch,
       shard: { rank: this.group?.rank ?? 0, worldSize: this.group?.worldSize ?? 1 },
