@@ -1,6 +1,8 @@
 // One training step of the detector: forward with the ATSS assignment (the LA
 // branch gets the assigned labels), the losses, backward, optional gradient
-// clipping and the SGD update. A non-finite loss or gradient skips the update.
+// clipping and the SGD update. A non-finite loss, gradient or BN statistic
+// skips the update, and a skipped or failed step changes nothing (the BN
+// statistics the forward pass moved are put back).
 #pragma once
 
 #include <torch/torch.h>
@@ -24,7 +26,7 @@ struct GroundTruth {
 struct TrainStepResult {
   std::vector<std::pair<std::string, double>> losses;  // cls, box, quality[, distribution]
   double total = 0;
-  bool finite = true;  // false: NaN/Inf loss or gradient, the update was skipped
+  bool finite = true;  // false: NaN/Inf loss, gradient or BN statistics; the step was skipped, the model is unchanged
   int64_t numPositive = 0;
   double gradNorm = 0;  // before clipping
 };
