@@ -1,9 +1,15 @@
 // Detector: the public face of the native network. Create one from a config
 // (or a preset), load weights, inspect a forward pass, detect objects.
 // All tensor work runs in the addon on worker threads; methods return Promises.
+// Calls on one detector run one at a time, in call order (call_queue.ts), and
+// arrays the caller owns are copied when the method is called, so the caller
+// may reuse, rewrite or transfer them as soon as it returns.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
+import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
+import { optimizerSettings } from './config/schema.js';
+import { formatIssues } from './config/issues.js';
+import { CallQueue } from './call_queue.js';
 import sharp from 'sharp';
 import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
@@ -41,7 +47,7 @@ export interface Detection {
 export interface StepResult {
   losses: Record<string, number>;
   total: number;
-  /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */
+  /** false: the loss, a gradient or a BN statistic was NaN/Inf and the step was skipped (weights, BN statistics and momentum unchanged). */
   finite: boolean;
   numPositives: number;
   /** Gradient L2 norm before clipping. */
@@ -59,10 +65,19 @@ export interface OptimizerOptions {
 const TORCHVISION_CLASSIFIER = ['fc.'];
 
 export class Detector {
+  /** The addon's calls on this model, one at a time in call order. */
+  private readonly calls = new CallQueue();
+  /** Optimiser settings for the next trainStep call (config.train's until configureOptimizer), and those the addon holds. */
+  private optimizer: OptimizerOptions;
+  private optimizerInAddon: OptimizerOptions | null = null;
+
   private constructor(
     /** @internal */ readonly handle: NativeDetectorHandle,
     readonly config: LaxrayConfig,
-  ) {}
+  ) {
+    const { momentum, weightDecay, gradClipNorm } = config.train;
+    this.optimizer = { momentum, weightDecay, gradClipNorm };
+  }
 
   /** Builds a detector from a config (object, preset overrides, or a JSON file path); loads pretrained backbone weights when the config names them. */
   static async create(config: LaxrayConfigInput | LaxrayConfig | string = {}): Promise<Detector> {
@@ -91,13 +106,12 @@ export class Detector {
 
   /** One forward pass (test mode), returning named intermediate tensors: backbone.c3..c5, fpn.p3..p7, head.pN.{cls,reg,quality}, la.pN.{w1,w2,x_new | w,x_new}. */
   async inspect(input: DetectorInput): Promise<Record<string, TensorData>> {
-    const batch = await this.toBatch(input);
-    return call(() => this.handle.inspect(batch.data, [...batch.shape]));
+    return this.queued(this.toBatch(input), (batch) => this.handle.inspect(batch.data, [...batch.shape]));
   }
 
   /** All parameters and buffers by name (CPU copies). */
   async stateDict(): Promise<TensorMap> {
-    return (await call(() => this.handle.stateDict())) as TensorMap;
+    return (await this.queued(null, () => this.handle.stateDict())) as TensorMap;
   }
 
   /** Writes the weights as safetensors (atomically), with the config in the metadata. */
@@ -107,14 +121,12 @@ export class Detector {
 
   /** Loads weights saved by saveWeights (or any safetensors with the same names). Errors list missing/unexpected keys and shape mismatches. */
   async loadWeights(file: string): Promise<void> {
-    const { tensors } = await readSafetensors(file);
-    await call(() => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
+    await this.queued(readSafetensors(file), ({ tensors }) => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
   }
 
   /** Loads a torchvision-named ResNet state dict (safetensors) into the backbone; the classifier (fc.*) is ignored. */
   async loadBackboneWeights(file: string): Promise<void> {
-    const { tensors } = await readSafetensors(file);
-    await call(() =>
+    await this.queued(readSafetensors(file), ({ tensors }) =>
       this.handle.loadStateDict(tensors, { module: 'backbone', ignorePrefixes: TORCHVISION_CLASSIFIER, what: `backbone weights ${file}` }),
     );
   }
@@ -122,29 +134,49 @@ export class Detector {
   /**
    * One SGD step on a training batch (from DataLoader): forward with the ATSS
    * assignment, losses, backward, optional clipping, update with `lr`. A
-   * NaN/Inf loss or gradient skips the update and reports finite: false.
+   * NaN/Inf loss, gradient or BN statistic skips the step and reports finite: false; a
+   * skipped or failed step leaves weights, BN statistics and momentum as they
+   * were. The batch is copied at the call; the step uses the optimiser
+   * settings current at the call.
    */
   async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
-    const targets = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels }));
-    return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+      throw new LaxrayError('INVALID_ARGUMENT', `trainStep: lr must be a finite number >= 0, got ${String(lr)}`);
+    }
+    const images = ownCopy(batch.data, Float32Array, 'trainStep: batch.data');
+    const shape = [...batch.shape];
+    const targets = batch.targets.map((t, i) => ({
+      boxes: ownCopy(t.boxes, Float32Array, `trainStep: batch.targets[${i}].boxes`),
+      labels: ownCopy(t.labels, Int32Array, `trainStep: batch.targets[${i}].labels`),
+    }));
+    const optimizer = this.optimizer; // the settings as of this call
+    return this.queued(null, () => {
+      this.handOptimizerToAddon(optimizer);
+      return this.handle.trainStep(images, shape, targets, lr);
+    });
   }
 
-  /** Sets momentum, weight decay and clipping for trainStep (defaults: config.train). */
+  /**
+   * Sets momentum, weight decay and clipping for the trainStep calls made
+   * after it (defaults: config.train). Checked with the config's rules; a bad
+   * value throws INVALID_ARGUMENT naming the field.
+   */
   configureOptimizer(options: OptimizerOptions): void {
-    try {
-      this.handle.configureOptimizer(options);
-    } catch (err) {
-      throw asLaxrayError(err);
+    const parsed = optimizerSettings.safeParse(options, { reportInput: true });
+    if (!parsed.success) {
+      throw new LaxrayError('INVALID_ARGUMENT', `configureOptimizer: ${formatIssues(optimizerSettings, parsed.error.issues).join('; ')}`);
     }
+    this.optimizer = parsed.data;
   }
 
   /** Momentum buffers by parameter name (for checkpoints). */
   async optimizerState(): Promise<TensorMap> {
-    return (await call(() => this.handle.optimizerState())) as TensorMap;
+    return (await this.queued(null, () => this.handle.optimizerState())) as TensorMap;
   }
 
   async loadOptimizerState(state: TensorMap): Promise<void> {
-    await call(() => this.handle.loadOptimizerState(state));
+    const owned = ownTensors(state, 'loadOptimizerState: state');
+    await this.queued(null, () => this.handle.loadOptimizerState(owned));
   }
 
   /** Detections for one image (-> Detection[]) or several / a batch (-> Detection[][]), in original image coordinates. */
@@ -152,20 +184,7 @@ export class Detector {
   async detect(input: readonly SingleInput[] | Batch | InputBatch): Promise<Detection[][]>;
   async detect(input: DetectorInput): Promise<Detection[] | Detection[][]> {
     const single = !Array.isArray(input) && !isInputBatch(input);
-    const batch = await this.toBatch(input);
-    const [, , height, width] = batch.shape as number[];
-    const metas =
-      'metas' in batch
-        ? batch.metas.map((m) => ({
-            inputWidth: m.resizedWidth,
-            inputHeight: m.resizedHeight,
-            scaleX: m.scaleX,
-            scaleY: m.scaleY,
-            originalWidth: m.originalWidth,
-            originalHeight: m.originalHeight,
-          }))
-        : Array.from({ length: batch.shape[0]! }, () => ({ inputWidth: width!, inputHeight: height!, scaleX: 1, scaleY: 1, originalWidth: width!, originalHeight: height! }));
-    const raw = await call(() => this.handle.detect(batch.data, [...batch.shape], metas));
+    const raw = await this.queued(this.toBatch(input), (batch) => this.handle.detect(batch.data, [...batch.shape], metasOf(batch)));
     const classes = this.classNames();
     const results = raw.map(({ boxes, scores, labels }) =>
       Array.from(scores, (score, i) => ({
@@ -183,19 +202,109 @@ export class Detector {
     return [...(this.config.classes ?? [])];
   }
 
-  /** @internal images -> a normalised batch with the config's pipeline. */
-  async toBatch(input: DetectorInput): Promise<Batch | InputBatch> {
-    if (isInputBatch(input)) {
-      if (input.shape.length !== 4 || input.shape[1] !== 3) {
-        throw new LaxrayError('INVALID_ARGUMENT', `input batch shape must be [N, 3, H, W], got [${input.shape.join(', ')}]`);
+  /**
+   * @internal images -> a normalised batch with the config's pipeline. What
+   * the caller owns (a batch's data, encoded image bytes, 16-bit pixels) is
+   * checked and copied before this returns: the rest runs later.
+   */
+  toBatch(input: DetectorInput): Promise<Batch | InputBatch> {
+    try {
+      if (isInputBatch(input)) return Promise.resolve(this.ownInputBatch(input));
+      const { imageScale, mean, std, padDivisor } = this.config.data;
+      const options = { scale: imageScale, mean, std, sizeDivisor: padDivisor };
+      if (Array.isArray(input)) {
+        const images = (input as readonly SingleInput[]).map(ownImage);
+        return Promise.all(images.map(toImageInput)).then((decoded) => preprocess(decoded, options));
       }
-      return input;
+      return toImageInput(ownImage(input as SingleInput)).then((image) => preprocess(image, options));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const { imageScale, mean, std, padDivisor } = this.config.data;
-    const options = { scale: imageScale, mean, std, sizeDivisor: padDivisor };
-    if (Array.isArray(input)) return preprocess(await Promise.all((input as readonly SingleInput[]).map(toImageInput)), options);
-    return preprocess(await toImageInput(input as SingleInput), options);
   }
+
+  /** A copy of a caller's batch, after checking its shape against data.maxInputPixels. */
+  private ownInputBatch(input: InputBatch): InputBatch {
+    const shape = [...input.shape];
+    if (shape.length !== 4 || shape[1] !== 3) {
+      throw new LaxrayError('INVALID_ARGUMENT', `input batch shape must be [N, 3, H, W], got [${shape.join(', ')}]`);
+    }
+    const pixels = shape[2]! * shape[3]!;
+    const limit = this.config.data.maxInputPixels;
+    if (pixels > limit) {
+      throw new LaxrayError(
+        'INVALID_ARGUMENT',
+        `input batch [${shape.join(', ')}]: ${pixels} pixels per image is above data.maxInputPixels (${limit}); resize the images, or raise data.maxInputPixels in the config if the memory is there`,
+      );
+    }
+    return { data: ownCopy(input.data, Float32Array, 'input batch data'), shape };
+  }
+
+  /** Runs `job` on this model in its turn (after every call made before), turning errors into LaxrayError. */
+  private queued<I, T>(input: I | Promise<I>, job: (input: I) => Promise<T>): Promise<T> {
+    return this.calls.run(input, async (ready) => {
+      try {
+        return await job(ready);
+      } catch (err) {
+        throw asLaxrayError(err);
+      }
+    });
+  }
+
+  /** Makes the addon's optimiser settings those of `options` (called in the queue; the native call is cheap and takes no lock). */
+  private handOptimizerToAddon(options: OptimizerOptions): void {
+    if (options === this.optimizerInAddon) return;
+    this.handle.configureOptimizer(options);
+    this.optimizerInAddon = options;
+  }
+}
+
+/** A copy of a typed array the caller owns (it may be rewritten or transferred as soon as the call returns). */
+function ownCopy<T extends HostArray>(array: unknown, type: abstract new (...args: never[]) => T, what: string): T {
+  if (!(array instanceof type)) throw new LaxrayError('INVALID_ARGUMENT', `${what} must be a ${type.name}, got ${describeValue(array)}`);
+  return array.slice() as T;
+}
+
+function ownTensors(tensors: TensorMap, what: string): TensorMap {
+  const owned: TensorMap = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    const data = t?.data;
+    if (!(data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array)) {
+      throw new LaxrayError('INVALID_ARGUMENT', `${what}['${name}'].data must be a Float32Array, Int32Array or Uint8Array, got ${describeValue(data)}`);
+    }
+    owned[name] = { data: data.slice(), shape: [...t.shape] };
+  }
+  return owned;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+}
+
+/** The addon's per-image meta: the resized size and scale of each image (an InputBatch: the whole input, unscaled). */
+function metasOf(batch: Batch | InputBatch) {
+  if ('metas' in batch) {
+    return batch.metas.map((m) => ({
+      inputWidth: m.resizedWidth,
+      inputHeight: m.resizedHeight,
+      scaleX: m.scaleX,
+      scaleY: m.scaleY,
+      originalWidth: m.originalWidth,
+      originalHeight: m.originalHeight,
+    }));
+  }
+  const [n, , height, width] = batch.shape as number[];
+  return Array.from({ length: n! }, () => ({ inputWidth: width!, inputHeight: height!, scaleX: 1, scaleY: 1, originalWidth: width!, originalHeight: height! }));
+}
+
+/** Bytes or pixels the caller owns, copied now; paths and sharp instances are passed on. */
+function ownImage(input: SingleInput): SingleInput {
+  if (input instanceof Uint8Array) return new Uint8Array(input);
+  if (isDualEnergy(input)) {
+    const own = (image: string | Grey16Image) => (typeof image === 'string' ? image : { ...image, data: image.data instanceof Uint16Array ? image.data.slice() : image.data });
+    return { high: own(input.high), low: own(input.low) };
+  }
+  return input;
 }
 
 function isDualEnergy(input: unknown): input is DualEnergyInput {
@@ -219,12 +328,4 @@ async function toImageInput(input: SingleInput): Promise<ImageInput> {
 
 function isInputBatch(input: unknown): input is InputBatch {
   return typeof input === 'object' && input !== null && (input as InputBatch).data instanceof Float32Array && Array.isArray((input as InputBatch).shape);
-}
-
-async function call<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw asLaxrayError(err);
-  }
 }
