@@ -13,7 +13,8 @@ import { CallQueue } from './call_queue.js';
 import sharp from 'sharp';
 import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
-import { readSafetensors, writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
+import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
+import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
 export interface InputBatch {
@@ -119,14 +120,17 @@ export class Detector {
     await writeSafetensors(file, await this.stateDict(), { format: 'laxray', config: JSON.stringify(this.config), ...metadata });
   }
 
-  /** Loads weights saved by saveWeights (or any safetensors with the same names). Errors list missing/unexpected keys and shape mismatches. */
+  /**
+   * Loads weights saved by saveWeights, or any safetensors / PyTorch (.pth, .pt) file with laxray's or
+   * mmdetection's names (nested checkpoints are unwrapped). Errors list missing/unexpected keys and shape mismatches.
+   */
   async loadWeights(file: string): Promise<void> {
-    await this.queued(readSafetensors(file), ({ tensors }) => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
+    await this.queued(readWeights(file), ({ tensors }) => this.handle.loadStateDict(tensors, { what: `weights file ${file}` }));
   }
 
-  /** Loads a torchvision-named ResNet state dict (safetensors) into the backbone; the classifier (fc.*) is ignored. */
+  /** Loads a torchvision-named ResNet state dict (safetensors or PyTorch .pth) into the backbone; the classifier (fc.*) is ignored. */
   async loadBackboneWeights(file: string): Promise<void> {
-    await this.queued(readSafetensors(file), ({ tensors }) =>
+    await this.queued(readBackboneWeights(file), ({ tensors }) =>
       this.handle.loadStateDict(tensors, { module: 'backbone', ignorePrefixes: TORCHVISION_CLASSIFIER, what: `backbone weights ${file}` }),
     );
   }

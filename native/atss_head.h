@@ -1,4 +1,4 @@
-// The ATSS head with optional Label-aware reweighting (DESIGN.md "Head").
+// The ATSS head with optional Label-aware reweighting (docs/design.md "The head").
 //
 // Per FPN level: a cls tower and a reg tower (stackedConvs × [3x3 conv,
 // GroupNorm(32), ReLU]), the class conv (atss_cls), the regression conv

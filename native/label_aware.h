@@ -1,4 +1,4 @@
-// The Label-aware mechanism (paper §IV.B–E, DESIGN.md "Label-aware mechanism").
+// The Label-aware mechanism (paper §IV.B–E, docs/design.md "The Label-aware mechanism").
 //
 // On a detached copy x̃ of a level's FPN feature x, a first prediction y is
 // made; the gradient of Σ(y·ŷ) with respect to x̃ says which feature entries

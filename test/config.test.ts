@@ -37,7 +37,7 @@ async function withFile<T>(text: string, fn: (file: string) => T | Promise<T>): 
   }
 }
 
-test("defaults are the paper's set-up (DESIGN.md, section V.A)", (t) => {
+test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V.A)", (t) => {
   const saved = process.env.LAXRAY_DEVICE;
   delete process.env.LAXRAY_DEVICE;
   try {

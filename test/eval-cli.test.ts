@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const bin = path.join(repoRoot, 'bin', 'laxray.js');
-const sharedCase = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'cocoeval', 'case-1.json');
+const pycocotoolsCase = path.join(here, 'fixtures', 'cocoeval', 'case-1.json');
 
 function laxray(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -24,7 +24,7 @@ function laxray(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-cli-'));
-const fixture = JSON.parse(readFileSync(sharedCase, 'utf8')) as {
+const fixture = JSON.parse(readFileSync(pycocotoolsCase, 'utf8')) as {
   groundTruth: { images: { id: number }[] };
   detections: { image_id: number }[];
   expectedStats: number[];

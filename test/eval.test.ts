@@ -1,5 +1,5 @@
-// Exactness against pycocotools: the shared fixtures (stats to 1e-9, as the
-// issue asks; they come out bit-identical) and the reference cases in
+// Exactness against pycocotools: the cases in test/fixtures/cocoeval (stats to
+// 1e-9, as the issue asks; they come out bit-identical) and the reference cases in
 // test/fixtures/eval (made by make_reference.py with pycocotools 2.0.11: stats
 // and per-class numbers, all images and an image subset) compared exactly.
 import test from 'ava';
@@ -11,11 +11,10 @@ import { evaluateCoco, indexGroundTruth, STAT_NAMES, type CocoEvalResult, type S
 import { evaluateCocoFiles } from '../lib/eval/files.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const sharedDir = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'cocoeval');
+const casesDir = path.join(here, 'fixtures', 'cocoeval');
 const referenceDir = path.join(here, 'fixtures', 'eval');
 
-interface SharedCase {
+interface PycocotoolsCase {
   groundTruth: unknown;
   detections: unknown;
   expectedStats: number[];
@@ -30,15 +29,15 @@ interface ReferenceCase {
   runs: { imageIds: number[] | null; expectedStats: number[]; perClass: ({ id: number } & Record<StatName, number | null>)[] }[];
 }
 
-const sharedFiles = readdirSync(sharedDir).filter((f) => /^case-.*\.json$/.test(f)).sort();
+const caseFiles = readdirSync(casesDir).filter((f) => /^case-.*\.json$/.test(f)).sort();
 
-test('the shared pycocotools fixtures are there', (t) => {
-  t.true(sharedFiles.length >= 3, `expected case-*.json in ${sharedDir}`);
+test('the pycocotools cases are there', (t) => {
+  t.true(caseFiles.length >= 3, `expected case-*.json in ${casesDir}`);
 });
 
-for (const file of sharedFiles) {
+for (const file of caseFiles) {
   test(`${file}: all 12 stats equal pycocotools' to 1e-9`, (t) => {
-    const c = JSON.parse(readFileSync(path.join(sharedDir, file), 'utf8')) as SharedCase;
+    const c = JSON.parse(readFileSync(path.join(casesDir, file), 'utf8')) as PycocotoolsCase;
     const r = evaluateCoco(c.groundTruth, c.detections);
     t.is(c.statsOrder.length, 12);
     c.statsOrder.forEach((name, i) => {
@@ -51,11 +50,11 @@ for (const file of sharedFiles) {
   });
 }
 
-test('the shared fixtures come out bit-identical, in memory and from files', async (t) => {
+test('the pycocotools cases come out bit-identical, in memory and from files', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-'));
   try {
-    for (const file of sharedFiles) {
-      const c = JSON.parse(readFileSync(path.join(sharedDir, file), 'utf8')) as SharedCase;
+    for (const file of caseFiles) {
+      const c = JSON.parse(readFileSync(path.join(casesDir, file), 'utf8')) as PycocotoolsCase;
       const mem = evaluateCoco(c.groundTruth, c.detections);
       t.deepEqual(c.statsOrder.map((n) => mem.stats[n]), c.expectedStats, file);
       const gtPath = path.join(dir, 'gt.json');
@@ -120,7 +119,7 @@ test('the over-100 case has images with more than 100 detections of one class', 
 });
 
 test('the same numbers from indexed ground truth and columnar detections (the per-epoch path)', (t) => {
-  const c = JSON.parse(readFileSync(path.join(sharedDir, sharedFiles[1]!), 'utf8')) as SharedCase & {
+  const c = JSON.parse(readFileSync(path.join(casesDir, caseFiles[1]!), 'utf8')) as PycocotoolsCase & {
     detections: { image_id: number; category_id: number; bbox: number[]; score: number }[];
   };
   const reference = evaluateCoco(c.groundTruth, c.detections);

@@ -78,6 +78,11 @@ export function parseSafetensors(bytes: Uint8Array, what = 'safetensors data'): 
   return { tensors, metadata };
 }
 
+/** Raw little-endian bytes of a safetensors dtype (F32, F16, BF16, I64, ...) -> laxray's in-memory array (also used by the PyTorch reader). */
+export function decodeTensorBytes(raw: Buffer, dtype: string, count: number, what: string): TensorArray {
+  return decode(raw, dtype, count, what);
+}
+
 function decode(raw: Buffer, dtype: string, count: number, what: string): TensorArray {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (dtype) {

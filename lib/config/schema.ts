@@ -1,5 +1,5 @@
 // The run configuration: one zod schema that is at once the validator, the
-// defaults (the paper's set-up, ../../DESIGN.md "The model" and V.A) and the docs
+// defaults (the paper's set-up, docs/design.md "Defaults") and the docs
 // (`.describe` on every field). Presets (presets.ts) are small overrides of it.
 //
 // The shape is the contract with the native detector: keep the names.
@@ -46,7 +46,7 @@ const backbone = z
       .min(1)
       .nullable()
       .default(null)
-      .describe('path to a torchvision-named ResNet state dict (.safetensors) to start from; null trains from scratch. Relative paths in a config file are relative to that file'),
+      .describe('path to a torchvision-named ResNet state dict to start from (.safetensors, or a PyTorch .pth such as torchvision\'s resnet50-0676ba61.pth); null trains from scratch. Relative paths in a config file are relative to that file'),
     frozenStages: z
       .int()
       .min(0)

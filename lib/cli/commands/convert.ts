@@ -11,7 +11,7 @@ import type { BoxPolicy } from '../../data/coco.js';
 export function register(program: Command): void {
   const convert = program
     .command('convert')
-    .description('convert datasets into what laxray reads (COCO JSON, 3-channel images)');
+    .description('convert datasets and weights into what laxray reads (COCO JSON, 3-channel images, safetensors) and weights back to PyTorch');
   for (const registerSubcommand of SUBCOMMANDS) registerSubcommand(convert);
 }
 
@@ -167,3 +167,87 @@ function registerDualEnergy(convert: Command): void {
 }
 
 SUBCOMMANDS.push(registerDualEnergy);
+
+// --- laxray convert weights -------------------------------------------------
+// Into laxray: a PyTorch checkpoint (.pth/.pt, zip or legacy) or safetensors,
+// with laxray's or mmdetection's names -> safetensors with laxray's names.
+// Out of laxray: a run directory or a weights file it saved -> safetensors with
+// torchvision's (backbone) or mmdetection's (whole detector) names.
+
+interface WeightsCliOptions {
+  map?: string;
+  json?: boolean;
+}
+
+const IMPORT_MAPS = ['auto', 'laxray', 'mmdet'];
+const EXPORT_MAPS = ['laxray', 'torchvision', 'mmdet'];
+
+function registerWeights(convert: Command): void {
+  convert
+    .command('weights')
+    .description(
+      'weights between PyTorch and laxray, written as safetensors.\n' +
+        'Into laxray: IN is a PyTorch checkpoint (torch.save: .pth/.pt, zip or legacy format; nested {state_dict|model: ...} and "module." prefixes handled) ' +
+        'or safetensors; --map auto|laxray|mmdet names its layout (auto tells mmdetection\'s names by themselves). Load the result with Detector.loadWeights.\n' +
+        'Out of laxray: IN is a run directory or a weights file saved by laxray; --map torchvision (the backbone as a torchvision ResNet) or mmdet ' +
+        '(the detector in mmdetection\'s layout, the authors\' ATSSLAclsHead/ATSSLAregHead) gives the names to write; load it in PyTorch with ' +
+        'safetensors.torch.load_file and load_state_dict.',
+    )
+    .argument('<in>', 'PyTorch checkpoint, safetensors file, or laxray run directory')
+    .argument('<out>', 'safetensors file to write (atomically)')
+    .option('--map <layout>', `names: into laxray ${IMPORT_MAPS.join('|')} (default auto); out of laxray ${EXPORT_MAPS.join('|')} (default laxray)`)
+    .option('--json', 'print the report as one JSON object')
+    .action(async (input: string, output: string, options: WeightsCliOptions) => {
+      const report = await convertWeights(input, output, options.map);
+      if (options.json) {
+        process.stdout.write(JSON.stringify(report) + '\n');
+        return;
+      }
+      const lines = [`wrote ${output}: ${report.tensors} tensors (${report.direction === 'export' ? `laxray -> ${report.layout}` : `${report.format}, ${report.layout} names -> laxray`})`];
+      for (const note of report.notes) lines.push(`  ${note}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
+
+SUBCOMMANDS.push(registerWeights);
+
+interface WeightsReport {
+  direction: 'import' | 'export';
+  format: string;
+  layout: string;
+  tensors: number;
+  notes: string[];
+}
+
+async function convertWeights(input: string, output: string, map: string | undefined): Promise<WeightsReport> {
+  const [{ readWeights, sniffWeightsFormat }, { readSafetensors, writeSafetensors }, { exportStateDict }, { resolveModelSource }, { statSync }] = await Promise.all([
+    import('../../checkpoint/weights.js'),
+    import('../../checkpoint/safetensors.js'),
+    import('../../checkpoint/pytorch/export.js'),
+    import('../../train/run_dir.js'),
+    import('node:fs'),
+  ]);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(input).isDirectory();
+  } catch (err) {
+    throw new LaxrayError('IO_ERROR', `cannot read ${input}: ${(err as Error).message}`, { cause: err });
+  }
+  const fromLaxray = isDirectory || ((await sniffWeightsFormat(input)) === 'safetensors' && (await readSafetensors(input)).metadata.format === 'laxray');
+  if (fromLaxray) {
+    const layout = map ?? 'laxray';
+    if (!EXPORT_MAPS.includes(layout)) throw new LaxrayError('INVALID_ARGUMENT', `--map ${layout}: ${input} holds laxray weights; write them with --map ${EXPORT_MAPS.join(', ')}`);
+    const source = await resolveModelSource(input);
+    const { tensors } = await readSafetensors(source.weights);
+    const out = exportStateDict(tensors, layout as 'laxray' | 'torchvision' | 'mmdet', source.config.model.head);
+    await writeSafetensors(output, out, { format: layout === 'laxray' ? 'laxray' : 'pytorch', layout, source: source.weights, ...(layout === 'laxray' ? { config: JSON.stringify(source.config) } : {}) });
+    const notes = [`from ${source.weights}`];
+    if (layout === 'torchvision') notes.push("the backbone only, as a torchvision ResNet (no fc.*): load_state_dict(..., strict=False) or replace the classifier");
+    return { direction: 'export', format: 'safetensors', layout, tensors: Object.keys(out).length, notes };
+  }
+  const layout = map ?? 'auto';
+  if (!IMPORT_MAPS.includes(layout)) throw new LaxrayError('INVALID_ARGUMENT', `--map ${layout}: to bring weights into laxray use --map ${IMPORT_MAPS.join(', ')} (torchvision backbones load as they are with model.backbone.pretrained)`);
+  const weights = await readWeights(input, { layout: layout as 'auto' | 'laxray' | 'mmdet' });
+  await writeSafetensors(output, weights.tensors, { source: input, layout: weights.layout });
+  return { direction: 'import', format: weights.format, layout: weights.layout, tensors: Object.keys(weights.tensors).length, notes: weights.notes };
+}
