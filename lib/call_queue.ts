@@ -6,13 +6,8 @@
 //     the model's lock (which starves fs, dns, zlib and sharp of threads).
 
 export class CallQueue {
+  /** Settles when every call enqueued so far has settled. */
   private tail: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
-
-  /** Calls enqueued and not yet settled (the running one included). */
-  get length(): number {
-    return this.waiting;
-  }
 
   /**
    * Runs `job(await input)` once every call enqueued before it has settled.
@@ -23,12 +18,8 @@ export class CallQueue {
   run<I, T>(input: I | Promise<I>, job: (input: I) => Promise<T>): Promise<T> {
     const prepared = Promise.resolve(input);
     prepared.catch(() => undefined); // reported below, in turn; not an unhandled rejection meanwhile
-    this.waiting++;
     const result = this.tail.then(() => prepared).then(job);
-    this.tail = result.then(
-      () => this.waiting--,
-      () => this.waiting--,
-    );
+    this.tail = result.catch(() => undefined);
     return result;
   }
 }
