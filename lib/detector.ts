@@ -5,13 +5,13 @@
 // arrays the caller owns are copied when the method is called, so the caller
 // may reuse, rewrite or transfer them as soon as it returns.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type TensorData } from './native.js';
+import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import { optimizerSettings } from './config/schema.js';
 import { formatIssues } from './config/issues.js';
 import { CallQueue } from './call_queue.js';
 import sharp from 'sharp';
-import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
@@ -44,13 +44,20 @@ export interface Detection {
   category: string;
 }
 
-/** What one training step did. Losses are the weighted terms that were summed into `total`. */
+/** What one training step did. */
 export interface StepResult {
+  /**
+   * The weighted terms that were summed into `total` (cls, box, quality[, distribution]), plus
+   * quality_floor, which is not a term: Σ H(target) / num_pos, the least the quality BCE can be on
+   * this batch (BCE against a soft target t is at least its entropy H(t); ln 2 at t = 0.5).
+   */
   losses: Record<string, number>;
   total: number;
   /** false: the loss, a gradient or a BN statistic was NaN/Inf and the step was skipped (weights, BN statistics and momentum unchanged). */
   finite: boolean;
   numPositives: number;
+  /** Images in the step: this batch, or the job's global batch in data-parallel training. */
+  images?: number;
   /** Gradient L2 norm before clipping. */
   gradNorm: number;
 }
@@ -62,22 +69,29 @@ export interface OptimizerOptions {
   gradClipNorm: number | null;
 }
 
+/** What a trainStep runs with: the optimiser and the data-parallel group as of its call. */
+interface StepSettings {
+  optimizer: OptimizerOptions;
+  group: NativeProcessGroup | null;
+}
+
 /** Top-level keys of a torchvision ResNet state dict that the backbone does not have (the classifier). */
 const TORCHVISION_CLASSIFIER = ['fc.'];
 
 export class Detector {
   /** The addon's calls on this model, one at a time in call order. */
   private readonly calls = new CallQueue();
-  /** Optimiser settings for the next trainStep call (config.train's until configureOptimizer), and those the addon holds. */
-  private optimizer: OptimizerOptions;
+  /** Settings for the next trainStep call (config.train's optimiser until configureOptimizer; no process group), and those the addon holds. */
+  private settings: StepSettings;
   private optimizerInAddon: OptimizerOptions | null = null;
+  private groupInAddon: NativeProcessGroup | null = null;
 
   private constructor(
     /** @internal */ readonly handle: NativeDetectorHandle,
     readonly config: LaxrayConfig,
   ) {
     const { momentum, weightDecay, gradClipNorm } = config.train;
-    this.optimizer = { momentum, weightDecay, gradClipNorm };
+    this.settings = { optimizer: { momentum, weightDecay, gradClipNorm }, group: null };
   }
 
   /** Builds a detector from a config (object, preset overrides, or a JSON file path); loads pretrained backbone weights when the config names them. */
@@ -149,14 +163,45 @@ export class Detector {
     }
     const images = ownCopy(batch.data, Float32Array, 'trainStep: batch.data');
     const shape = [...batch.shape];
+    // Each image's extent as mmdetection's pad_shape (resized size rounded up to the pad divisor):
+    // anchors on the padding added for larger images take no part in training.
+    const [, , height, width] = shape;
+    const divisor = this.config.data.padDivisor;
     const targets = batch.targets.map((t, i) => ({
       boxes: ownCopy(t.boxes, Float32Array, `trainStep: batch.targets[${i}].boxes`),
       labels: ownCopy(t.labels, Int32Array, `trainStep: batch.targets[${i}].labels`),
+      padWidth: Math.min(padTo(batch.metas[i]?.resizedWidth ?? width!, divisor), width!),
+      padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height!, divisor), height!),
     }));
-    const optimizer = this.optimizer; // the settings as of this call
+    const settings = this.settings; // as of this call
     return this.queued(null, () => {
-      this.handOptimizerToAddon(optimizer);
+      this.handSettingsToAddon(settings);
       return this.handle.trainStep(images, shape, targets, lr);
+    });
+  }
+
+  /**
+   * Data-parallel training (lib/train/distributed): the trainStep calls made
+   * after it average the loss normalisers and gradients over the group's
+   * processes; null detaches. Steps made before it run without it.
+   */
+  attachProcessGroup(group: { readonly handle: NativeProcessGroup } | null): void {
+    const handle = group === null ? null : group.handle;
+    try {
+      this.handle.attachProcessGroup(handle); // checks the group now (device)
+    } catch (err) {
+      throw asLaxrayError(err);
+    }
+    this.groupInAddon = handle;
+    this.settings = { ...this.settings, group: handle };
+  }
+
+  /** Collective over the attached group: every rank's weights and momentum become rank 0's. */
+  async broadcastTrainingState(): Promise<void> {
+    const settings = this.settings;
+    await this.queued(null, () => {
+      this.handSettingsToAddon(settings);
+      return this.handle.broadcastTrainingState();
     });
   }
 
@@ -170,7 +215,7 @@ export class Detector {
     if (!parsed.success) {
       throw new LaxrayError('INVALID_ARGUMENT', `configureOptimizer: ${formatIssues(optimizerSettings, parsed.error.issues).join('; ')}`);
     }
-    this.optimizer = parsed.data;
+    this.settings = { ...this.settings, optimizer: parsed.data };
   }
 
   /** Momentum buffers by parameter name (for checkpoints). */
@@ -254,11 +299,20 @@ export class Detector {
     });
   }
 
-  /** Makes the addon's optimiser settings those of `options` (called in the queue; the native call is cheap and takes no lock). */
-  private handOptimizerToAddon(options: OptimizerOptions): void {
-    if (options === this.optimizerInAddon) return;
-    this.handle.configureOptimizer(options);
-    this.optimizerInAddon = options;
+  /**
+   * Makes the addon's settings those a call was made with (called in the
+   * queue, so a step runs with the settings of its call; the native calls are
+   * cheap and take no lock).
+   */
+  private handSettingsToAddon({ optimizer, group }: StepSettings): void {
+    if (optimizer !== this.optimizerInAddon) {
+      this.handle.configureOptimizer(optimizer);
+      this.optimizerInAddon = optimizer;
+    }
+    if (group !== this.groupInAddon) {
+      this.handle.attachProcessGroup(group);
+      this.groupInAddon = group;
+    }
   }
 }
 

@@ -4,17 +4,20 @@
 // operation at a time per detector (training mutates it). lib/detector.ts
 // queues calls so that they reach this lock one at a time, in call order; the
 // lock guards direct users of the addon. The settings (setTraining,
-// configureOptimizer) never wait for it: operations read them when they start.
+// configureOptimizer, attachProcessGroup) never wait for it: operations read
+// them when they start.
 #include <atomic>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <sstream>
 
+#include "bindings/distributed_bindings.h"
 #include "bindings/model_config_js.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
 #include "detector.h"
+#include "distributed/state_sync.h"
 #include "inference.h"
 #include "runtime.h"
 #include "tensor_io.h"
@@ -30,12 +33,19 @@ struct DetectorSession {
   std::mutex mutex;                  // model and trainer: one operation at a time
 
   std::atomic<bool> training{false};  // mode of inspect(); detect() is always eval, trainStep() train
-  std::mutex settingsMutex;          // trainerOptions only: held for a copy, never during tensor work
+  std::mutex settingsMutex;          // trainerOptions and group only: held for a copy, never during tensor work
   TrainerOptions trainerOptions;
+  std::shared_ptr<DataParallelGroup> group;  // data-parallel training: the job's other processes
 
   TrainerOptions currentTrainerOptions() {
     std::lock_guard<std::mutex> lock(settingsMutex);
     return trainerOptions;
+  }
+
+  // The group an operation uses from its start to its end (a detach meanwhile does not free it).
+  std::shared_ptr<DataParallelGroup> currentGroup() {
+    std::lock_guard<std::mutex> lock(settingsMutex);
+    return group;
   }
 
   // Call with `mutex` held: the trainer, with the latest settings.
@@ -67,6 +77,7 @@ std::string numberText(double value) {
 struct TrainStepArgs {
   HostBuffer images;
   std::vector<std::pair<HostBuffer, HostBuffer>> targets;  // per image: boxes [K, 4], labels [K]
+  std::vector<std::pair<int64_t, int64_t>> extents;        // per image: padWidth, padHeight (0: the whole batch)
   double lr = 0;
 };
 
@@ -91,6 +102,8 @@ TrainStepArgs trainStepArgs(const Napi::CallbackInfo& info) {
     Napi::Array labelShape = Napi::Array::New(env, 1);
     labelShape.Set(0u, Napi::Number::New(env, k));
     args.targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+    args.extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
+                              static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
   }
   args.lr = numberArg(info, 3, "trainStep: lr");
   if (!(args.lr >= 0) || !std::isfinite(args.lr)) {
@@ -166,7 +179,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
          InstanceMethod<&NativeDetector::Detect>("detect"),
          InstanceMethod<&NativeDetector::ConfigureOptimizer>("configureOptimizer"),
          InstanceMethod<&NativeDetector::OptimizerState>("optimizerState"),
-         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState")});
+         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState"),
+         InstanceMethod<&NativeDetector::AttachProcessGroup>("attachProcessGroup"),
+         InstanceMethod<&NativeDetector::BroadcastTrainingState>("broadcastTrainingState")});
   }
 
   explicit NativeDetector(const Napi::CallbackInfo& info) : ObjectWrap<NativeDetector>(info) {
@@ -251,7 +266,8 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array}], lr): Promise<StepResult>
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?}], lr): Promise<StepResult>
+  // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     TrainStepArgs args = trainStepArgs(info);
     SessionPtr s = session_;
@@ -261,10 +277,13 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::Tensor x = tensorFromHost(args.images, s->device, "trainStep: images");
           std::vector<GroundTruth> gt;
-          for (const auto& [boxes, labels] : args.targets) {
-            gt.push_back({tensorFromHost(boxes, s->device, "boxes"), tensorFromHost(labels, s->device, "labels").to(torch::kLong)});
+          for (size_t i = 0; i < args.targets.size(); ++i) {
+            const auto& [boxes, labels] = args.targets[i];
+            gt.push_back({tensorFromHost(boxes, s->device, "boxes"), tensorFromHost(labels, s->device, "labels").to(torch::kLong),
+                          args.extents[i].first, args.extents[i].second});
           }
-          return s->ensureTrainer().step(x, gt, args.lr);
+          const std::shared_ptr<DataParallelGroup> group = s->currentGroup();
+          return s->ensureTrainer().step(x, gt, args.lr, group.get());
         },
         [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -274,6 +293,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           out.Set("total", r.total);
           out.Set("finite", r.finite);
           out.Set("numPositives", static_cast<double>(r.numPositive));
+          out.Set("images", static_cast<double>(r.images));
           out.Set("gradNorm", r.gradNorm);
           return out;
         });
@@ -341,6 +361,34 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           std::vector<std::pair<std::string, torch::Tensor>> state;
           for (const auto& [name, host] : entries) state.emplace_back(name, tensorFromHost(host, s->device, name));
           s->ensureTrainer().optimizer().loadState(state);
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+  }
+
+  // attachProcessGroup(group | null): void — the trainStep calls that start
+  // after it average over the group's processes (a setting: no model lock).
+  Napi::Value AttachProcessGroup(const Napi::CallbackInfo& info) {
+    std::shared_ptr<DataParallelGroup> group = processGroupFrom(info.Length() > 0 ? info[0] : info.Env().Null(), "attachProcessGroup: group");
+    if (group && group->device() != session_->device) {
+      throw Napi::TypeError::New(info.Env(), "attachProcessGroup: the group's processes train on " + group->device().str() +
+                                                 " but this detector is on " + session_->device.str());
+    }
+    std::lock_guard<std::mutex> lock(session_->settingsMutex);
+    session_->group = std::move(group);
+    return info.Env().Undefined();
+  }
+
+  // broadcastTrainingState(): Promise<void> — rank 0's weights and momentum into every rank (collective).
+  Napi::Value BroadcastTrainingState(const Napi::CallbackInfo& info) {
+    SessionPtr s = session_;
+    return PromiseWorker<bool>::Run(
+        info.Env(), "broadcastTrainingState",
+        [s] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          const std::shared_ptr<DataParallelGroup> group = s->currentGroup();
+          if (!group) throw std::invalid_argument("no process group is attached (attachProcessGroup)");
+          broadcastTrainingState(*group, *s->model, s->ensureTrainer().optimizer());
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
