@@ -6,15 +6,15 @@
 // may reuse, rewrite or transfer them as soon as it returns.
 import { LaxrayError } from './errors.js';
 import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
-import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
-import { optimizerSettings } from './config/schema.js';
-import { formatIssues } from './config/issues.js';
+import { defaultConfig, deepMerge, resolveConfig, resolveOptimizerOptions, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from './config/index.js';
+import type { JsonObject } from './config/merge.js';
 import { CallQueue } from './call_queue.js';
 import sharp from 'sharp';
 import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
+import { resolveModelSource } from './checkpoint/run_dir.js';
 
 /** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
 export interface InputBatch {
@@ -62,12 +62,7 @@ export interface StepResult {
   gradNorm: number;
 }
 
-export interface OptimizerOptions {
-  momentum: number;
-  weightDecay: number;
-  /** null: no clipping. */
-  gradClipNorm: number | null;
-}
+export type { OptimizerOptions } from './config/index.js';
 
 /** What a trainStep runs with: the optimiser and the data-parallel group as of its call. */
 interface StepSettings {
@@ -108,11 +103,29 @@ export class Detector {
    * config.json) or a weights file written by saveWeights (config in its
    * metadata). `overrides` change settings such as the device or test
    * thresholds; the pretrained backbone is not loaded again.
+   *
+   * The stored config gives the model and its pipeline, never the resources of
+   * this process: device, threads, data.workers, data.prefetch and
+   * data.maxInputPixels come from `overrides` or the defaults. A stored
+   * data.imageScale above the pixel limit is refused, saying how to raise it.
    */
   static async load(runDirOrWeights: string, overrides: LaxrayConfigInput = {}): Promise<Detector> {
-    // The run-directory layout belongs to the trainer (lib/train/run_dir.ts).
-    const { loadDetector } = await import('./train/load.js');
-    return loadDetector(runDirOrWeights, overrides);
+    const local = localResources(overrides);
+    const limit = local.data.maxInputPixels;
+    // resolved without a pixel limit first, so that an over-limit scale gets the message below
+    const pinned = { ...local, model: { backbone: { pretrained: null } }, data: { ...local.data, maxInputPixels: Number.MAX_SAFE_INTEGER } };
+    const source = await resolveModelSource(runDirOrWeights, deepMerge(overrides as JsonObject, pinned as JsonObject) as LaxrayConfigInput);
+    const [long, short] = source.config.data.imageScale;
+    if (long * short > limit) {
+      throw new LaxrayError(
+        'INVALID_CONFIG',
+        `${runDirOrWeights}: its data.imageScale [${long}, ${short}] makes inputs of up to ${long * short} pixels, above data.maxInputPixels (${limit}). ` +
+          'The limit is never taken from the file: to allow it, pass Detector.load(source, { data: { maxInputPixels: N } }) or laxray detect --max-input-pixels N',
+      );
+    }
+    const detector = await Detector.create({ ...source.config, data: { ...source.config.data, maxInputPixels: limit } });
+    await detector.loadWeights(source.weights);
+    return detector;
   }
 
   get device(): string {
@@ -211,11 +224,7 @@ export class Detector {
    * value throws INVALID_ARGUMENT naming the field.
    */
   configureOptimizer(options: OptimizerOptions): void {
-    const parsed = optimizerSettings.safeParse(options, { reportInput: true });
-    if (!parsed.success) {
-      throw new LaxrayError('INVALID_ARGUMENT', `configureOptimizer: ${formatIssues(optimizerSettings, parsed.error.issues).join('; ')}`);
-    }
-    this.settings = { ...this.settings, optimizer: parsed.data };
+    this.settings = { ...this.settings, optimizer: resolveOptimizerOptions(options) };
   }
 
   /** Momentum buffers by parameter name (for checkpoints). */
@@ -314,6 +323,20 @@ export class Detector {
       this.groupInAddon = group;
     }
   }
+}
+
+/** The settings that size this process's resources: the caller's, else the defaults (never a stored config's). */
+function localResources(overrides: LaxrayConfigInput) {
+  const defaults = defaultConfig();
+  return {
+    device: overrides.device ?? defaults.device,
+    threads: overrides.threads ?? defaults.threads,
+    data: {
+      workers: overrides.data?.workers ?? defaults.data.workers,
+      prefetch: overrides.data?.prefetch ?? defaults.data.prefetch,
+      maxInputPixels: overrides.data?.maxInputPixels ?? defaults.data.maxInputPixels,
+    },
+  };
 }
 
 /** A copy of a typed array the caller owns (it may be rewritten or transferred as soon as the call returns). */

@@ -248,7 +248,7 @@ test('pseudo-colour display: air is white, water is orange, steel is blue', (t) 
   const scene = handScene([], [rect(0, 0, 10, 10, 50, 'water'), rect(20, 0, 30, 10, 3, 'iron')], 40, 10);
   const scan = renderScene(scene, new Rng(1), quiet);
   const rgb = pseudoColour(scan.high, scan.low, quiet);
-  const px = (x: number): number[] => [rgb[3 * (5 * 40 + x)]!, rgb[3 * (5 * 40 + x) + 1]!, rgb[3 * (5 * 40 + x) + 2]!];
+  const px = (x: number): [number, number, number] => [rgb[3 * (5 * 40 + x)]!, rgb[3 * (5 * 40 + x) + 1]!, rgb[3 * (5 * 40 + x) + 2]!];
   const [wr, , wb] = px(5);
   const [sr, , sb] = px(25);
   t.true(px(35).every((v) => v >= 240), `air ${px(35)}`);

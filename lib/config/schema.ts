@@ -18,8 +18,8 @@ import type { DeviceName } from '../device.js';
 /** The 12 CLCXray categories, in the dataset's order. */
 export { CLCXRAY_CLASSES };
 
-export const PRESET_NAMES = ['atss', 'atss-dist', 'atss-dist-reg2', 'atss-lacls', 'atss-lareg'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
+import { PRESET_NAMES, type PresetName } from './preset_names.js';
+export { PRESET_NAMES, type PresetName };
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
 
@@ -349,8 +349,10 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
 
 /** The JSON Schema of a config file (draft 2020-12), for editors: point a file's "$schema" at it. */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  jsonSchema ??= z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return structuredClone(jsonSchema); // callers may change their copy
 }
+let jsonSchema: Record<string, unknown> | undefined;
 
 /** Validates a config object (defaults filled, rules applied). Prefer resolveConfig, which adds presets and readable errors. */
 export const configSchema = configShape.superRefine(checkCrossField).transform(resolveDerived);

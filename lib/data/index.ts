@@ -1,5 +1,5 @@
 // Data: COCO datasets, OPIXray conversion, the training / inference input
-// pipeline (and, appended below, dual-energy pre-processing and the synthetic generator).
+// pipeline, and dual-energy pre-processing (the synthetic generator is its own facet: lib/data/synth).
 export {
   loadCocoDataset,
   parseCocoDataset,
@@ -45,7 +45,6 @@ export {
   type ResizeOptions,
 } from './transforms.js';
 export { mulberry32, mixSeed, shuffleInPlace, type Random } from './random.js';
-// synth exports below
 export {
   dualEnergyToRgb,
   dualEnergyChannel3,
@@ -60,5 +59,3 @@ export {
   type DualEnergyFolderOptions,
   type DualEnergyFolderReport,
 } from './dual_energy.js';
-export * as synth from './synth/index.js';
-export { generateDataset, type GenerateDatasetOptions, type GenerateDatasetResult, type SynthRecipe } from './synth/index.js';

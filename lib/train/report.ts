@@ -10,7 +10,7 @@ import type { Dataset } from '../data/index.js';
 import { STAT_NAMES, type CocoEvalResult } from '../eval/index.js';
 import { annotateImage, writeTrainingReport, type MetricRecord, type SummarySection, type TableRow } from '../report/index.js';
 import type { Evaluation } from './evaluate.js';
-import type { LossRecord, ValidationRecord } from './run_dir.js';
+import type { LossRecord, ValidationRecord } from '../checkpoint/run_dir.js';
 
 export interface RunReportInput {
   config: LaxrayConfig;

@@ -1,6 +1,6 @@
 // The synthetic dual-energy baggage generator: public surface.
 //
-//   import { generateDataset } from 'laxray/lib/data/synth';   // or lib/data/index.ts: synth.*
+//   import { synth } from 'laxray'; await synth.generateDataset({ ... });
 //   const r = await generateDataset({ outDir: 'runs/synth', count: 500, seed: 1,
 //     recipe: { width: 640, height: 480, overlapRate: 0.5 }, raw: false, workers: 2,
 //     onProgress: (done, total) => ... });

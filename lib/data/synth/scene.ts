@@ -130,8 +130,3 @@ export function layoutScene(rng: Rng, recipe: SynthRecipe): Scene {
   }
   return { width, height, pxPerMm, bag, clutter, objects };
 }
-
-/** Convenience: the scene of image `index` of a dataset seeded with `seed`. */
-export function sceneFor(seed: number, recipe: SynthRecipe): Scene {
-  return layoutScene(new Rng(seed), recipe);
-}
