@@ -130,6 +130,27 @@ test.serial('stateDict and optimizerState are copies: a later step does not chan
   t.deepEqual(changedEntries(before, await modelBytes(detector)), [], 'writing into the copies left the model alone');
 });
 
+test.serial('inspect after a trainStep runs in eval mode: BN statistics stay put, outputs are the eval-mode ones, the next step is as without it', async (t) => {
+  const [a, b] = await twins();
+  const input = randomBatch(1, 64, 64, 4);
+  const initial = await modelBytes(b);
+  for (const d of [a, b]) assertFiniteStep(await d.trainStep(trainingBatch(2, 64, 1), 0.01));
+  const afterStep = await modelBytes(b);
+  t.true(changedEntries(initial, afterStep).includes('backbone.bn1.running_mean'), 'set-up: a step moves BN statistics (BN in train mode)');
+
+  const inspection = await b.inspect(input);
+  t.deepEqual(changedEntries(afterStep, await modelBytes(b)), [], 'inspect moved no BN statistic');
+  const file = path.join(tmp, 'after-one-step.safetensors');
+  await b.saveWeights(file);
+  const fresh = await Detector.create(smallConfig());
+  await fresh.loadWeights(file);
+  t.is(digest(inspection), digest(await fresh.inspect(input)), 'the outputs of a model that never trained (eval mode) with the same weights');
+
+  const [stepA, stepB] = [await a.trainStep(trainingBatch(2, 64, 2), 0.01), await b.trainStep(trainingBatch(2, 64, 2), 0.01)];
+  t.is(digest(stepB), digest(stepA), 'the next step runs in train mode as it would have without the inspect');
+  t.deepEqual(changedEntries(await modelBytes(a), await modelBytes(b)), []);
+});
+
 test.serial('Tensor.toArray returns a copy: writing into it does not change the tensor', async (t) => {
   const tensor = await Tensor.from(new Float32Array([1, 2, 3, 4]), [4], { device: 'cpu' });
   const first = await tensor.toArray();

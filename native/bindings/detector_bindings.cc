@@ -64,6 +64,21 @@ NamedTensors toHost(const NamedTensors& tensors) {
   return out;
 }
 
+// Puts the model in train or eval mode for one operation and back into the
+// mode it was in afterwards, also when the operation throws (an inspect() in
+// eval mode between steps must not leave BN in eval, nor the reverse).
+class ModeFor {
+ public:
+  ModeFor(DetectorImpl& model, bool training) : model_(model), previous_(model.is_training()) { model_.train(training); }
+  ~ModeFor() { model_.train(previous_); }
+  ModeFor(const ModeFor&) = delete;
+  ModeFor& operator=(const ModeFor&) = delete;
+
+ private:
+  DetectorImpl& model_;
+  const bool previous_;
+};
+
 // As JavaScript prints it (NaN, Infinity), for messages.
 std::string numberText(double value) {
   if (std::isnan(value)) return "NaN";
@@ -209,7 +224,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::NoGradGuard noGrad;  // LA re-enables autograd for its own gradients
           torch::Tensor x = tensorFromHost(images, s->device, "inspect: images");
-          s->model->train(s->training.load());
+          ModeFor mode(*s->model, s->training.load());
           Inspection inspection;
           s->model->forward(x, nullptr, &inspection);
           return toHost(inspection.tensors);
