@@ -54,10 +54,17 @@ RuntimeInfo runtimeInfo() {
   return info;
 }
 
-void setIntraOpThreads(int threads) {
+void setIntraOpThreads(int64_t threads) {
   if (threads < 0) throw std::invalid_argument("thread count must be >= 0 (0 = all cores), got " + std::to_string(threads));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads == 0 ? cores : threads);
+  const int64_t most = static_cast<int64_t>(kMaxThreadsPerCore) * cores;
+  if (threads > most) {
+    throw std::invalid_argument(std::to_string(threads) + " intra-op threads is more than " + std::to_string(kMaxThreadsPerCore) +
+                                " per core: this machine has " + std::to_string(cores) + " core(s), so use at most " +
+                                std::to_string(most) + " (or 0 for one per core)");
+  }
+  const int count = threads == 0 ? cores : static_cast<int>(threads);
+  if (at::get_num_threads() != count) at::set_num_threads(count);
 }
 
 torch::Device resolveDevice(const std::string& name) {

@@ -26,9 +26,15 @@ struct RuntimeInfo {
 
 RuntimeInfo runtimeInfo();
 
-// Sets LibTorch's intra-op thread count (0 = all cores). LibTorch starts with
-// one thread in an embedded process; a conv runs ~3x faster with two.
-void setIntraOpThreads(int threads);
+// Most intra-op threads per core setIntraOpThreads accepts: more only adds
+// contention, and every thread that calls into LibTorch (each libuv worker)
+// gets a team of that many, so thousands exhaust the process.
+constexpr int kMaxThreadsPerCore = 4;
+
+// Sets LibTorch's intra-op thread count for the process (0 = all cores).
+// LibTorch starts with one thread in an embedded process; a conv runs ~3x
+// faster with two. Throws std::invalid_argument above kMaxThreadsPerCore per core.
+void setIntraOpThreads(int64_t threads);
 
 // "cpu", "cuda", "cuda:1" -> a device, or std::invalid_argument saying why it
 // cannot be used (unknown name, CPU-only build, no GPU visible, index too big).

@@ -135,6 +135,37 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
   return computeLosses(outputs, targets, config.loss, reduceMean);
 }
 
+namespace {
+
+// Each buffer of the model (BN running statistics, num_batches_tracked) with a
+// copy of it: a training forward pass moves them before the loss is known.
+using BufferSnapshot = std::vector<std::pair<torch::Tensor, torch::Tensor>>;  // live, saved
+
+BufferSnapshot snapshotBuffers(torch::nn::Module& model) {
+  BufferSnapshot snapshot;
+  for (const torch::Tensor& buffer : model.buffers(/*recurse=*/true)) snapshot.emplace_back(buffer, buffer.detach().clone());
+  return snapshot;
+}
+
+void restoreBuffers(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  for (const auto& [live, saved] : snapshot) live.copy_(saved);
+}
+
+// False when the forward pass left a NaN/Inf in a floating-point buffer (a BN
+// variance overflows on huge activations while the normalised output, and so
+// the loss, stays finite): committing it would poison every later forward.
+bool buffersFinite(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  torch::Tensor finite = torch::ones({}, torch::kBool);
+  for (const auto& [live, saved] : snapshot) {
+    if (live.is_floating_point()) finite = finite.logical_and(torch::isfinite(live).all().to(finite.device()));
+  }
+  return finite.item<bool>();
+}
+
+}  // namespace
+
 Trainer::Trainer(Detector model, TrainerOptions options)
     : model_(std::move(model)), options_(options), sgd_(namedState(*model_), options.sgd) {}
 
@@ -146,25 +177,39 @@ void Trainer::setOptions(TrainerOptions options) {
 TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr, Collectives* peers) {
   model_->train(true);
   sgd_.zeroGrad();
+  // A skipped step (non-finite loss, gradient or BN statistic on any process,
+  // or an exception before the update) leaves parameters, momentum and buffers
+  // exactly as they were.
+  const BufferSnapshot buffers = snapshotBuffers(*model_);
   NormaliserMean reduceMean;
   if (peers != nullptr) reduceMean = [peers](const std::vector<double>& v) { return meanOverRanks(*peers, v, "the loss normalisers"); };
-  DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
   TrainStepResult result;
-  for (const auto& [name, value] : loss.named()) {
-    if (name != "total") result.losses.emplace_back(name, value.item<double>());
+  try {
+    DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
+    for (const auto& [name, value] : loss.named()) {
+      if (name != "total") result.losses.emplace_back(name, value.item<double>());
+    }
+    result.total = loss.total.item<double>();
+    result.numPositive = loss.numPositive;
+    result.images = images.size(0);
+    result.finite = std::isfinite(result.total) && buffersFinite(buffers);
+    if (peers != nullptr) agreeOnStep(*peers, result);
+    if (result.finite) {
+      loss.total.backward();
+      if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
+      result.gradNorm = options_.gradClipNorm > 0 ? sgd_.clipGradNorm(options_.gradClipNorm) : sgd_.gradNorm();
+      result.finite = std::isfinite(result.gradNorm);
+    }
+  } catch (...) {
+    restoreBuffers(buffers);
+    sgd_.zeroGrad();
+    throw;
   }
-  result.total = loss.total.item<double>();
-  result.numPositive = loss.numPositive;
-  result.images = images.size(0);
-  result.finite = std::isfinite(result.total);
-  if (peers != nullptr) agreeOnStep(*peers, result);
   if (result.finite) {
-    loss.total.backward();
-    if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
-    result.gradNorm = options_.gradClipNorm > 0 ? sgd_.clipGradNorm(options_.gradClipNorm) : sgd_.gradNorm();
-    result.finite = std::isfinite(result.gradNorm);
+    sgd_.step(lr);
+  } else {
+    restoreBuffers(buffers);
   }
-  if (result.finite) sgd_.step(lr);
   sgd_.zeroGrad();
   return result;
 }

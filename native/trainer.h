@@ -1,6 +1,8 @@
 // One training step of the detector: forward with the ATSS assignment (the LA
 // branch gets the assigned labels), the losses, backward, optional gradient
-// clipping and the SGD update. A non-finite loss or gradient skips the update.
+// clipping and the SGD update. A non-finite loss, gradient or BN statistic
+// skips the update, and a skipped or failed step changes nothing (the BN
+// statistics the forward pass moved are put back).
 //
 // Data-parallel (a Collectives given): the loss normalisers are averaged over
 // the processes, the processes agree on whether every loss is finite (one
@@ -37,7 +39,7 @@ struct GroundTruth {
 struct TrainStepResult {
   std::vector<std::pair<std::string, double>> losses;  // cls, box, quality[, distribution]; mean over processes
   double total = 0;
-  bool finite = true;  // false: NaN/Inf loss or gradient (on any process), the update was skipped
+  bool finite = true;  // false: NaN/Inf loss, gradient or BN statistics (on any process); the step was skipped, the model is unchanged
   int64_t numPositive = 0;  // over the global batch
   int64_t images = 0;       // in the global batch
   double gradNorm = 0;  // before clipping

@@ -72,6 +72,7 @@ test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V
       mean: [123.675, 116.28, 103.53],
       std: [58.395, 57.12, 57.375],
       padDivisor: 32,
+      maxInputPixels: 4096 * 4096,
       prefetch: 2,
       invalidBoxes: 'clip',
       verifyImages: true,

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCircular, parseDependencyTree } from 'dpdm';
 
 const LAYERS: readonly (readonly string[])[] = [
-  ['errors', 'json_preview', 'clcxray', 'opixray_classes'],
+  ['errors', 'json_preview', 'clcxray', 'opixray_classes', 'call_queue'],
   ['json_file', 'atomic_file', 'worker_file'],
   ['config', 'native', 'device', 'eval', 'report'],
   ['checkpoint', 'runtime', 'tensor', 'label_aware'],

@@ -9,7 +9,7 @@ export {
   type PresetName,
 } from './schema.js';
 export { presets } from './presets.js';
-export { resolveConfig, defaultConfig, overrideFromAssignment } from './resolve.js';
+export { resolveConfig, resolveOptimizerOptions, defaultConfig, overrideFromAssignment } from './resolve.js';
 export { effectiveLr, learningRateAt } from './schedule.js';
 export { configReference, type ConfigField } from './reference.js';
 export { deepMerge } from './merge.js';

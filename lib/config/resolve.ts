@@ -5,10 +5,20 @@
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { readJsonFileSync } from '../json_file.js';
-import { describeGiven, didYouMean, formatIssues, type SchemaNode } from './issues.js';
+import { describeGiven, didYouMean, formatIssues, schemaAt, type SchemaNode } from './issues.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
 import { presets } from './presets.js';
-import { configJsonSchema, configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
+import type { OptimizerOptions } from './optimizer.js';
+import {
+  configJsonSchema,
+  configSchema,
+  configShape,
+  optimizerSettings,
+  PRESET_NAMES,
+  type LaxrayConfig,
+  type LaxrayConfigInput,
+  type PresetName,
+} from './schema.js';
 
 /** Paths a config file may hold; relative ones are taken relative to the file. */
 const PATH_FIELDS: readonly (readonly string[])[] = [
@@ -46,6 +56,25 @@ export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string =
       ? `${source}: ${problems[0]}`
       : `${source}: ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
   throw new LaxrayError('INVALID_CONFIG', message, { details: problems, cause: result.error });
+}
+
+/**
+ * SGD settings given to Detector.configureOptimizer, checked by the config's
+ * train.momentum / weightDecay / gradClipNorm rules (a bad value would turn
+ * every weight NaN). Throws LaxrayError INVALID_ARGUMENT naming each bad field.
+ */
+export function resolveOptimizerOptions(options: unknown, what = 'configureOptimizer'): OptimizerOptions {
+  const result = optimizerSettings.safeParse(options, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = formatIssues(optimizerJsonSchema(), result.error.issues);
+  throw new LaxrayError('INVALID_ARGUMENT', `${what}: ${problems.join('; ')}`, { details: problems, cause: result.error });
+}
+
+/** The JSON Schema of the optimiser settings: those three fields of train's. */
+function optimizerJsonSchema(): SchemaNode {
+  const train = schemaAt(configJsonSchema() as SchemaNode, ['train']);
+  const properties = Object.fromEntries(Object.keys(optimizerSettings.shape).map((key) => [key, train?.properties?.[key] ?? {}]));
+  return { type: 'object', properties } as SchemaNode;
 }
 
 /** The defaults: the paper's ATSS + LAcls set-up (R-50-FPN, 12 epochs, batch 8, lr 0.01). */

@@ -15,6 +15,7 @@ interface DetectCliOptions {
   scoreThreshold?: number;
   drawThreshold: number;
   batchSize: number;
+  maxInputPixels?: number;
   json?: boolean;
 }
 
@@ -107,6 +108,7 @@ export function register(program: Command): void {
     .option('--score-threshold <p>', "keep detections scoring at least this (default: the model's test.scoreThreshold, 0.05)", fraction('--score-threshold'))
     .option('--draw-threshold <p>', 'draw boxes scoring at least this on the annotated images', fraction('--draw-threshold'), 0.3)
     .option('--batch-size <n>', 'images per forward pass', positiveInteger('--batch-size'), 4)
+    .option('--max-input-pixels <n>', 'allow network inputs up to this many pixels per image (default 4096 × 4096; never taken from the weights file)', positiveInteger('--max-input-pixels'))
     .option('--json', 'print the detections as one JSON object on stdout (nothing else)')
     .addHelpText('after', '\nExamples:\n  laxray detect --run runs/demo/run scans/*.png --out detections\n  laxray detect --run runs/demo/run scans/ --json > detections.json')
     .action(async (inputs: string[], opts: DetectCliOptions) => {
@@ -115,6 +117,7 @@ export function register(program: Command): void {
       const overrides = {
         ...(opts.device !== undefined ? { device: opts.device as 'cpu' } : {}),
         ...(opts.scoreThreshold !== undefined ? { model: { test: { scoreThreshold: opts.scoreThreshold } } } : {}),
+        ...(opts.maxInputPixels !== undefined ? { data: { maxInputPixels: opts.maxInputPixels } } : {}),
       };
       // loaded here, so `laxray --help` starts fast
       const [{ Detector }, { annotateImage }] = await Promise.all([import('../../detector.js'), import('../../report/index.js')]);
