@@ -343,7 +343,8 @@ function checkImage(im: unknown, where: string, problems: string[]): im is Json 
 
 // ---------------------------------------------------------------- annotations
 
-type Box = [number, number, number, number];
+/** x1, y1, x2, y2 in pixels. */
+export type Box = [number, number, number, number];
 
 interface KeptAnnotation {
   id: number;

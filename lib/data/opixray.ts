@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError } from '../errors.js';
 import { writeFileAtomic } from '../atomic_file.js';
-import { escapesRoot, type BoxPolicy } from './coco.js';
+import { escapesRoot, type Box, type BoxPolicy } from './coco.js';
 import { OPIXRAY_CLASSES } from '../opixray_classes.js';
 
 export { OPIXRAY_CLASSES };
@@ -160,8 +160,6 @@ async function readImageSizes(imagesDir: string, names: readonly string[], found
   );
   return sizes;
 }
-
-type Box = [number, number, number, number];
 
 interface OpixrayObject {
   image: string;

@@ -48,11 +48,14 @@ export async function evaluateCocoFiles(
     throw new LaxrayError('INVALID_ARGUMENT', 'give the image ids either as a file (imageIdsFile) or as a list (imageIds), not both');
   }
   const t0 = performance.now();
-  const [gt, raw, imageIds] = await Promise.all([
+  // read in parallel; when several files are bad, the error names the first in argument order (not the fastest to fail)
+  const settled = await Promise.allSettled([
     loadGroundTruthFile(groundTruthFile),
     loadDetectionsFile(detectionsFile),
     options.imageIdsFile === undefined ? Promise.resolve(options.imageIds) : readJsonFile(options.imageIdsFile, IMAGE_IDS),
-  ]);
+  ] as const);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const [gt, raw, imageIds] = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [Awaited<ReturnType<typeof loadGroundTruthFile>>, Awaited<ReturnType<typeof loadDetectionsFile>>, unknown];
   const dets = indexDetections(raw, gt, { source: detectionsFile });
   const read = performance.now() - t0;
   const { imageIdsFile, ...rest } = options;
