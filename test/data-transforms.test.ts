@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { collate, type PreparedImage } from '../lib/data/collate.js';
 import { decodeImage, type DecodeRequest } from '../lib/data/decode.js';
 import { boxesToOriginal, DEFAULT_MEAN, DEFAULT_STD, flipBoxes, normalizeToCHW, padTo, resizedSize, scaleFactors, transformBoxes } from '../lib/data/transforms.js';
-import { patternImage, solidImage, tempDir } from './fixtures/data/make.js';
+import { patternImage, solidImage } from './fixtures/data/make.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-4): void => {
   t.is(actual.length, expected.length);
@@ -109,39 +110,31 @@ const request = (file: string, extra: Partial<DecodeRequest> = {}): DecodeReques
 });
 
 test('decode: a solid image stays exactly its normalised colour after the bilinear resize', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const file = path.join(dir, 'solid.png');
-    await solidImage(file, 1000, 700, [255, 0, 128]);
-    const r = await decodeImage(request(file));
-    t.deepEqual([r.width, r.height, r.originalWidth, r.originalHeight], [1143, 800, 1000, 700]);
-    const plane = r.width * r.height;
-    close(t, [r.data[0]!, r.data[plane + 12345]!, r.data[2 * plane + plane - 1]!], [2.2489083, -2.0357143, 0.4264924], 1e-6);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  const file = path.join(dir, 'solid.png');
+  await solidImage(file, 1000, 700, [255, 0, 128]);
+  const r = await decodeImage(request(file));
+  t.deepEqual([r.width, r.height, r.originalWidth, r.originalHeight], [1143, 800, 1000, 700]);
+  const plane = r.width * r.height;
+  close(t, [r.data[0]!, r.data[plane + 12345]!, r.data[2 * plane + plane - 1]!], [2.2489083, -2.0357143, 0.4264924], 1e-6);
 });
 
 test('decode: the flipped image is the exact mirror of the unflipped one (with and without resampling)', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const file = path.join(dir, 'pattern.png');
-    await patternImage(file, 37, 23, (x, y) => [(x * 7) % 256, (y * 11) % 256, (x * y) % 256]);
-    for (const scale of [[37, 23], [100, 60]] as [number, number][]) {
-      const a = await decodeImage(request(file, { scale }));
-      const b = await decodeImage(request(file, { scale, flip: true }));
-      const { width: w, height: h } = a;
-      let mismatches = 0;
-      for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (a.data[(c * h + y) * w + x] !== b.data[(c * h + y) * w + (w - 1 - x)]) mismatches++;
-      t.is(mismatches, 0, `scale ${scale}`);
-    }
-    // Identity scale: pixels are the file's own, e.g. (x=5, y=2) = (35, 22, 10).
-    const id = await decodeImage(request(file, { scale: [37, 23], mean: [0, 0, 0], std: [1, 1, 1] }));
-    const plane = 37 * 23;
-    t.deepEqual([id.data[2 * 37 + 5], id.data[plane + 2 * 37 + 5], id.data[2 * plane + 2 * 37 + 5]], [35, 22, 10]);
-  } finally {
-    await cleanup();
+  const dir = tempDir('data');
+  const file = path.join(dir, 'pattern.png');
+  await patternImage(file, 37, 23, (x, y) => [(x * 7) % 256, (y * 11) % 256, (x * y) % 256]);
+  for (const scale of [[37, 23], [100, 60]] as [number, number][]) {
+    const a = await decodeImage(request(file, { scale }));
+    const b = await decodeImage(request(file, { scale, flip: true }));
+    const { width: w, height: h } = a;
+    let mismatches = 0;
+    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (a.data[(c * h + y) * w + x] !== b.data[(c * h + y) * w + (w - 1 - x)]) mismatches++;
+    t.is(mismatches, 0, `scale ${scale}`);
   }
+  // Identity scale: pixels are the file's own, e.g. (x=5, y=2) = (35, 22, 10).
+  const id = await decodeImage(request(file, { scale: [37, 23], mean: [0, 0, 0], std: [1, 1, 1] }));
+  const plane = 37 * 23;
+  t.deepEqual([id.data[2 * 37 + 5], id.data[plane + 2 * 37 + 5], id.data[2 * plane + 2 * 37 + 5]], [35, 22, 10]);
 });
 
 test('decode: grey and 16-bit images become 3-channel 8-bit RGB', async (t) => {

@@ -2,27 +2,18 @@
 // inspection shows it, weights in and out (safetensors, torchvision names),
 // and bad input rejected with a clear error.
 import test from 'ava';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import type { LaxrayConfigInput } from '../lib/config/index.js';
 import { encodeSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.js';
+import { randomBatch } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-detector-'));
+const tmp = tempDir('detector');
 const small = (head: Record<string, unknown> = {}, backbone: Record<string, unknown> = {}): LaxrayConfigInput =>
   ({ classes: ['a', 'b', 'c'], model: { backbone: { depth: 18, ...backbone }, head } }) as LaxrayConfigInput;
-
-function randomBatch(n: number, h: number, w: number, seed = 1): { data: Float32Array; shape: number[] } {
-  const data = new Float32Array(n * 3 * h * w);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return { data, shape: [n, 3, h, w] };
-}
 
 // Conv output size: floor((in + 2·pad − kernel) / stride) + 1.
 const conv = (size: number, kernel: number, stride: number, pad: number) => Math.floor((size + 2 * pad - kernel) / stride) + 1;

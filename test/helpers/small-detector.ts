@@ -9,14 +9,28 @@ import type { TensorMap } from '../../lib/checkpoint/safetensors.js';
 
 export const CLASSES = ['knife', 'gun'];
 
+type Norm = 'bn' | 'gn' | 'frozen_bn';
+
+/**
+ * The smallest real ATSS network: ResNet-18 (its norm layers as `norm` says,
+ * else the preset's), an FPN and a head of `width` channels (default 32) with
+ * one conv per tower; `head` adds head settings (la, regression, ...).
+ */
+export function thinR18(options: { width?: number; norm?: Norm; head?: Record<string, unknown> } = {}) {
+  const width = options.width ?? 32;
+  return {
+    backbone: { depth: 18 as const, ...(options.norm !== undefined ? { norm: options.norm } : {}) },
+    neck: { outChannels: width },
+    head: { featChannels: width, stackedConvs: 1, ...options.head },
+  };
+}
+
 /** R-18 (norm 'bn': the BN running statistics change in training), 32-channel FPN and head, scores down to 0 so detect() always returns boxes. */
-export function smallConfig(overrides: { seed?: number; norm?: 'bn' | 'gn' | 'frozen_bn' } = {}): LaxrayConfigInput {
+export function smallConfig(overrides: { seed?: number; norm?: Norm } = {}): LaxrayConfigInput {
   return {
     classes: CLASSES,
     model: {
-      backbone: { depth: 18, norm: overrides.norm ?? 'bn' },
-      neck: { outChannels: 32 },
-      head: { featChannels: 32, stackedConvs: 1 },
+      ...thinR18({ norm: overrides.norm ?? 'bn' }),
       test: { scoreThreshold: 0, maxPerImage: 20 },
     },
     train: { seed: overrides.seed ?? 7 },
