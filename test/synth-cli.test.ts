@@ -1,7 +1,8 @@
 import test from 'ava';
+import { existsSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { laxray } from './helpers/cli.js';
+import { laxray, laxrayInProcess } from './helpers/cli.js';
 import { tempDir } from './helpers/temp_dir.js';
 
 test('laxray synth --json writes the dataset and prints one JSON object', async (t) => {
@@ -30,4 +31,20 @@ test('laxray synth rejects bad arguments with a message and a non-zero exit code
   const rate = await laxray(['synth', '--out', 'x', '--count', '2', '--overlap-rate', '1.5']);
   t.regex(rate.stderr, /--overlap-rate must be a number in \[0, 1\]/);
   t.not(rate.code, 0);
+});
+
+test.serial('--recipe: a file that is not JSON is named with its line and column; a recipe that is no object says what one is', async (t) => {
+  const dir = tempDir('synth-recipe');
+  // line 3, column 18: a number written without its leading 0
+  const bad = path.join(dir, 'recipe.json');
+  writeFileSync(bad, '{\n  "width": 256,\n  "overlapRate": .5\n}\n');
+  const syntax = await laxrayInProcess(['synth', '--out', path.join(dir, 'out'), '--count', '2', '--recipe', bad]);
+  t.is(syntax.code, 1);
+  t.is(syntax.stderr.split('\n')[0], `laxray: ${bad}:3:18: the recipe file is not valid JSON at line 3, column 18: expected a value, found '.'; fix the file (JSON allows no comments or trailing commas; is it truncated?)`);
+  const list = path.join(dir, 'list.json');
+  writeFileSync(list, '[256, 192]');
+  const notObject = await laxrayInProcess(['synth', '--out', path.join(dir, 'out'), '--count', '2', '--recipe', list]);
+  t.is(notObject.code, 1);
+  t.regex(notObject.stderr, /list\.json: a synth recipe is a JSON object of recipe fields \(e\.g\. \{"width": 256, "overlapRate": 0\.5\}\), got \[256,192\]/);
+  t.false(existsSync(path.join(dir, 'out')), 'nothing generated');
 });
