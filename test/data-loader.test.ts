@@ -13,12 +13,8 @@ import { DataLoader, Preprocessor, preprocess } from '../lib/data/loader.js';
 import { DecodePool } from '../lib/data/decode_pool.js';
 import { DEFAULT_MEAN, DEFAULT_STD } from '../lib/data/transforms.js';
 import { noiseJpeg, solidImage, validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
+import { allClose } from './helpers/numbers.js';
 import { tempDir } from './helpers/temp_dir.js';
-
-const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-4): void => {
-  t.is(actual.length, expected.length);
-  for (let i = 0; i < expected.length; i++) t.true(Math.abs(actual[i]! - expected[i]!) <= eps, `[${i}] ${actual[i]} vs ${expected[i]}`);
-};
 
 async function collect(loader: AsyncIterable<TrainingBatch>): Promise<TrainingBatch[]> {
   const out: TrainingBatch[] = [];
@@ -74,8 +70,8 @@ test('a training batch: exact box mapping through resize and flip, ignore boxes 
   t.deepEqual([...batch!.targets[1]!.ignoreBoxes], [75, 0, 100, 25, 12.5, 150, 87.5, 187.5]);
   // Pixels: a.png is solid (200, 10, 10): R = (200 − 123.675) / 58.395 inside, 0 in the padding.
   const at = (n: number, c: number, y: number, x: number): number => batch!.data[((n * 3 + c) * 224 + y) * 224 + x]!;
-  close(t, [at(0, 0, 99, 199), at(0, 0, 100, 0), at(0, 0, 0, 200)], [(200 - 123.675) / 58.395, 0, 0], 1e-5);
-  close(t, [at(1, 1, 199, 99), at(1, 1, 199, 100)], [(200 - 116.28) / 57.12, 0], 1e-5);
+  allClose(t, [at(0, 0, 99, 199), at(0, 0, 100, 0), at(0, 0, 0, 200)], [(200 - 123.675) / 58.395, 0, 0], 1e-5);
+  allClose(t, [at(1, 1, 199, 99), at(1, 1, 199, 100)], [(200 - 116.28) / 57.12, 0], 1e-5);
 });
 
 test('defaults reproduce the paper: 1333×800 keep-ratio, batch H/W multiples of 32', async (t) => {
@@ -92,7 +88,7 @@ test('defaults reproduce the paper: 1333×800 keep-ratio, batch H/W multiples of
   t.deepEqual(batch!.shape, [1, 3, 800, 1152]); // 1143×800 padded to 1152×800
   t.like(batch!.metas[0], { resizedWidth: 1143, resizedHeight: 800, scaleX: 1.143, padRight: 9, padBottom: 0 });
   // [100, 70, 300, 350] × (1.143, 8/7) = [114.3, 80, 342.9, 400]
-  close(t, batch!.targets[0]!.boxes, [114.3, 80, 342.9, 400]);
+  allClose(t, batch!.targets[0]!.boxes, [114.3, 80, 342.9, 400], 1e-4);
   await loader.close();
 });
 

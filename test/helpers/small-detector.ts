@@ -6,6 +6,7 @@ import type { Detector, InputBatch } from '../../lib/detector.js';
 import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import type { TrainingBatch } from '../../lib/data/index.js';
 import type { TensorMap } from '../../lib/checkpoint/safetensors.js';
+import { lcg } from './numbers.js';
 
 export const CLASSES = ['knife', 'gun'];
 
@@ -38,14 +39,10 @@ export function smallConfig(overrides: { seed?: number; norm?: Norm } = {}): Lax
   };
 }
 
-/** A [n, 3, h, w] batch of values in [−1, 1) from a linear congruential generator. */
+/** A [n, 3, h, w] batch of values in [−1, 1) from a seeded linear congruential generator. */
 export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { shape: number[] } {
-  const data = new Float32Array(n * 3 * h * w);
-  let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
+  const next = lcg(seed);
+  const data = Float32Array.from({ length: n * 3 * h * w }, () => next() * 2 - 1);
   return { data, shape: [n, 3, h, w] };
 }
 
