@@ -74,12 +74,9 @@ export function readJsonFileSync(file: string, kind: JsonFileKind): unknown {
 
 /** readJsonFileSync without blocking the event loop while the file is read. */
 export async function readJsonFile(file: string, kind: JsonFileKind): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
     throw readError(file, kind, err);
-  }
+  });
   return parseJsonText(text, file, kind);
 }
 

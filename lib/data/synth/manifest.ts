@@ -7,7 +7,7 @@
 //                     them, which evaluation applies to the set again.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readJsonFileSync } from '../../json_file.js';
+import { readJsonFileSync, type JsonFileKind } from '../../json_file.js';
 import type { SynthStats } from './generate.js';
 import type { ChallengingOptions } from './challenging.js';
 import type { SynthRecipe } from './recipe.js';
@@ -25,19 +25,23 @@ export interface SynthManifest {
   stats: SynthStats;
 }
 
+/** The parsed `file`; undefined when there is none. */
+function readIfThere(file: string, kind: JsonFileKind): unknown {
+  return existsSync(file) ? readJsonFileSync(file, kind) : undefined;
+}
+
 /**
  * The manifest of the synthetic set in `dir`, as read (its fields unchecked);
  * null when there is none (no set, or its generation did not finish). A
  * damaged one is INVALID_DATASET naming `file:line:column`.
  */
 export function readSynthManifest(dir: string): Partial<SynthManifest> | null {
-  const file = path.join(dir, SYNTH_MANIFEST);
-  if (!existsSync(file)) return null;
-  const manifest = readJsonFileSync(file, {
+  const manifest = readIfThere(path.join(dir, SYNTH_MANIFEST), {
     what: 'synthetic set manifest',
     code: 'INVALID_DATASET',
     hint: 'it was not written by laxray synth or is damaged; delete the folder to generate the set again',
   });
+  if (manifest === undefined) return null;
   return manifest !== null && typeof manifest === 'object' ? (manifest as Partial<SynthManifest>) : {};
 }
 
@@ -47,13 +51,11 @@ export function readSynthManifest(dir: string): Partial<SynthManifest> | null {
  * INVALID_DATASET naming `file:line:column`.
  */
 export function readChallengingThresholds(dir: string): ChallengingOptions | null {
-  const file = path.join(dir, CHALLENGING_FILE);
-  if (!existsSync(file)) return null;
-  const subset = readJsonFileSync(file, {
+  const subset = readIfThere(path.join(dir, CHALLENGING_FILE), {
     what: 'challenging-subset',
     code: 'INVALID_DATASET',
     hint: 'laxray synth writes it next to the dataset; fix it, or delete it to use the default thresholds',
-  }) as { thresholds?: unknown } | null;
+  }) as { thresholds?: unknown } | null | undefined;
   const thresholds = subset?.thresholds;
   return thresholds !== null && typeof thresholds === 'object' ? (thresholds as ChallengingOptions) : null;
 }
