@@ -249,6 +249,11 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
     if (p.Has("scoreThreshold")) postConfig.scoreThreshold = numberField(p, "scoreThreshold");
     if (p.Has("nmsIou")) postConfig.nmsIou = numberField(p, "nmsIou");
     if (p.Has("maxPerImage")) postConfig.maxPerImage = static_cast<int64_t>(numberField(p, "maxPerImage"));
+    if (p.Has("nms")) {
+      const std::string mode = p.Get("nms").ToString().Utf8Value();
+      if (mode != "host" && mode != "device") throw Napi::TypeError::New(env, "headCheck: postprocess.nms must be 'host' or 'device'");
+      postConfig.nms = mode == "host" ? NmsMode::Host : NmsMode::Device;
+    }
   }
   const std::string device = deviceArg(info, 1);
 
