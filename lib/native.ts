@@ -36,6 +36,14 @@ export interface NativeRuntimeInfo {
   interOpThreads: number;
 }
 
+/** How a native detector runs its tensor work (native/precision.h). */
+export interface NativeExecution {
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
+  labelAwarePrecision: 'fp32' | 'compute';
+  channelsLast: boolean;
+  cudnnBenchmark: boolean;
+}
+
 /** The addon's detector object (native/bindings/detector_bindings.cc). */
 export interface NativeDetectorHandle {
   readonly device: string;
@@ -90,7 +98,7 @@ export interface NativeHeadCheckSpec {
   /** Per image, for post-processing; empty: skip it. */
   metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
   /** Overrides of the post-processing defaults (nmsPre 1000, scoreThreshold 0.05, nmsIou 0.6, maxPerImage 100). */
-  postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number };
+  postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number; nms?: 'host' | 'device' };
 }
 
 export interface NativeHeadCheckResult {
@@ -110,10 +118,14 @@ export interface NativeHeadCheckResult {
 export interface NativeAddon {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
   setIntraOpThreads(threads: number): void;
+  /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
+  cudaMemoryInUse(index: number): Promise<number>;
+  /** Test hook: occupies a worker for `ms` and resolves to the intra-op threads its tensor work gets. */
+  computeThreadsProbe(ms: number): Promise<number>;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
   matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
-  /** `model` is the `model` section of a resolved LaxrayConfig. */
-  createDetector(model: object, device: string, seed: number): Promise<NativeDetectorHandle>;
+  /** `model` is the `model` section of a resolved LaxrayConfig; `execution` its top-level precision and layout keys. */
+  createDetector(model: object, device: string, seed: number, execution?: NativeExecution): Promise<NativeDetectorHandle>;
   boxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
   generalizedBoxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
   nms(boxes: Float32Array, scores: Float32Array, iouThreshold: number): Promise<Int32Array>;
