@@ -5,7 +5,7 @@ import { LaxrayError } from './errors.js';
 import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
-import { preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { checkTargetLabels, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
@@ -129,6 +129,7 @@ export class Detector {
    * NaN/Inf loss or gradient skips the update and reports finite: false.
    */
   async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
+    checkTargetLabels(batch, this.config.model.head.numClasses);
     const targets = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
   }

@@ -80,6 +80,28 @@ export interface CollateOptions {
 }
 
 /**
+ * Checks that every target label of a training batch is a class id of a model
+ * with `numClasses` classes (0..numClasses−1), where the batch enters the
+ * engine: the native step then reads labels without checking them on the
+ * device (which would wait for the GPU). Throws INVALID_ARGUMENT naming the
+ * image, box and label.
+ */
+export function checkTargetLabels(batch: Pick<TrainingBatch, 'targets' | 'metas'>, numClasses: number): void {
+  batch.targets.forEach((t, i) => {
+    for (let k = 0; k < t.labels.length; k++) {
+      const label = t.labels[k]!;
+      if (label < 0 || label >= numClasses) {
+        const image = batch.metas[i];
+        throw new LaxrayError(
+          'INVALID_ARGUMENT',
+          `training batch image ${i} (image id ${image?.imageId ?? '?'}${image?.fileName ? `, ${image.fileName}` : ''}), box ${k}: label ${label} is not a class id of this model: it has ${numClasses} classes (0..${numClasses - 1}); the dataset's classes must match model.head.numClasses / classes`,
+        );
+      }
+    }
+  });
+}
+
+/**
  * Packs images into one zero-padded [N, 3, Hmax, Wmax] tensor, where Hmax and
  * Wmax are the largest resized height / width rounded up to `sizeDivisor`.
  */
