@@ -2,7 +2,7 @@
 // (or a preset), load weights, inspect a forward pass, detect objects.
 // All tensor work runs in the addon on worker threads; methods return Promises.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type NativeDetectorHandle, type TensorData } from './native.js';
+import { asLaxrayError, native, type NativeDetectorHandle, type NativeExecution, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
 import { checkTargetLabels, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
@@ -68,7 +68,7 @@ export class Detector {
   /** Builds a detector from a config (object, preset overrides, or a JSON file path); loads pretrained backbone weights when the config names them. */
   static async create(config: LaxrayConfigInput | LaxrayConfig | string = {}): Promise<Detector> {
     const resolved = resolveConfig(config);
-    const handle = await native.createDetector(resolved.model, resolved.device, resolved.train.seed);
+    const handle = await native.createDetector(resolved.model, resolved.device, resolved.train.seed, executionOf(resolved));
     const detector = new Detector(handle, resolved);
     if (resolved.model.backbone.pretrained) await detector.loadBackboneWeights(resolved.model.backbone.pretrained);
     return detector;
@@ -201,6 +201,12 @@ export class Detector {
     if (Array.isArray(input)) return preprocess(await Promise.all((input as readonly SingleInput[]).map(toImageInput)), options);
     return preprocess(await toImageInput(input as SingleInput), options);
   }
+}
+
+/** How the native detector runs (precision, layout): the config's top-level execution keys. */
+function executionOf(config: LaxrayConfig): NativeExecution {
+  const { precision, labelAwarePrecision, channelsLast, cudnnBenchmark } = config;
+  return { precision, labelAwarePrecision, channelsLast, cudnnBenchmark };
 }
 
 function isDualEnergy(input: unknown): input is DualEnergyInput {

@@ -24,9 +24,16 @@ void DetectorImpl::train(bool on) {
   backbone->train(on);  // re-applies frozen BN / frozen stages
 }
 
+void DetectorImpl::setExecution(const ExecutionConfig& execution, const torch::Device& device) {
+  checkExecution(execution, device);
+  applyProcessSettings(execution, device);
+  applyLayout(*this, execution);
+  execution_ = execution;
+}
+
 std::vector<torch::Tensor> DetectorImpl::pyramid(const torch::Tensor& images, Inspection* inspection) {
   checkImages(images);
-  std::vector<torch::Tensor> c = backbone->forward(images);
+  std::vector<torch::Tensor> c = backbone->forward(withLayout(images, execution_));
   std::vector<torch::Tensor> p = neck->forward(c);
   if (inspection) {
     for (size_t i = 0; i < c.size(); ++i) inspection->add("backbone.c" + std::to_string(i + 3), c[i]);

@@ -14,6 +14,7 @@
 #include "head_outputs.h"
 #include "inspection.h"
 #include "model_config.h"
+#include "precision.h"
 #include "resnet.h"
 
 namespace laxray {
@@ -33,12 +34,18 @@ class DetectorImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   void train(bool on = true) override;
 
+  // How calls run: precision (autocast), layout. Set once after moving the
+  // model to its device (converts the weights' layout); checked against it.
+  const ExecutionConfig& execution() const { return execution_; }
+  void setExecution(const ExecutionConfig& execution, const torch::Device& device);
+
   ResNet backbone{nullptr};
   Fpn neck{nullptr};
   AtssHead head{nullptr};
 
  private:
   ModelConfig config_;
+  ExecutionConfig execution_;
 };
 TORCH_MODULE(Detector);
 

@@ -103,6 +103,7 @@ void Trainer::setOptions(TrainerOptions options) {
 }
 
 TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr) {
+  PrecisionScope precision(model_->execution(), images.device());
   model_->train(true);
   sgd_.zeroGrad();
   DetectionLoss loss = trainingLosses(*model_, images, gt);

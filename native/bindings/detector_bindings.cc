@@ -79,6 +79,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
         [s, images] {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::NoGradGuard noGrad;  // LA re-enables autograd for its own gradients
+          PrecisionScope precision(s->model->execution(), s->device);
           torch::Tensor x = tensorFromHost(images, s->device, "inspect: images");
           Inspection inspection;
           s->model->forward(x, nullptr, &inspection);
@@ -289,9 +290,10 @@ Napi::Value CreateDetector(const Napi::CallbackInfo& info) {
   ModelConfig config = modelConfigFrom(info[0]);
   const std::string deviceName = stringArg(info, 1, "createDetector: device");
   const double seed = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  const ExecutionConfig execution = executionConfigFrom(info[3]);
   return PromiseWorker<SessionPtr>::Run(
       info.Env(), "createDetector",
-      [config, deviceName, seed] {
+      [config, deviceName, seed, execution] {
         static std::mutex seedMutex;  // the generator is global: seed and build as one step
         std::lock_guard<std::mutex> seedLock(seedMutex);
         torch::manual_seed(static_cast<uint64_t>(seed));
@@ -299,6 +301,7 @@ Napi::Value CreateDetector(const Napi::CallbackInfo& info) {
         session->device = resolveDevice(deviceName);
         session->model = Detector(config);
         session->model->to(session->device);
+        session->model->setExecution(execution, session->device);
         session->model->train(false);
         return session;
       },

@@ -75,4 +75,17 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   return c;
 }
 
+ExecutionConfig executionConfigFrom(const Napi::Value& value) {
+  ExecutionConfig c;
+  if (value.IsUndefined()) return c;
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "execution config must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  c.precision = enumField(o, "precision", c.precision, "config",
+                          {{"fp32", Precision::Fp32}, {"tf32", Precision::Tf32}, {"bf16", Precision::Bf16}, {"fp16", Precision::Fp16}});
+  c.labelAwareInCompute = enumField(o, "labelAwarePrecision", false, "config", {{"fp32", false}, {"compute", true}});
+  c.channelsLast = boolField(o, "channelsLast", c.channelsLast, "config");
+  c.cudnnBenchmark = boolField(o, "cudnnBenchmark", c.cudnnBenchmark, "config");
+  return c;
+}
+
 }  // namespace laxray::js
