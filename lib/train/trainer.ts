@@ -195,6 +195,7 @@ export class Trainer extends EventEmitter {
         }
         let tick = performance.now();
         for await (const batch of loader.iterate({ epoch, startBatch: state.batch })) {
+          const dataWaitSeconds = (performance.now() - tick) / 1000; // since the last step ended
           const lr = learningRateAt(config, state.iteration, epoch);
           const result = await detector.trainStep(batch, lr);
           loader.recycle(batch);
@@ -259,6 +260,7 @@ export class Trainer extends EventEmitter {
             numPositives: result.numPositives,
             gradNorm: result.gradNorm,
             images: batch.metas.length,
+            dataWaitSeconds,
             imagesPerSecond: windowSeconds > 0 ? stepImages.reduce((a, b) => a + b, 0) / windowSeconds : 0,
             etaSeconds: stepTimes.length > 0 ? (remaining * windowSeconds) / stepTimes.length : 0,
             elapsedSeconds: elapsed(),
