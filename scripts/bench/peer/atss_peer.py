@@ -15,8 +15,13 @@ Protocol (one JSON object per line on stdin, one reply per line on stdout):
    "repeats": k, "return": bool}
     -> {"ms": [k timings], "detections": [[{box, score, label}...] per image]}
   {"cmd": "quit"}
-Run with Debian's python3-torch (the same LibTorch 1.13 laxray links) and
-python3-torchvision.
+  {"cmd": "load", ..., "device": "cuda", "precision": "fp32" | "tf32" | "bf16"}
+    runs on the GPU as laxray does there: cuDNN benchmark on, TF32 only for
+    'tf32', bf16 autocast with LA's gradient passes and reweighting in float32;
+    "detect" replies then carry the peak memory PyTorch's allocator saw.
+Run with the Python whose torch laxray was built against (Debian's
+python3-torch for Debian's LibTorch 1.13). torchvision is used for its ResNet
+and NMS when present; without it the peer uses its own (same results).
 """
 
 import json
@@ -25,11 +30,32 @@ import struct
 import sys
 import time
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
-from torchvision.ops import batched_nms
+
+try:
+    import torchvision
+    from torchvision.ops import batched_nms
+except ImportError:  # a torch without torchvision: the same greedy NMS in plain torch
+    torchvision = None
+
+    def batched_nms(boxes, scores, groups, iou_threshold):
+        order = scores.argsort(descending=True, stable=True)
+        boxes, groups = boxes[order], groups[order]
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        lt = torch.max(boxes[:, None, :2], boxes[None, :, :2])
+        rb = torch.min(boxes[:, None, 2:], boxes[None, :, 2:])
+        inter = (rb - lt).clamp(min=0).prod(2)
+        iou = inter / (area[:, None] + area[None, :] - inter).clamp(min=1e-12)
+        suppress = (iou > iou_threshold) & (groups[:, None] == groups[None, :])
+        keep = torch.ones(len(order), dtype=torch.bool, device=boxes.device)
+        for i in range(len(order)):
+            if keep[i]:
+                keep[i + 1:] &= ~suppress[i, i + 1:]
+        return order[keep]
 
 SAFETENSORS_DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "I64": torch.int64,
                       "I32": torch.int32, "U8": torch.uint8, "BOOL": torch.bool}
@@ -50,6 +76,72 @@ def read_safetensors(path):
         t = torch.frombuffer(raw, dtype=SAFETENSORS_DTYPES[entry["dtype"]]) if raw else torch.empty(0)
         tensors[name] = t.reshape(entry["shape"]).clone()
     return tensors
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride, downsample):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet layout (the same parameter names), for a torch without torchvision."""
+
+    def __init__(self, depth):
+        super().__init__()
+        block, layers = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}[depth]
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self.make_layer(block, 64, layers[0], 1)
+        self.layer2 = self.make_layer(block, 128, layers[1], 2)
+        self.layer3 = self.make_layer(block, 256, layers[2], 2)
+        self.layer4 = self.make_layer(block, 512, layers[3], 2)
+
+    def make_layer(self, block, planes, blocks, stride):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                                       nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes, 1, None) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
 
 
 class Fpn(nn.Module):
@@ -115,6 +207,7 @@ class AtssHead(nn.Module):
         self.la = head["la"]
         twice = head.get("laRegTwice")
         self.reg_twice = (self.la != "none") if twice is None else (twice and (self.la != "none" or "laWeight" in head))
+        self.autocast = False  # set by load: LA stays in float32 under autocast
         coefficients = head.get("laCoefficients", {"a": 1, "b": 1, "c": 1})
         self.abc = (coefficients["a"], coefficients["b"], coefficients["c"])
 
@@ -140,7 +233,10 @@ class AtssHead(nn.Module):
     def label_aware(self, features):
         """LAcls at test time (pseudo labels), eq. 5: every level's first
         prediction, then one gradient per objective over all levels."""
-        with torch.enable_grad():
+        full = torch.autocast(features[0].device.type, enabled=False) if self.autocast else contextlib.nullcontext()
+        with torch.enable_grad(), full:
+            if self.autocast:
+                features = [x.float() for x in features]
             tildes = [x.detach().requires_grad_(True) for x in features]
             ys = [torch.sigmoid(self.atss_cls(self.cls_tower(t))) for t in tildes]
             labels, misleading = [], []
@@ -181,8 +277,11 @@ class Detector(nn.Module):
         depth = model["backbone"]["depth"]
         if model["backbone"].get("norm", "bn") == "gn":
             raise ValueError("the peer implements BatchNorm backbones only")
-        resnet = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50: torchvision.models.resnet50}[depth]()
-        resnet.fc = nn.Identity()
+        if torchvision is not None:
+            resnet = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50: torchvision.models.resnet50}[depth]()
+            resnet.fc = nn.Identity()
+        else:
+            resnet = ResNet(depth)
         self.backbone = resnet
         channels = [512, 1024, 2048] if depth >= 50 else [128, 256, 512]
         neck = model["neck"]
@@ -203,7 +302,13 @@ class Detector(nn.Module):
 
     @torch.no_grad()
     def detect(self, images, metas):
-        cls_levels, reg_levels, quality_levels = self.head(self.neck(self.backbone_features(images)))
+        low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        scope = torch.autocast(images.device.type, dtype=low) if low else contextlib.nullcontext()
+        with scope:
+            cls_levels, reg_levels, quality_levels = self.head(self.neck(self.backbone_features(images)))
+        cls_levels = [t.float() for t in cls_levels]
+        reg_levels = [t.float() for t in reg_levels]
+        quality_levels = [t.float() for t in quality_levels]
         return self.postprocess(cls_levels, reg_levels, quality_levels, metas, images.device)
 
     def postprocess(self, cls_levels, reg_levels, quality_levels, metas, device):
@@ -263,7 +368,7 @@ class Detector(nn.Module):
 
 
 def load(cmd):
-    torch.set_num_threads(int(cmd["threads"]))
+    torch.set_num_threads(max(1, int(cmd["threads"])))
     model = Detector(cmd["config"])
     state = read_safetensors(cmd["weights"])
     state = {k: v.to(torch.int64) if k.endswith("num_batches_tracked") else v for k, v in state.items()}
@@ -272,6 +377,12 @@ def load(cmd):
     if missing or unexpected:
         raise ValueError(f"weights do not match the peer: missing {missing}, unexpected {unexpected}")
     model.device = torch.device(cmd.get("device", "cpu"))
+    model.precision = cmd.get("precision", "fp32")
+    model.head.autocast = model.precision in ("bf16", "fp16")
+    if model.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = model.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = model.precision == "tf32"
     return model.to(model.device).eval()
 
 
@@ -296,6 +407,9 @@ def main():
                     results = [tuple(t.cpu() for t in r) for r in results]  # one copy to the host, as laxray
                     times.append((time.perf_counter() - start) * 1000)
                 reply = {"ms": times}
+                if model.device.type == "cuda":
+                    reply["memory"] = {"maxAllocatedBytes": torch.cuda.max_memory_allocated(),
+                                       "maxReservedBytes": torch.cuda.max_memory_reserved()}
                 if cmd.get("return"):
                     reply["detections"] = [
                         [{"box": b.tolist(), "score": s.item(), "label": int(c)} for b, s, c in zip(*r)] for r in results

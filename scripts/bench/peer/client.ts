@@ -15,9 +15,9 @@ export function peerPython(): string {
 
 /** null when the peer can run, else why not (one line). */
 export function peerUnavailable(): string | null {
-  const probe = spawnSync(peerPython(), ['-c', 'import torch, torchvision; print(torch.__version__)'], { encoding: 'utf8' });
+  const probe = spawnSync(peerPython(), ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (probe.error) return `${peerPython()} cannot be started (${probe.error.message})`;
-  if (probe.status !== 0) return `${peerPython()} cannot import torch and torchvision (${probe.stderr.trim().split('\n').at(-1) ?? ''})`;
+  if (probe.status !== 0) return `${peerPython()} cannot import torch (${probe.stderr.trim().split('\n').at(-1) ?? ''})`;
   return null;
 }
 
@@ -59,13 +59,13 @@ export class Peer {
   }
 
   /** Builds the peer's network from laxray's resolved `model` config and loads laxray's weights file. */
-  load(model: object, weights: string, threads: number, device = 'cpu'): Promise<{ threads: number; torch: string }> {
-    return this.request({ cmd: 'load', config: model, weights, threads, device });
+  load(model: object, weights: string, threads: number, device = 'cpu', precision = 'fp32'): Promise<{ threads: number; torch: string }> {
+    return this.request({ cmd: 'load', config: model, weights, threads, device, precision });
   }
 
   /** Detections of the batch in the raw float32 file `input`, timed `repeats` times (ms, inside the peer). */
   detect(input: string, shape: number[], metas: ImageMetaInput[], repeats: number, returnDetections = false) {
-    return this.request<{ ms: number[]; detections?: PeerDetection[][] }>({ cmd: 'detect', input, shape, metas, repeats, return: returnDetections });
+    return this.request<{ ms: number[]; detections?: PeerDetection[][]; memory?: { maxAllocatedBytes: number; maxReservedBytes: number } }>({ cmd: 'detect', input, shape, metas, repeats, return: returnDetections });
   }
 
   async close(): Promise<void> {
