@@ -2,10 +2,10 @@
 // (or a preset), load weights, inspect a forward pass, detect objects.
 // All tensor work runs in the addon on worker threads; methods return Promises.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type NativeDetectorHandle, type NativeExecution, type TensorData } from './native.js';
+import { asLaxrayError, native, type NativeDetectorHandle, type NativeExecution, type NativeProcessGroup, type TensorData } from './native.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from './config/index.js';
 import sharp from 'sharp';
-import { checkTargetLabels, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { checkTargetLabels, padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
@@ -38,13 +38,20 @@ export interface Detection {
   category: string;
 }
 
-/** What one training step did. Losses are the weighted terms that were summed into `total`. */
+/** What one training step did. */
 export interface StepResult {
+  /**
+   * The weighted terms that were summed into `total` (cls, box, quality[, distribution]), plus
+   * quality_floor, which is not a term: Σ H(target) / num_pos, the least the quality BCE can be on
+   * this batch (BCE against a soft target t is at least its entropy H(t); ln 2 at t = 0.5).
+   */
   losses: Record<string, number>;
   total: number;
   /** false: the loss or a gradient was NaN/Inf and the step was skipped (weights unchanged). */
   finite: boolean;
   numPositives: number;
+  /** Images in the step: this batch, or the job's global batch in data-parallel training. */
+  images?: number;
   /** Gradient L2 norm before clipping. */
   gradNorm: number;
 }
@@ -130,8 +137,34 @@ export class Detector {
    */
   async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
     checkTargetLabels(batch, this.config.model.head.numClasses);
-    const targets = batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels }));
+    // Each image's extent as mmdetection's pad_shape (resized size rounded up to the pad divisor):
+    // anchors on the padding added for larger images take no part in training.
+    const [, , height, width] = batch.shape;
+    const divisor = this.config.data.padDivisor;
+    const targets = batch.targets.map((t, i) => ({
+      boxes: t.boxes,
+      labels: t.labels,
+      padWidth: Math.min(padTo(batch.metas[i]?.resizedWidth ?? width, divisor), width),
+      padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height, divisor), height),
+    }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
+  }
+
+  /**
+   * Data-parallel training (lib/train/distributed): trainStep then averages
+   * the loss normalisers and gradients over the group's processes; null detaches.
+   */
+  attachProcessGroup(group: { readonly handle: NativeProcessGroup } | null): void {
+    try {
+      this.handle.attachProcessGroup(group === null ? null : group.handle);
+    } catch (err) {
+      throw asLaxrayError(err);
+    }
+  }
+
+  /** Collective over the attached group: every rank's weights and momentum become rank 0's. */
+  async broadcastTrainingState(): Promise<void> {
+    await call(() => this.handle.broadcastTrainingState());
   }
 
   /** Sets momentum, weight decay and clipping for trainStep (defaults: config.train). */

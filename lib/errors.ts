@@ -12,6 +12,7 @@ export type LaxrayErrorCode =
   | 'INVALID_IMAGE' // an image is missing, corrupt or of the wrong kind
   | 'IO_ERROR' // a file could not be read or written
   | 'TRAINING_DIVERGED' // too many non-finite losses in a row
+  | 'DISTRIBUTED_ERROR' // a data-parallel job's rendezvous or collective failed (a rank stopped, a timeout)
   | 'CHECKPOINT_ERROR'; // a checkpoint / weights file is missing, truncated or mismatched
 
 export class LaxrayError extends Error {

@@ -22,6 +22,7 @@ export {
   type LaxrayConfigInput,
 } from './config/index.js';
 export { Trainer, evaluate, type TrainerOptions, type TrainEvent, type TrainSummary, type Evaluation } from './train/index.js';
+export { ProcessGroup, resolveDistributed, type DistributedOptions, type DistributedSettings } from './train/index.js';
 export { evaluateCoco, evaluateCocoFiles, type CocoEvalResult, type CocoStats } from './eval/index.js';
 export * as data from './data/index.js';
 export * as synth from './data/synth/index.js';

@@ -13,7 +13,11 @@ export interface LabelAwareClsInput {
   /** Assigned class per location [N, H, W] (−1 = background); omit for pseudo labels (argmax of y). */
   labels?: Int32Array;
   coefficients?: { a: number; b: number; c: number };
+  /** How a gradient g becomes a weight: 'sigmoid' σ(g) (the paper, default) or 'scaled' σ(g / τ), τ = std of g over C×H×W per image. */
+  weighting?: LabelAwareWeighting;
 }
+
+export type LabelAwareWeighting = 'sigmoid' | 'scaled';
 
 /** Eq. 5: x_new = a·x + b·w1·x − c·w2·x with w1 = σ(∇Σ y·ŷ), w2 = σ(∇Σ y·y*). */
 export async function labelAwareCls(input: LabelAwareClsInput): Promise<{ xNew: TensorData; w1: TensorData; w2: TensorData }> {
@@ -26,7 +30,7 @@ export async function labelAwareCls(input: LabelAwareClsInput): Promise<{ xNew: 
   const addon = native as unknown as Record<string, (...args: unknown[]) => Promise<Record<string, TensorData>>>;
   const out = await addon.labelAwareCls!(
     input.x, [n, cin, h, w], input.weight, [classes, cin], input.bias,
-    input.labels ?? null, [n, h, w], a, b, c,
+    input.labels ?? null, [n, h, w], a, b, c, input.weighting ?? 'sigmoid',
   );
   return { xNew: out.xNew!, w1: out.w1!, w2: out.w2! };
 }
@@ -37,8 +41,12 @@ export interface LabelAwareRegInput {
   /** weight [4·(R+1), Cin], bias [4·(R+1)]: bin logits per side (left, top, right, bottom). */
   weight: Float32Array;
   bias: Float32Array;
-  /** Target bin per side [N, 4, H, W] (−1 = not a positive); omit for pseudo labels. */
+  /**
+   * Target bin per side [N, 4, H, W], −1 for anchors that are not positive; omit for pseudo labels.
+   * As the authors' code: non-positive anchors take bin 0, and with no positive at all every anchor takes its pseudo label.
+   */
   bins?: Int32Array;
+  weighting?: LabelAwareWeighting;
 }
 
 /** Eq. 6: x_new = 0.5·x + σ(∇Σ y·ŷ)·x. */
@@ -49,6 +57,6 @@ export async function labelAwareReg(input: LabelAwareRegInput): Promise<{ xNew: 
     throw new LaxrayError('INVALID_ARGUMENT', `labelAwareReg: weight must be [4·(R+1), Cin] and bias [4·(R+1)]`);
   }
   const addon = native as unknown as Record<string, (...args: unknown[]) => Promise<Record<string, TensorData>>>;
-  const out = await addon.labelAwareReg!(input.x, [n, cin, h, w], input.weight, [outputs, cin], input.bias, input.bins ?? null, [n, 4, h, w]);
+  const out = await addon.labelAwareReg!(input.x, [n, cin, h, w], input.weight, [outputs, cin], input.bias, input.bins ?? null, [n, 4, h, w], input.weighting ?? 'sigmoid');
   return { xNew: out.xNew!, w: out.w! };
 }

@@ -57,9 +57,10 @@ export interface NativeDetectorHandle {
   trainStep(
     images: Float32Array,
     shape: number[],
-    targets: { boxes: Float32Array; labels: Int32Array }[],
+    /** padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
+    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number }[],
     lr: number,
-  ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; gradNorm: number }>;
+  ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; images: number; gradNorm: number }>;
   detect(
     images: Float32Array,
     shape: number[],
@@ -68,6 +69,22 @@ export interface NativeDetectorHandle {
   configureOptimizer(options: { momentum: number; weightDecay: number; gradClipNorm: number | null }): void;
   optimizerState(): Promise<Record<string, TensorData>>;
   loadOptimizerState(entries: Record<string, TensorData>): Promise<void>;
+  /** Data-parallel training: trainStep then averages over the group's processes (null detaches). */
+  attachProcessGroup(group: NativeProcessGroup | null): void;
+  /** Collective: rank 0's weights and momentum buffers into every rank's detector. */
+  broadcastTrainingState(): Promise<void>;
+}
+
+/** The addon's c10d process group (native/bindings/distributed_bindings.cc). */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  sumOverRanks(values: Float64Array): Promise<Float64Array>;
+  broadcastBytes(bytes: Uint8Array): Promise<Uint8Array>;
+  allGatherBytes(bytes: Uint8Array): Promise<Uint8Array[]>;
+  barrier(what?: string): Promise<void>;
+  reportFailure(message: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface NativeAtssAssignment {
@@ -99,16 +116,22 @@ export interface NativeHeadCheckSpec {
   metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
   /** Overrides of the post-processing defaults (nmsPre 1000, scoreThreshold 0.05, nmsIou 0.6, maxPerImage 100). */
   postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number; nms?: 'host' | 'device' };
+  /** What the quality logits predict; default: 'iou' for the distribution head, 'centerness' for delta. */
+  qualityTarget?: 'iou' | 'centerness';
+  /** Per image, width and height of its extent in the batch (flattened): anchors beyond are invalid. Default: all valid. */
+  padSizes?: number[];
 }
 
 export interface NativeHeadCheckResult {
-  losses: Record<'cls' | 'box' | 'quality' | 'total', number> & { distribution?: number };
+  losses: Record<'cls' | 'box' | 'quality' | 'quality_floor' | 'total', number> & { distribution?: number };
   numPositive: number;
   qualityWeightSum: number;
+  /** qualityWeight · Σ H(quality target) / num_pos: the least the quality loss can be on these targets. */
+  qualityFloor: number;
   gradNorms: Record<'clsLogits' | 'boxRegression' | 'qualityLogits', number>;
   gradsFinite: boolean;
   targets: Record<
-    'labels' | 'matchedGt' | 'boxTargets' | 'deltaTargets' | 'centerness' | 'distanceTargets' | 'distanceBins' | 'anchors',
+    'valid' | 'labels' | 'matchedGt' | 'boxTargets' | 'deltaTargets' | 'centerness' | 'distanceTargets' | 'distanceBins' | 'anchors',
     TensorData
   >;
   detections: { boxes: Float32Array; scores: Float32Array; labels: Int32Array }[];
@@ -148,6 +171,17 @@ export interface NativeAddon {
     device: string,
   ): Promise<NativeAtssAssignment>;
   headCheck(spec: NativeHeadCheckSpec, device: string): Promise<NativeHeadCheckResult>;
+  /** Resolves once all worldSize ranks have joined the rendezvous at masterAddr:masterPort. */
+  createProcessGroup(options: {
+    rank: number;
+    worldSize: number;
+    masterAddr: string;
+    masterPort: number;
+    backend: 'gloo' | 'nccl';
+    timeoutMs: number;
+    device: string;
+    bucketBytes?: number;
+  }): Promise<NativeProcessGroup>;
 }
 
 /** The package root: the nearest directory above this file holding binding.gyp. */

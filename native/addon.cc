@@ -32,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   laxray::js::registerDetectorBindings(env, exports);
   laxray::js::registerLabelAwareBindings(env, exports);
   laxray::js::registerOpsBindings(env, exports);
+  laxray::js::registerDistributedBindings(env, exports);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 #include "anchors.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -32,6 +33,33 @@ torch::Tensor generateAnchors(const std::vector<std::pair<int64_t, int64_t>>& fe
     levels.push_back(torch::stack({cx - half, cy - half, cx + half, cy + half}, 1));  // [H·W, 4]
   }
   if (levels.empty()) return torch::zeros({0, 4}, options);
+  return torch::cat(levels, 0);
+}
+
+torch::Tensor validAnchorFlags(const std::vector<std::pair<int64_t, int64_t>>& featureSizes,
+                               const std::vector<int64_t>& strides, int64_t padWidth, int64_t padHeight,
+                               torch::Device device) {
+  if (featureSizes.size() != strides.size()) {
+    throw std::invalid_argument("validAnchorFlags: " + std::to_string(featureSizes.size()) + " feature sizes but " +
+                                std::to_string(strides.size()) + " strides");
+  }
+  if (padWidth < 1 || padHeight < 1) {
+    throw std::invalid_argument("validAnchorFlags: the image extent must be at least 1x1, got " +
+                                std::to_string(padWidth) + "x" + std::to_string(padHeight));
+  }
+  const auto options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  std::vector<torch::Tensor> levels;
+  for (size_t l = 0; l < featureSizes.size(); ++l) {
+    const auto [height, width] = featureSizes[l];
+    const int64_t stride = strides[l];
+    if (stride <= 0) throw std::invalid_argument("validAnchorFlags: level " + std::to_string(l) + " has stride " + std::to_string(stride));
+    const int64_t validW = std::min((padWidth + stride - 1) / stride, width);    // ceil(padWidth / s)
+    const int64_t validH = std::min((padHeight + stride - 1) / stride, height);  // ceil(padHeight / s)
+    torch::Tensor xs = torch::arange(width, options) < validW;   // [W]
+    torch::Tensor ys = torch::arange(height, options) < validH;  // [H]
+    levels.push_back((ys.unsqueeze(1) & xs.unsqueeze(0)).reshape({-1}));  // [H·W], row-major
+  }
+  if (levels.empty()) return torch::zeros({0}, options.dtype(torch::kBool));
   return torch::cat(levels, 0);
 }
 

@@ -19,6 +19,16 @@ namespace laxray {
 torch::Tensor generateAnchors(const std::vector<std::pair<int64_t, int64_t>>& featureSizes,
                               const std::vector<int64_t>& strides, double scale, torch::Device device);
 
+// mmdetection's AnchorGenerator.valid_flags for one image of a padded batch:
+// the anchor at (x, y) of a level with stride s is valid when
+// x < ceil(padWidth / s) and y < ceil(padHeight / s), i.e. its centre lies in
+// the image's own padded extent (mmdetection's pad_shape: the resized image
+// rounded up to the size divisor), not in padding added for larger images.
+// -> [A] bool on `device`, levels and order as generateAnchors.
+torch::Tensor validAnchorFlags(const std::vector<std::pair<int64_t, int64_t>>& featureSizes,
+                               const std::vector<int64_t>& strides, int64_t padWidth, int64_t padHeight,
+                               torch::Device device);
+
 // anchors: [A, 4] x1y1x2y2 -> [A, 2] (cx, cy)
 torch::Tensor anchorCenters(const torch::Tensor& anchors);
 

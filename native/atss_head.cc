@@ -10,6 +10,7 @@ namespace laxray {
 namespace {
 
 constexpr int64_t kDistributionTopK = 4;  // GFLv2: top-4 bin probabilities (+ their mean) per side
+constexpr int64_t kQualityHidden = 64;    // channels of the quality branch's hidden 1x1 conv
 
 void normalInit(torch::nn::Conv2d& conv, double bias = 0.0) {
   torch::nn::init::normal_(conv->weight, 0.0, 0.01);
@@ -36,7 +37,7 @@ ScaleImpl::ScaleImpl() { scale = register_parameter("scale", torch::ones({})); }
 AtssHeadImpl::AtssHeadImpl(const HeadConfig& config, int64_t inChannels) : config_(config) {
   if (config.numClasses < 1) throw std::invalid_argument("head.numClasses must be >= 1");
   if (config.featChannels % 32 != 0) throw std::invalid_argument("head.featChannels must be a multiple of 32 (GroupNorm(32))");
-  if (config.labelAware != LabelAwareKind::None && config.laRegTwice && config.featChannels != inChannels) {
+  if (config.laRegTwice && config.featChannels != inChannels) {
     throw std::invalid_argument("head.laRegTwice applies the reg tower to its own output: head.featChannels (" +
                                 std::to_string(config.featChannels) + ") must equal neck.outChannels (" +
                                 std::to_string(inChannels) + ")");
@@ -59,9 +60,12 @@ AtssHeadImpl::AtssHeadImpl(const HeadConfig& config, int64_t inChannels) : confi
   atss_reg = register_module("atss_reg", torch::nn::Conv2d(torch::nn::Conv2dOptions(towerOut, regOut, 3).padding(1)));
   normalInit(atss_reg);
   if (distribution) {
-    reg_conf = register_module("reg_conf", torch::nn::Sequential(
-                                               torch::nn::Conv2d(torch::nn::Conv2dOptions(4 * (kDistributionTopK + 1), 64, 1)),
-                                               torch::nn::ReLU(), torch::nn::Conv2d(torch::nn::Conv2dOptions(64, 1, 1))));
+    // Statistics per side: LAreg's max − mean (1), else top-4 and their mean (5).
+    const int64_t statistics = config.labelAware == LabelAwareKind::Reg ? 1 : kDistributionTopK + 1;
+    reg_conf = register_module(
+        "reg_conf", torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(4 * statistics, kQualityHidden, 1)),
+                                          torch::nn::ReLU(),
+                                          torch::nn::Conv2d(torch::nn::Conv2dOptions(kQualityHidden, 1, 1))));
     for (auto& m : reg_conf->modules(false)) {
       if (auto* conv = m->as<torch::nn::Conv2d>()) {
         torch::nn::init::normal_(conv->weight, 0.0, 0.01);
@@ -92,12 +96,51 @@ torch::Tensor AtssHeadImpl::regression(const torch::Tensor& regFeatures, size_t 
 
 torch::Tensor AtssHeadImpl::quality(const torch::Tensor& regFeatures, const torch::Tensor& regressionOut) {
   if (config_.regression == RegressionKind::Delta) return atss_centerness(regFeatures);
-  // GFLv2 distribution statistics: top-4 probabilities of each side's bins and their mean.
   const int64_t n = regressionOut.size(0), h = regressionOut.size(2), w = regressionOut.size(3);
   torch::Tensor prob = torch::softmax(regressionOut.reshape({n, 4, config_.regMax + 1, h, w}), 2);
+  if (config_.labelAware == LabelAwareKind::Reg) {
+    // The authors' LAreg head: how peaked each side's distribution is, max − mean.
+    return reg_conf->forward(std::get<0>(prob.max(2)) - prob.mean(2));  // [N, 4, H, W] -> [N, 1, H, W]
+  }
+  // GFLv2 distribution statistics: top-4 probabilities of each side's bins and their mean.
   torch::Tensor top = std::get<0>(prob.topk(kDistributionTopK, 2));
   torch::Tensor stat = torch::cat({top, top.mean(2, /*keepdim=*/true)}, 2);  // [N, 4, 5, H, W]
   return reg_conf->forward(stat.reshape({n, -1, h, w}));
+}
+
+QualityTarget AtssHeadImpl::qualityTarget() const {
+  // The authors' LAreg head learns centerness; their LAcls head (and GFL) the IoU of the decoded box.
+  const bool iou = config_.regression == RegressionKind::Distribution && config_.labelAware != LabelAwareKind::Reg;
+  return iou ? QualityTarget::Iou : QualityTarget::Centerness;
+}
+
+torch::Tensor AtssHeadImpl::labelAware(const torch::Tensor& x, size_t level, const LabelAwareTargets* targets,
+                                       Inspection* inspection) {
+  if (config_.labelAware == LabelAwareKind::None) return x;
+  if (!targets && !config_.labelAwareAtTest) return x;  // LA switched off at test time: x_new = x
+  const std::string name = "la.p" + std::to_string(level + 3);
+  if (config_.labelAware == LabelAwareKind::Cls) {
+    auto predict = [this](const torch::Tensor& xTilde) { return torch::sigmoid(atss_cls(clsTower(xTilde))); };
+    torch::Tensor labels = targets ? targets->classLabels.at(level) : torch::Tensor();
+    LabelAwareClsResult la = labelAwareCls(x, predict, labels, config_.laCoefficients, config_.laWeight);
+    if (inspection) {
+      inspection->add(name + ".w1", la.w1);
+      inspection->add(name + ".w2", la.w2);
+      inspection->add(name + ".x_new", la.xNew);
+    }
+    return la.xNew;
+  }
+  auto predict = [this, level](const torch::Tensor& xTilde) {
+    torch::Tensor logits = regression(regTower(xTilde), level);
+    return torch::sigmoid(logits.reshape({logits.size(0), 4, config_.regMax + 1, logits.size(2), logits.size(3)}));
+  };
+  torch::Tensor bins = targets ? targets->binLabels.at(level) : torch::Tensor();
+  LabelAwareRegResult la = labelAwareReg(x, predict, bins, config_.laWeight);
+  if (inspection) {
+    inspection->add(name + ".w", la.w);
+    inspection->add(name + ".x_new", la.xNew);
+  }
+  return la.xNew;
 }
 
 HeadOutputs AtssHeadImpl::forward(const std::vector<torch::Tensor>& features, const LabelAwareTargets* targets,
@@ -111,36 +154,14 @@ HeadOutputs AtssHeadImpl::forward(const std::vector<torch::Tensor>& features, co
   HeadOutputs out;
   out.regression = config_.regression;
   out.regMax = config_.regMax;
+  out.qualityTarget = qualityTarget();
   out.strides = config_.strides;
   for (size_t level = 0; level < features.size(); ++level) {
-    torch::Tensor x = features[level];
     const std::string name = "p" + std::to_string(level + 3);
-    if (config_.labelAware == LabelAwareKind::Cls) {
-      auto predict = [this](const torch::Tensor& xTilde) { return torch::sigmoid(atss_cls(clsTower(xTilde))); };
-      torch::Tensor labels = targets ? targets->classLabels.at(level) : torch::Tensor();
-      LabelAwareClsResult la = labelAwareCls(x, predict, labels, config_.laCoefficients);
-      x = la.xNew;
-      if (inspection) {
-        inspection->add("la." + name + ".w1", la.w1);
-        inspection->add("la." + name + ".w2", la.w2);
-        inspection->add("la." + name + ".x_new", la.xNew);
-      }
-    } else if (config_.labelAware == LabelAwareKind::Reg) {
-      auto predict = [this, level](const torch::Tensor& xTilde) {
-        torch::Tensor logits = regression(regTower(xTilde), level);
-        return torch::sigmoid(logits.reshape({logits.size(0), 4, config_.regMax + 1, logits.size(2), logits.size(3)}));
-      };
-      torch::Tensor bins = targets ? targets->binLabels.at(level) : torch::Tensor();
-      LabelAwareRegResult la = labelAwareReg(x, predict, bins);
-      x = la.xNew;
-      if (inspection) {
-        inspection->add("la." + name + ".w", la.w);
-        inspection->add("la." + name + ".x_new", la.xNew);
-      }
-    }
+    torch::Tensor x = labelAware(features[level], level, targets, inspection);  // x_new
     torch::Tensor cls = atss_cls(clsTower(x));  // [N, C, H, W]
     torch::Tensor regFeatures = regTower(x);
-    if (config_.labelAware != LabelAwareKind::None && config_.laRegTwice) regFeatures = regTower(regFeatures);
+    if (config_.laRegTwice) regFeatures = regTower(regFeatures);
     torch::Tensor reg = regression(regFeatures, level);  // [N, 4 or 4(R+1), H, W]
     torch::Tensor qual = quality(regFeatures, reg);      // [N, 1, H, W]
     if (inspection) {

@@ -4,10 +4,12 @@
 // GroupNorm(32), ReLU]), the class conv (atss_cls), the regression conv
 // (atss_reg: 4 deltas, or gfl_reg: 4 × (regMax + 1) bin logits) scaled by a
 // learnable per-level scalar, and a quality branch (centerness conv on the
-// reg features for "delta"; GFLv2's distribution-statistics 1x1 convs for
-// "distribution"). With LA, the level's feature is first reweighted by
-// label_aware (first prediction), and the second prediction runs on x_new
-// with the reg tower applied twice (laRegTwice).
+// reg features for "delta"; for "distribution", 1x1 convs on statistics of
+// each side's bin softmax: top-4 and their mean (GFLv2, the authors' LAcls
+// head) or max − mean (the authors' LAreg head)). With LA, the level's
+// feature is first reweighted by label_aware (first prediction), and the
+// second prediction runs on x_new. laRegTwice applies the reg tower twice
+// (the authors' LA heads), with or without LA.
 #pragma once
 
 #include <torch/torch.h>
@@ -52,19 +54,24 @@ class AtssHeadImpl : public torch::nn::Module {
   AtssHeadImpl(const HeadConfig& config, int64_t inChannels);
 
   // features: {P3..P7} [N, inChannels, H_l, W_l]. targets: LA labels when
-  // training (nullptr = pseudo labels). inspection: optional named outputs.
+  // training (nullptr = test time: pseudo labels, or no reweighting when
+  // config.labelAwareAtTest is false). inspection: optional named outputs.
   HeadOutputs forward(const std::vector<torch::Tensor>& features, const LabelAwareTargets* targets = nullptr,
                       Inspection* inspection = nullptr);
 
   const HeadConfig& config() const { return config_; }
 
  private:
+  // x [N, Cin, H, W] -> x_new, LA's reweighted feature (x itself without LA).
+  torch::Tensor labelAware(const torch::Tensor& x, size_t level, const LabelAwareTargets* targets, Inspection* inspection);
   torch::Tensor clsTower(torch::Tensor x);
   torch::Tensor regTower(torch::Tensor x);
   // reg features -> [N, 4, H, W] deltas or [N, 4·(R+1), H, W] bin logits (scaled)
   torch::Tensor regression(const torch::Tensor& regFeatures, size_t level);
   // [N, 1, H, W] quality logits
   torch::Tensor quality(const torch::Tensor& regFeatures, const torch::Tensor& regressionOut);
+  // What the quality logits predict (and weight the box losses with).
+  QualityTarget qualityTarget() const;
 
   HeadConfig config_;
   torch::nn::ModuleList cls_convs, reg_convs;

@@ -43,7 +43,8 @@ std::vector<torch::Tensor> FpnImpl::forward(const std::vector<torch::Tensor>& fe
   std::vector<torch::Tensor> outs;
   for (size_t i = 0; i < levels; ++i) outs.push_back(fpn_convs[i]->as<torch::nn::Conv2d>()->forward(laterals[i]));
   for (int i = static_cast<int>(levels); i < config_.numOutputs; ++i) {
-    torch::Tensor input = i == static_cast<int>(levels) ? outs.back() : torch::relu(outs.back());
+    const bool afterP6 = i > static_cast<int>(levels);
+    torch::Tensor input = afterP6 && config_.extraReluP7 ? torch::relu(outs.back()) : outs.back();
     outs.push_back(fpn_convs[i]->as<torch::nn::Conv2d>()->forward(input));
   }
   return outs;

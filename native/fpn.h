@@ -1,6 +1,8 @@
 // Feature pyramid on C3–C5 (mmdetection's FPN with start_level 1 and extra
 // convs on the output): P3–P5 from lateral 1x1 + top-down nearest upsampling
-// + 3x3 output convs; P6 = 3x3/s2 conv on P5, P7 = 3x3/s2 conv on relu(P6).
+// + 3x3 output convs; P6 = 3x3/s2 conv on P5, P7 = 3x3/s2 conv on P6 (the
+// authors' config), or on relu(P6) with neck.extraReluP7 (torchvision's
+// RetinaNet/FCOS).
 #pragma once
 
 #include <torch/torch.h>

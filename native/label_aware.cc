@@ -26,10 +26,21 @@ torch::Tensor zerosIfUndefined(const torch::Tensor& gradient, const torch::Tenso
   return gradient.defined() ? gradient : torch::zeros_like(like);
 }
 
+constexpr double kMinGradientScale = 1e-12;  // τ floor: a constant gradient gives w = σ(0) = 0.5
+
 }  // namespace
 
+torch::Tensor labelAwareWeight(const torch::Tensor& gradient, LabelAwareWeight weighting) {
+  if (weighting == LabelAwareWeight::Sigmoid) return torch::sigmoid(gradient);
+  // τ per image: std over C×H×W, so an image's weights do not depend on the rest of the batch.
+  torch::Tensor flat = gradient.flatten(1);                                        // [N, C·H·W]
+  torch::Tensor tau = (flat - flat.mean(1, /*keepdim=*/true)).pow(2).mean(1).sqrt();  // [N]
+  tau = tau.clamp_min(kMinGradientScale).reshape({-1, 1, 1, 1});
+  return torch::sigmoid(gradient / tau);
+}
+
 LabelAwareClsResult labelAwareCls(const torch::Tensor& x, const ClassProbability& predict, const torch::Tensor& labels,
-                                  const LabelAwareCoefficients& coefficients) {
+                                  const LabelAwareCoefficients& coefficients, LabelAwareWeight weighting) {
   torch::AutoGradMode gradients(true);  // LA needs autograd at test time too
   torch::Tensor xTilde = x.detach().requires_grad_(true);
   torch::Tensor y = predict(xTilde);  // [N, C, H, W]
@@ -51,14 +62,17 @@ LabelAwareClsResult labelAwareCls(const torch::Tensor& x, const ClassProbability
   // y*: the most probable class other than ŷ's (for background: the most probable class).
   torch::Tensor misleading = oneHotAlong((y.detach() * (1 - label)).argmax(1), classes, 1);
 
-  torch::Tensor w1 = torch::sigmoid(zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/true), x));
-  torch::Tensor w2 = torch::sigmoid(zerosIfUndefined(gradientOf(y, misleading, xTilde, /*keepGraph=*/false), x));
+  torch::Tensor g1 = zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/true), x);
+  torch::Tensor g2 = zerosIfUndefined(gradientOf(y, misleading, xTilde, /*keepGraph=*/false), x);
+  torch::Tensor w1 = labelAwareWeight(g1, weighting);  // σ(g1)
+  torch::Tensor w2 = labelAwareWeight(g2, weighting);  // σ(g2)
   const auto& [a, b, c] = coefficients;
   torch::Tensor xNew = a * x + b * w1 * x - c * w2 * x;
   return {xNew, w1, w2};
 }
 
-LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins) {
+LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins,
+                                  LabelAwareWeight weighting) {
   torch::AutoGradMode gradients(true);
   torch::Tensor xTilde = x.detach().requires_grad_(true);
   torch::Tensor y = predict(xTilde);  // [N, 4, R + 1, H, W]
@@ -74,11 +88,14 @@ LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& 
     if (bins.numel() > 0 && (bins.max().item<int64_t>() >= numBins || bins.min().item<int64_t>() < -1)) {
       throw std::invalid_argument("label-aware: target bins must be −1 (not positive) or 0.." + std::to_string(numBins - 1));
     }
-    label = oneHotAlong(bins.to(torch::kLong), numBins, 2);
-  } else {
-    label = oneHotAlong(y.detach().argmax(2), numBins, 2);
   }
-  torch::Tensor w = torch::sigmoid(zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/false), x));
+  if (bins.defined() && bins.ge(0).any().item<bool>()) {
+    label = oneHotAlong(bins.to(torch::kLong).clamp_min(0), numBins, 2);  // not positive: bin 0
+  } else {
+    label = oneHotAlong(y.detach().argmax(2), numBins, 2);  // pseudo labels (test time, or no positive)
+  }
+  torch::Tensor g = zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/false), x);
+  torch::Tensor w = labelAwareWeight(g, weighting);  // σ(g)
   return {0.5 * x + w * x, w};
 }
 

@@ -10,6 +10,8 @@
 // ŷ is the assigned label when training and the argmax of y (pseudo label)
 // at test time. The weights are constants for the optimiser (no
 // create_graph): gradients reach the parameters only through x_new.
+// LabelAwareWeight::Scaled replaces σ(g) by σ(g / τ), τ the standard deviation
+// of g over its C×H×W entries per image (a scale-free variant, not the paper's).
 #pragma once
 
 #include <torch/torch.h>
@@ -39,10 +41,19 @@ struct LabelAwareRegResult {
 // labels: [N, H, W] int64 assigned class (−1 = background: ŷ is the zero
 // vector), or an undefined tensor for pseudo labels (test time).
 LabelAwareClsResult labelAwareCls(const torch::Tensor& x, const ClassProbability& predict, const torch::Tensor& labels,
-                                  const LabelAwareCoefficients& coefficients);
+                                  const LabelAwareCoefficients& coefficients,
+                                  LabelAwareWeight weighting = LabelAwareWeight::Sigmoid);
 
 // bins: [N, 4, H, W] int64 target bin per side (−1 = not a positive), or
-// undefined for pseudo labels (argmax per side).
-LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins);
+// undefined for pseudo labels (argmax per side). As the authors' code: an
+// anchor that is not a positive takes bin 0 (their target bins start as
+// zeros), and when no anchor of the level is positive in the batch every
+// anchor takes the pseudo label, as at test time.
+LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins,
+                                  LabelAwareWeight weighting = LabelAwareWeight::Sigmoid);
+
+// The weight of a feature gradient g [N, C, H, W]: σ(g), or σ(g / τ) with
+// τ = std of g over C×H×W per image (population std, at least 1e-12).
+torch::Tensor labelAwareWeight(const torch::Tensor& gradient, LabelAwareWeight weighting);
 
 }  // namespace laxray

@@ -10,6 +10,39 @@
 #include "tensor_io.h"
 
 namespace laxray {
+namespace {
+
+constexpr double kWeightSumEps = 1e-12;  // the authors' EPS for the box / bin normaliser
+
+// atssAssign on the anchors flagged in `valid` ([A] bool, or undefined: all);
+// the others are background (mmdetection assigns the inside anchors only).
+AtssAssignment assignValid(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
+                           const torch::Tensor& valid, const torch::Tensor& gtBoxes, const torch::Tensor& gtLabels,
+                           const AtssAssignerConfig& config) {
+  if (!valid.defined() || valid.all().item<bool>()) return atssAssign(anchors, numAnchorsPerLevel, gtBoxes, gtLabels, config);
+  std::vector<int64_t> validPerLevel;
+  int64_t start = 0;
+  for (int64_t count : numAnchorsPerLevel) {
+    validPerLevel.push_back(valid.slice(0, start, start + count).sum().item<int64_t>());
+    start += count;
+  }
+  torch::Tensor index = torch::nonzero(valid).select(1, 0);  // [A_valid]
+  AtssAssignment inside = atssAssign(anchors.index_select(0, index), validPerLevel, gtBoxes, gtLabels, config);
+  const int64_t numAnchors = anchors.size(0);
+  AtssAssignment out;
+  out.labels = torch::full({numAnchors}, -1, inside.labels.options()).index_copy_(0, index, inside.labels);
+  out.matchedGt = torch::full({numAnchors}, -1, inside.matchedGt.options()).index_copy_(0, index, inside.matchedGt);
+  out.maxIou = torch::zeros({numAnchors}, inside.maxIou.options()).index_copy_(0, index, inside.maxIou);
+  out.thresholds = inside.thresholds;
+  return out;
+}
+
+// Entropy of Bernoulli(t) in nats, 0·log 0 = 0: the least BCE against t can be.
+torch::Tensor bernoulliEntropy(const torch::Tensor& t) {
+  return torch::special::entr(t) + torch::special::entr(1 - t);
+}
+
+}  // namespace
 
 Reduction reductionFromString(const std::string& name) {
   if (name == "none") return Reduction::None;
@@ -53,10 +86,15 @@ torch::Tensor giouLoss(const torch::Tensor& pred, const torch::Tensor& target) {
 
 AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
                          const std::vector<int64_t>& strides, const std::vector<torch::Tensor>& gtBoxes,
-                         const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config) {
+                         const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config,
+                         const std::vector<torch::Tensor>& validAnchors) {
   if (gtBoxes.size() != gtLabels.size()) {
     throw std::invalid_argument("buildTargets: " + std::to_string(gtBoxes.size()) + " images of gt boxes but " +
                                 std::to_string(gtLabels.size()) + " of gt labels");
+  }
+  if (!validAnchors.empty() && validAnchors.size() != gtBoxes.size()) {
+    throw std::invalid_argument("buildTargets: valid-anchor flags for " + std::to_string(validAnchors.size()) +
+                                " images but gt for " + std::to_string(gtBoxes.size()));
   }
   if (config.regMax < 1) throw std::invalid_argument("buildTargets: regMax must be >= 1");
   const torch::Device device = anchors.device();
@@ -74,11 +112,20 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
   assignerConfig.topk = config.topk;
   assignerConfig.numClasses = config.numClasses;
 
-  std::vector<torch::Tensor> labels, matched, maxIou, boxTargets, deltaTargets, centerness, distances, bins;
+  std::vector<torch::Tensor> valids, labels, matched, maxIou, boxTargets, deltaTargets, centerness, distances, bins;
   for (size_t i = 0; i < gtBoxes.size(); ++i) {
+    torch::Tensor valid = torch::ones({numAnchors}, torch::TensorOptions().dtype(torch::kBool).device(device));
+    if (!validAnchors.empty()) {
+      const torch::Tensor& given = validAnchors[i];
+      if (!given.defined() || given.dim() != 1 || given.size(0) != numAnchors || given.scalar_type() != torch::kBool) {
+        throw std::invalid_argument("buildTargets: image " + std::to_string(i) + ": valid-anchor flags must be [" +
+                                    std::to_string(numAnchors) + "] bool");
+      }
+      valid = given.to(device);
+    }
     AtssAssignment assignment;
     try {
-      assignment = atssAssign(out.anchors, numAnchorsPerLevel, gtBoxes[i], gtLabels[i], assignerConfig);
+      assignment = assignValid(out.anchors, numAnchorsPerLevel, valid, gtBoxes[i], gtLabels[i], assignerConfig);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("image " + std::to_string(i) + ": " + e.what());
     }
@@ -94,6 +141,7 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
     }
     torch::Tensor zeros4 = torch::zeros_like(fill);
     torch::Tensor dist = distanceEncode(out.anchorCenters, fill, out.anchorStrides, config.regMax);  // [A, 4]
+    valids.push_back(valid);
     labels.push_back(assignment.labels);
     matched.push_back(assignment.matchedGt);
     maxIou.push_back(assignment.maxIou);
@@ -108,6 +156,7 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
   const auto floatOptions = torch::TensorOptions().dtype(torch::kFloat).device(device);
   const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(device);
   if (gtBoxes.empty()) {
+    out.valid = torch::zeros({0, numAnchors}, longOptions.dtype(torch::kBool));
     out.labels = torch::zeros({0, numAnchors}, longOptions);
     out.matchedGt = torch::zeros({0, numAnchors}, longOptions);
     out.maxIou = torch::zeros({0, numAnchors}, floatOptions);
@@ -117,6 +166,7 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
     out.distanceTargets = torch::zeros({0, numAnchors, 4}, floatOptions);
     out.distanceBins = torch::zeros({0, numAnchors, 4}, longOptions);
   } else {
+    out.valid = torch::stack(valids);
     out.labels = torch::stack(labels);
     out.matchedGt = torch::stack(matched);
     out.maxIou = torch::stack(maxIou);
@@ -134,11 +184,13 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
 std::vector<std::pair<std::string, torch::Tensor>> DetectionLoss::named() const {
   std::vector<std::pair<std::string, torch::Tensor>> out{{"cls", cls}, {"box", box}, {"quality", quality}};
   if (distribution.defined()) out.emplace_back("distribution", distribution);
+  out.emplace_back("quality_floor", torch::tensor(qualityFloor));
   out.emplace_back("total", total);
   return out;
 }
 
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config) {
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config,
+                            const NormaliserMean& reduceMean) {
   const torch::Tensor& cls = outputs.clsLogits;         // [N, A, C]
   const torch::Tensor& reg = outputs.boxRegression;     // [N, A, 4] or [N, A, 4, regMax + 1]
   const torch::Tensor& quality = outputs.qualityLogits; // [N, A]
@@ -176,34 +228,20 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
 
   DetectionLoss loss;
   loss.numPositive = targets.numPositive;
-  const double numPosNorm = std::max<double>(static_cast<double>(targets.numPositive), 1.0);
+  torch::Tensor positive = targets.positive.to(cls.device());  // [N, A]
 
-  // Classification over every anchor: one-hot of the assigned class, zeros for background.
-  torch::Tensor positive = targets.positive.to(cls.device());
-  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
-                                 .to(cls.scalar_type()) *
-                             positive.unsqueeze(-1).to(cls.scalar_type());  // [N, A, C]
-  loss.cls = config.clsWeight *
-             sigmoidFocalLoss(cls, clsTargets, config.focalAlpha, config.focalGamma, Reduction::Sum) / numPosNorm;
-
-  if (targets.numPositive == 0) {
-    // Zero positives: box and quality losses are zeros that still belong to the graph.
-    loss.box = reg.sum() * 0.0;
-    loss.quality = quality.sum() * 0.0;
-    if (distribution) loss.distribution = reg.sum() * 0.0;
-  } else {
-    torch::Tensor posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);  // [P] index into N·A
-    torch::Tensor anchorIdx = posFlat.remainder(a);                               // [P]
-    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);          // [P, 4]
-    torch::Tensor gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-    torch::Tensor posQuality = quality.reshape({-1}).index_select(0, posFlat);                            // [P]
-    torch::Tensor predBox;
-    torch::Tensor weight;  // [P] quality target, detached
-    torch::Tensor posLogits;
+  // The positives' decoded boxes and quality targets first: the box loss's normaliser is their sum.
+  torch::Tensor posFlat, gtBox, posQuality, predBox, posLogits;
+  torch::Tensor weight;  // [P] the quality target, detached: it weights the box and bin losses too
+  if (targets.numPositive > 0) {
+    posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);                           // [P] index into N·A
+    torch::Tensor anchorIdx = posFlat.remainder(a);                                          // [P]
+    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);  // [P, 4]
+    gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);   // [P, 4]
+    posQuality = quality.reshape({-1}).index_select(0, posFlat);                             // [P]
     if (!distribution) {
       torch::Tensor posDeltas = reg.reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
       predBox = deltaDecode(posAnchors, posDeltas, config.deltaCoder);
-      weight = targets.centerness.to(cls.device()).reshape({-1}).index_select(0, posFlat);
     } else {
       const int64_t bins = outputs.regMax + 1;
       posLogits = reg.reshape({-1, 4, bins}).index_select(0, posFlat);  // [P, 4, regMax + 1]
@@ -211,15 +249,42 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
       torch::Tensor stride = targets.anchorStrides.to(cls.device()).index_select(0, anchorIdx);   // [P]
       torch::Tensor distances = distributionIntegral(posLogits) * stride.unsqueeze(1);            // [P, 4] px
       predBox = distanceDecode(centres, distances);
-      weight = alignedBoxIou(predBox.detach(), gtBox).clamp_min(0);
     }
+    weight = outputs.qualityTarget == QualityTarget::Iou
+                 ? alignedBoxIou(predBox.detach(), gtBox).clamp_min(0)
+                 : targets.centerness.to(cls.device()).reshape({-1}).index_select(0, posFlat);
     weight = weight.detach().to(predBox.scalar_type());
     loss.qualityWeightSum = weight.sum().item<double>();
-    const double weightNorm = std::max(loss.qualityWeightSum, 1.0);
+  }
+  // mmdetection's num_total_samples: Σ over images of max(positives, 1); then
+  // both normalisers are averaged over data-parallel processes (its
+  // reduce_mean; every process takes part, with or without positives).
+  std::vector<double> normalisers{positive.sum(1).clamp_min(1).sum().item<double>(), loss.qualityWeightSum};
+  if (reduceMean) normalisers = reduceMean(normalisers);
+  const double numPosNorm = std::max(normalisers.at(0), 1.0);
+  const double weightNorm = normalisers.at(1) < kWeightSumEps ? 1.0 : normalisers.at(1);
+
+  // Classification over the valid anchors: one-hot of the assigned class, zeros for background.
+  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
+                                 .to(cls.scalar_type()) *
+                             positive.unsqueeze(-1).to(cls.scalar_type());  // [N, A, C]
+  torch::Tensor valid = targets.valid.defined() ? targets.valid.to(cls.device()).unsqueeze(-1).to(cls.scalar_type())
+                                                : torch::ones({n, a, 1}, cls.options());  // [N, A, 1]
+  loss.cls = config.clsWeight *
+             (sigmoidFocalLoss(cls, clsTargets, config.focalAlpha, config.focalGamma, Reduction::None) * valid).sum() /
+             numPosNorm;
+
+  if (targets.numPositive == 0) {
+    // Zero positives: box and quality losses are zeros that still belong to the graph.
+    loss.box = reg.sum() * 0.0;
+    loss.quality = quality.sum() * 0.0;
+    if (distribution) loss.distribution = reg.sum() * 0.0;
+  } else {
     loss.box = config.boxWeight * (giouLoss(predBox, gtBox) * weight).sum() / weightNorm;
     loss.quality = config.qualityWeight *
                    torch::binary_cross_entropy_with_logits(posQuality, weight, {}, {}, at::Reduction::Sum) /
                    numPosNorm;
+    loss.qualityFloor = config.qualityWeight * bernoulliEntropy(weight).sum().item<double>() / numPosNorm;
     if (distribution) {
       torch::Tensor bins = targets.distanceBins.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
       torch::Tensor oneHot = torch::one_hot(bins.clamp(0, outputs.regMax), outputs.regMax + 1)

@@ -1,21 +1,29 @@
 // Training targets and losses of the ATSS head (delta or distribution
-// regression), with mmdetection's normalisations:
-//   cls          sigmoid focal (α 0.25, γ 2) summed over anchors × classes / max(num_pos, 1)
+// regression), as the authors' mmdetection fork computes them:
+//   cls          sigmoid focal (α 0.25, γ 2) summed over the valid anchors × classes
+//                / num_pos, num_pos = Σ over images of max(positives, 1)
 //   box          GIoU loss × 2.0, each positive weighted by its quality target
-//                (delta: centerness target; distribution: IoU of the decoded
-//                predicted box with its gt, detached) / max(Σ weights, 1)
-//   quality      BCE-with-logits of the quality logit vs that target / max(num_pos, 1)
+//                (outputs.qualityTarget: the ATSS centerness, or the IoU of the
+//                decoded prediction with its gt, detached) / Σ weights
+//   quality      BCE-with-logits of the quality logit vs that target / num_pos
 //   distribution (distribution head only) sigmoid focal loss over the regMax + 1
 //                bins of each side against a one-hot target at floor(target
-//                distance), summed over bins, weighted per positive by its IoU
-//                target, / 4 sides / max(Σ weights, 1), × distributionLossWeight.
-// max(·, 1) on both normalisers is mmdet's (`max(num_total_samples, 1.0)`,
-// `bbox_avg_factor.clamp_(min=1)`); num_pos is over the whole batch (one process).
+//                distance), summed over bins, weighted per positive by its
+//                quality target, / 4 sides / Σ weights, × distributionLossWeight
+//                (1.0: the authors' loss_d).
+// Σ weights is replaced by 1 only when it is below 1e-12 (their
+// `if bbox_avg_factor < EPS`); both sums run over the whole batch. In
+// data-parallel training both normalisers are first averaged over the
+// processes (mmdetection's `reduce_mean`) by the `reduceMean` hook, so the
+// averaged gradients equal one process's on the whole global batch.
+// Anchors outside their image's padded extent (AtssTargets::valid) are neither
+// assigned nor in any loss (mmdetection's valid flags).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,7 +56,8 @@ struct AtssTargetConfig {
 
 // Per image and anchor, what the head should predict. N images, A anchors.
 struct AtssTargets {
-  torch::Tensor labels;           // [N, A] int64: class id, −1 background
+  torch::Tensor valid;            // [N, A] bool: the anchor lies in its image (mmdetection's valid flags)
+  torch::Tensor labels;           // [N, A] int64: class id, −1 background (and every invalid anchor)
   torch::Tensor matchedGt;        // [N, A] int64: index into that image's gt boxes, −1 background
   torch::Tensor maxIou;           // [N, A] float (see AtssAssignment::maxIou)
   torch::Tensor positive;         // [N, A] bool: labels >= 0
@@ -69,11 +78,14 @@ struct AtssTargets {
 };
 
 // anchors: [A, 4] (generateAnchors); gtBoxes[i]: [G_i, 4] x1y1x2y2 in input px;
-// gtLabels[i]: [G_i] integer class ids. Runs the ATSS assigner per image.
+// gtLabels[i]: [G_i] integer class ids; validAnchors[i]: [A] bool
+// (validAnchorFlags), or empty: every anchor is valid. Runs the ATSS assigner
+// per image on its valid anchors only (mmdetection's inside_flags).
 // Throws std::invalid_argument for malformed gt (see atssAssign).
 AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
                          const std::vector<int64_t>& strides, const std::vector<torch::Tensor>& gtBoxes,
-                         const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config = {});
+                         const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config = {},
+                         const std::vector<torch::Tensor>& validAnchors = {});
 
 struct LossConfig {
   double focalAlpha = 0.25;
@@ -81,9 +93,9 @@ struct LossConfig {
   double clsWeight = 1.0;
   double boxWeight = 2.0;      // GIoU loss weight (ATSS / GFL configs)
   double qualityWeight = 1.0;  // centerness / IoU-quality BCE
-  // Weight of the bin focal loss of the distribution head. 0.25 as GFL's
-  // loss_dfl weight (the authors' LA code builds on GFL's head).
-  double distributionLossWeight = 0.25;
+  // Weight of the bin focal loss of the distribution head: 1.0 as the
+  // authors' loss_d (GFL's distribution focal loss uses 0.25).
+  double distributionLossWeight = 1.0;
   DeltaCoderConfig deltaCoder;
 };
 
@@ -94,14 +106,27 @@ struct DetectionLoss {
   torch::Tensor distribution;  // scalar; undefined for the delta head
   torch::Tensor total;         // the sum of the above
   int64_t numPositive = 0;
-  double qualityWeightSum = 0;  // Σ weights of the box loss before max(·, 1)
+  double qualityWeightSum = 0;  // Σ weights of the box loss (its normaliser unless < 1e-12)
+  // The least the quality term can be on this batch: BCE against a soft target
+  // t is at least its entropy H(t), so this is qualityWeight · Σ H(t) / num_pos,
+  // the value of `quality` if every quality logit were exactly logit(t).
+  double qualityFloor = 0;
 
-  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …], ("total", total)
+  // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …],
+  // ("quality_floor", qualityFloor), ("total", total). quality_floor is not a
+  // term of total but the level the quality term is read against: a quality
+  // BCE flat near ln 2 may sit on its floor (targets near 0.5) or above it (a
+  // branch that has not learned yet), and the training report tells which.
   std::vector<std::pair<std::string, torch::Tensor>> named() const;
 };
 
+// Mean over data-parallel processes of {num_pos, Σ quality weights}; every
+// process calls it exactly once per computeLosses. Empty: one process.
+using NormaliserMean = std::function<std::vector<double>(const std::vector<double>&)>;
+
 // outputs: what the head produced for the batch the targets were built for
 // (same N, A, levels). Throws std::invalid_argument on mismatched shapes.
-DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {});
+DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {},
+                            const NormaliserMean& reduceMean = {});
 
 }  // namespace laxray

@@ -100,14 +100,8 @@ ResNetImpl::ResNetImpl(const BackboneConfig& config) : config_(config), bottlene
       torch::nn::init::zeros_(gn->bias);
     }
   }
-  if (config.norm == NormKind::FrozenBatchNorm) {
-    for (auto& module : modules(false)) {
-      if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-        bn->weight.set_requires_grad(false);
-        bn->bias.set_requires_grad(false);
-      }
-    }
-  }
+  // Frozen BN (mmdetection's norm_eval): train() keeps every BN in eval mode, so
+  // its statistics stay fixed; γ/β train unless their stage is frozen.
   freezeStages(config.frozenStages);
 }
 

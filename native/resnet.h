@@ -12,9 +12,10 @@
 
 namespace laxray {
 
-// A norm layer as chosen by the config: BatchNorm2d (frozen or trainable) or
-// GroupNorm(32). Frozen BN keeps torchvision's names and buffers and stays in
-// eval mode with its affine parameters fixed.
+// A norm layer as chosen by the config: BatchNorm2d or GroupNorm(32). Frozen
+// BN is a BatchNorm2d (torchvision's names and buffers) that ResNet keeps in
+// eval mode: mmdetection's norm_eval, statistics fixed, γ/β trained outside
+// the frozen stages.
 torch::nn::AnyModule makeNorm(NormKind kind, int64_t channels);
 
 class BasicBlockImpl : public torch::nn::Module {
@@ -55,7 +56,7 @@ class ResNetImpl : public torch::nn::Module {
   // Channels of C3, C4, C5: (128, 256, 512) for depth 18/34, (512, 1024, 2048) for 50.
   std::vector<int64_t> outChannels() const;
 
-  // Keeps frozen BN in eval mode whatever the rest of the model does.
+  // Keeps frozen BN (and the frozen stages) in eval mode whatever the rest of the model does.
   void train(bool on = true) override;
 
   // Stops gradients into the first `stages` stages (1 = stem + layer1).

@@ -23,6 +23,12 @@ void checkGroundTruth(const torch::Tensor& images, const std::vector<GroundTruth
       throw std::invalid_argument("image " + std::to_string(i) + ": boxes must be [K, 4] and labels [K], got " +
                                   shapeString(boxes.sizes()) + " and " + shapeString(labels.sizes()));
     }
+    const GroundTruth& g = gt[i];
+    if (g.padWidth < 0 || g.padHeight < 0 || g.padWidth > images.size(3) || g.padHeight > images.size(2)) {
+      throw std::invalid_argument("image " + std::to_string(i) + ": its extent " + std::to_string(g.padWidth) + "x" +
+                                  std::to_string(g.padHeight) + " does not fit the " + std::to_string(images.size(3)) + "x" +
+                                  std::to_string(images.size(2)) + " batch (0 = the whole batch)");
+    }
     auto b = boxes.to(torch::kCPU, torch::kDouble).contiguous();
     auto l = labels.to(torch::kCPU, torch::kLong).contiguous();
     const double* p = b.data_ptr<double>();
@@ -65,9 +71,41 @@ LabelAwareTargets labelAwareTargets(const AtssTargets& targets, const std::vecto
   return out;
 }
 
+std::vector<double> meanOverRanks(Collectives& peers, const std::vector<double>& values, const std::string& what) {
+  std::vector<double> sum = peers.sumOverRanks(values, what);
+  for (double& v : sum) v /= peers.worldSize();
+  return sum;
+}
+
+// One all-reduce per step: the job's images and positives, whether any
+// process's loss is non-finite (then every process skips the step), and the
+// losses averaged over processes (what the job reports).
+void agreeOnStep(Collectives& peers, TrainStepResult& result) {
+  std::vector<double> local{result.finite ? 0.0 : 1.0, static_cast<double>(result.images),
+                            static_cast<double>(result.numPositive), result.total};
+  for (const auto& [name, value] : result.losses) local.push_back(value);
+  const std::vector<double> sum = peers.sumOverRanks(local, "agreeing on the step");
+  const double world = peers.worldSize();
+  result.finite = sum[0] == 0;
+  result.images = static_cast<int64_t>(sum[1]);
+  result.numPositive = static_cast<int64_t>(sum[2]);
+  result.total = sum[3] / world;
+  for (size_t i = 0; i < result.losses.size(); ++i) result.losses[i].second = sum[4 + i] / world;
+}
+
+// The gradients of every trainable parameter, in registration order (the same on every process).
+std::vector<torch::Tensor> trainableGradients(torch::nn::Module& model) {
+  std::vector<torch::Tensor> grads;
+  for (const torch::Tensor& p : model.parameters(/*recurse=*/true)) {
+    if (p.requires_grad() && p.grad().defined()) grads.push_back(p.grad());
+  }
+  return grads;
+}
+
 }  // namespace
 
-DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt) {
+DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt,
+                             const NormaliserMean& reduceMean) {
   checkImages(images);
   const ModelConfig& config = model.config();
   checkGroundTruth(images, gt, config.head.numClasses);
@@ -79,19 +117,22 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
     perLevel.push_back(p.size(2) * p.size(3));
   }
   torch::Tensor anchors = generateAnchors(sizes, config.head.strides, config.head.anchorScale, images.device());
-  std::vector<torch::Tensor> boxes, labels;
+  std::vector<torch::Tensor> boxes, labels, valid;
   for (const GroundTruth& g : gt) {
     boxes.push_back(g.boxes.to(images.device(), torch::kFloat));
     labels.push_back(g.labels.to(images.device(), torch::kLong));
+    const int64_t width = g.padWidth > 0 ? g.padWidth : images.size(3);
+    const int64_t height = g.padHeight > 0 ? g.padHeight : images.size(2);
+    valid.push_back(validAnchorFlags(sizes, config.head.strides, width, height, images.device()));
   }
   AtssTargetConfig targetConfig;
   targetConfig.topk = config.assigner.topk;
   targetConfig.numClasses = config.head.numClasses;
   targetConfig.regMax = config.head.regMax;
-  AtssTargets targets = buildTargets(anchors, perLevel, config.head.strides, boxes, labels, targetConfig);
+  AtssTargets targets = buildTargets(anchors, perLevel, config.head.strides, boxes, labels, targetConfig, valid);
   LabelAwareTargets laTargets = labelAwareTargets(targets, pyramid);
   HeadOutputs outputs = model.head->forward(pyramid, &laTargets);
-  return computeLosses(outputs, targets, config.loss);
+  return computeLosses(outputs, targets, config.loss, reduceMean);
 }
 
 Trainer::Trainer(Detector model, TrainerOptions options)
@@ -102,20 +143,25 @@ void Trainer::setOptions(TrainerOptions options) {
   sgd_.setOptions(options.sgd);
 }
 
-TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr) {
+TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr, Collectives* peers) {
   PrecisionScope precision(model_->execution(), images.device());
   model_->train(true);
   sgd_.zeroGrad();
-  DetectionLoss loss = trainingLosses(*model_, images, gt);
+  NormaliserMean reduceMean;
+  if (peers != nullptr) reduceMean = [peers](const std::vector<double>& v) { return meanOverRanks(*peers, v, "the loss normalisers"); };
+  DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
   TrainStepResult result;
   for (const auto& [name, value] : loss.named()) {
     if (name != "total") result.losses.emplace_back(name, value.item<double>());
   }
   result.total = loss.total.item<double>();
   result.numPositive = loss.numPositive;
+  result.images = images.size(0);
   result.finite = std::isfinite(result.total);
+  if (peers != nullptr) agreeOnStep(*peers, result);
   if (result.finite) {
     loss.total.backward();
+    if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
     result.gradNorm = options_.gradClipNorm > 0 ? sgd_.clipGradNorm(options_.gradClipNorm) : sgd_.gradNorm();
     result.finite = std::isfinite(result.gradNorm);
   }

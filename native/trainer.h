@@ -1,6 +1,12 @@
 // One training step of the detector: forward with the ATSS assignment (the LA
 // branch gets the assigned labels), the losses, backward, optional gradient
 // clipping and the SGD update. A non-finite loss or gradient skips the update.
+//
+// Data-parallel (a Collectives given): the loss normalisers are averaged over
+// the processes, the processes agree on whether every loss is finite (one
+// non-finite loss skips the step everywhere), and the gradients are averaged
+// over them (bucketed) between backward and clipping, so every process applies
+// the same update: that of one process on the whole global batch.
 #pragma once
 
 #include <torch/torch.h>
@@ -10,6 +16,7 @@
 #include <vector>
 
 #include "detector.h"
+#include "distributed/collectives.h"
 #include "losses.h"
 #include "sgd.h"
 
@@ -19,13 +26,20 @@ namespace laxray {
 struct GroundTruth {
   torch::Tensor boxes;   // [K, 4] float x1y1x2y2
   torch::Tensor labels;  // [K] int64, 0..numClasses−1
+  // The image's extent in the batch, mmdetection's pad_shape (its resized size
+  // rounded up to the pad divisor): anchors centred beyond it sit on padding
+  // added for larger images and are left out of assignment and losses.
+  // 0 = the whole batch.
+  int64_t padWidth = 0;
+  int64_t padHeight = 0;
 };
 
 struct TrainStepResult {
-  std::vector<std::pair<std::string, double>> losses;  // cls, box, quality[, distribution]
+  std::vector<std::pair<std::string, double>> losses;  // cls, box, quality[, distribution]; mean over processes
   double total = 0;
-  bool finite = true;  // false: NaN/Inf loss or gradient, the update was skipped
-  int64_t numPositive = 0;
+  bool finite = true;  // false: NaN/Inf loss or gradient (on any process), the update was skipped
+  int64_t numPositive = 0;  // over the global batch
+  int64_t images = 0;       // in the global batch
   double gradNorm = 0;  // before clipping
 };
 
@@ -35,15 +49,19 @@ struct TrainerOptions {
 };
 
 // Checks images and gt (boxes inside the padded input, x2 >= x1, known class
-// ids) and returns the detector's losses on them; the LA branch sees the
-// assigned class labels (LAcls) or target bins (LAreg).
-DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt);
+// ids, pad extents within the batch) and returns the detector's losses on
+// them; the LA branch sees the assigned class labels (LAcls) or target bins
+// (LAreg). `reduceMean` averages the loss normalisers over data-parallel processes.
+DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt,
+                             const NormaliserMean& reduceMean = {});
 
 class Trainer {
  public:
   Trainer(Detector model, TrainerOptions options);
 
-  TrainStepResult step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr);
+  // `peers`: the other processes of a data-parallel job (every one calls step
+  // with its own share of the global batch); null: this process alone.
+  TrainStepResult step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr, Collectives* peers = nullptr);
 
   Sgd& optimizer() { return sgd_; }
   void setOptions(TrainerOptions options);

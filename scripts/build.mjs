@@ -30,7 +30,7 @@ function run(command, args, what) {
 
 /** What must match for an existing build to be reused. */
 export function libtorchIdentity(libtorch) {
-  return { source: libtorch.source, root: libtorch.root, version: libtorch.version, cuda: libtorch.cuda };
+  return { source: libtorch.source, root: libtorch.root, version: libtorch.version, cuda: libtorch.cuda, gloo: libtorch.gloo, nccl: libtorch.nccl };
 }
 
 export function readBuildStamp() {

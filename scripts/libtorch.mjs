@@ -99,6 +99,47 @@ function torchVersion(includeDirs) {
   return 'unknown';
 }
 
+function findInclude(dirs, rel) {
+  return dirs.find((d) => existsSync(path.join(d, rel))) ?? null;
+}
+
+/**
+ * c10d's Gloo backend (CPU data-parallel training): LibTorch's
+ * ProcessGroupGloo.hpp plus Gloo's own headers (bundled in python torch and
+ * LibTorch distributions; Debian ships them in libgloo-dev).
+ */
+function glooSupport(found) {
+  const c10d = findInclude(found.includeDirs, path.join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'));
+  const gloo = findInclude([...found.includeDirs, '/usr/include', '/usr/local/include'], path.join('gloo', 'config.h'));
+  return { available: c10d !== null && gloo !== null, includeDirs: gloo !== null && !found.includeDirs.includes(gloo) ? [gloo] : [] };
+}
+
+/**
+ * c10d's NCCL backend (one process per GPU): a CUDA LibTorch with
+ * ProcessGroupNCCL.hpp, and the headers it includes, nccl.h and the CUDA
+ * runtime's (NCCL_INCLUDE_DIR / CUDA_HOME, the python wheels' nvidia/ folders,
+ * /usr/local/cuda).
+ */
+function ncclSupport(found, cuda) {
+  const none = { available: false, includeDirs: [] };
+  if (!cuda) return none;
+  if (!findInclude(found.includeDirs, path.join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'))) return none;
+  const sitePackages = path.dirname(found.root);
+  const candidates = [
+    process.env.NCCL_INCLUDE_DIR,
+    process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'),
+    path.join(sitePackages, 'nvidia', 'nccl', 'include'),
+    path.join(sitePackages, 'nvidia', 'cuda_runtime', 'include'),
+    '/usr/local/cuda/include',
+    '/usr/include',
+  ].filter((d) => typeof d === 'string' && d !== '');
+  const dirs = [...found.includeDirs, ...candidates];
+  const nccl = findInclude(dirs, 'nccl.h');
+  const runtime = findInclude(dirs, 'cuda_runtime_api.h');
+  if (nccl === null || runtime === null) return none;
+  return { available: true, includeDirs: [...new Set([nccl, runtime])].filter((d) => !found.includeDirs.includes(d)) };
+}
+
 export function locateLibTorch() {
   const found = fromEnv() ?? fromPython() ?? fromDebian();
   if (!found) {
@@ -110,18 +151,30 @@ export function locateLibTorch() {
     );
   }
   const cuda = hasLibrary(found.libDir, 'torch_cuda') && hasLibrary(found.libDir, 'c10_cuda');
+  const gloo = glooSupport(found);
+  const nccl = ncclSupport(found, cuda);
   const libraries = ['-ltorch', '-ltorch_cpu', '-lc10'];
   // --no-as-needed: nothing in our objects references torch_cuda directly, but
   // it must be loaded so that its CUDA kernels register themselves.
   const ldflags = [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`];
   if (cuda) ldflags.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
+  // USE_C10D_*: the guards of LibTorch's own c10d headers.
+  const distributedDefines = [
+    `LAXRAY_WITH_GLOO=${gloo.available ? 1 : 0}`,
+    `LAXRAY_WITH_NCCL=${nccl.available ? 1 : 0}`,
+    ...(gloo.available ? ['USE_C10D_GLOO'] : []),
+    ...(nccl.available ? ['USE_C10D_NCCL'] : []),
+  ];
   return {
     ...found,
+    includeDirs: [...found.includeDirs, ...gloo.includeDirs, ...nccl.includeDirs],
     version: torchVersion(found.includeDirs),
     cuda,
+    gloo: gloo.available,
+    nccl: nccl.available,
     libraries,
     ldflags,
-    defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(found.libDir)}`, `LAXRAY_WITH_CUDA=${cuda ? 1 : 0}`],
+    defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(found.libDir)}`, `LAXRAY_WITH_CUDA=${cuda ? 1 : 0}`, ...distributedDefines],
   };
 }
 
@@ -141,7 +194,9 @@ function main(argv) {
     '--libraries': () => info.libraries.join(' '),
     '--defines': () => info.defines.join(' '),
     '--ldflags': () => info.ldflags.join(' '),
-    '--describe': () => `LibTorch ${info.version} from ${info.source} at ${info.root} (${info.cuda ? 'CUDA' : 'CPU only'})`,
+    '--describe': () =>
+      `LibTorch ${info.version} from ${info.source} at ${info.root} (${info.cuda ? 'CUDA' : 'CPU only'}; distributed: ` +
+      `${[info.gloo && 'Gloo', info.nccl && 'NCCL'].filter(Boolean).join(', ') || 'none (no Gloo headers: apt-get install libgloo-dev)'})`,
   };
   if (!lines[flag]) {
     process.stderr.write(`unknown flag ${flag}; use one of ${Object.keys(lines).join(' ')}\n`);

@@ -44,18 +44,36 @@ function run(command, args, what) {
   if (result.status !== 0) throw new SetupError(`${what} failed (exit ${result.status ?? result.signal}); see the output above`);
 }
 
+const canApt = () => existsSync('/etc/debian_version') && typeof process.getuid === 'function' && process.getuid() === 0;
+
 function ensureLibTorch() {
+  let libtorch;
   try {
-    return locateLibTorch();
+    libtorch = locateLibTorch();
   } catch (err) {
     if (!(err instanceof LibTorchNotFound)) throw err;
-    const debian = existsSync('/etc/debian_version');
-    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    if (process.env.LIBTORCH || !debian || !isRoot) throw new SetupError(err.message);
+    if (process.env.LIBTORCH || !canApt()) throw new SetupError(err.message);
     run('apt-get', ['update'], 'installing LibTorch (Debian libtorch-dev)');
-    run('apt-get', ['install', '-y', '--no-install-recommends', 'libtorch-dev'], 'installing LibTorch (Debian libtorch-dev)');
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'libtorch-dev', 'libgloo-dev'], 'installing LibTorch (Debian libtorch-dev)');
     return locateLibTorch();
   }
+  // Debian's LibTorch has c10d's Gloo backend compiled in, but Gloo's headers
+  // (needed to build distributed training) come in a separate package.
+  if (!libtorch.gloo && libtorch.source === 'Debian libtorch-dev') {
+    if (!canApt()) {
+      say('distributed training is left out of the build: Gloo headers are missing (apt-get install libgloo-dev)');
+      return libtorch;
+    }
+    const what = 'installing Gloo headers for distributed training (Debian libgloo-dev)';
+    try {
+      run('apt-get', ['install', '-y', '--no-install-recommends', 'libgloo-dev'], what);
+    } catch {
+      run('apt-get', ['update'], what); // a fresh machine has no package lists yet
+      run('apt-get', ['install', '-y', '--no-install-recommends', 'libgloo-dev'], what);
+    }
+    return locateLibTorch();
+  }
+  return libtorch;
 }
 
 function ensureNodeModules() {

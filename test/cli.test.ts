@@ -3,8 +3,8 @@
 // names the problem, and (with the native trainer built) the whole path on tiny
 // data: synth → train 2 iterations → checkpoint → resume → eval → detect.
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +70,7 @@ for (const command of ['train', 'detect', 'demo', 'bench']) {
 }
 
 const errors: [string, string[], RegExp][] = [
-  ['an unknown preset', ['train', '--preset', 'atss-big'], /--preset atss-big: unknown preset; choose one of atss, atss-lacls, atss-lareg/],
+  ['an unknown preset', ['train', '--preset', 'atss-big'], /--preset atss-big: unknown preset; choose one of atss, atss-dist, atss-dist-reg2, atss-lacls, atss-lareg/],
   ['a non-numeric --epochs', ['train', '--epochs', 'many'], /--epochs must be a positive integer, got "many"/],
   ['an unknown device', ['train', '--device', 'tpu'], /expected cpu, cuda or cuda:<index>, got "tpu"/],
   ['--resume without a run directory', ['train', '--resume'], /--resume needs --run-dir/],
@@ -108,6 +108,25 @@ test.serial('config errors name the file, the key and what is wrong', async (t) 
   const s = await inProcess(['train', '--config', syntax]);
   t.is(s.code, 1);
   t.regex(s.stderr, /syntax\.json:2:/);
+});
+
+test('a reader that goes away (laxray train --help | head -1) ends the CLI quietly, not with an unhandled EPIPE', async (t) => {
+  for (const args of [['train', '--help'], ['--help']]) {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the first write
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    t.is(code, 0, stderr);
+    t.notRegex(stderr, /EPIPE|Error|at .*:\d+/, 'no stack trace');
+  }
+});
+
+test.serial('each config problem is printed once', async (t) => {
+  const r = await inProcess(['train', '--set', 'data.std=[0,"a",1]']);
+  t.is(r.code, 1);
+  t.is(r.stderr.match(/data\.std\[0\]: must be > 0, got 0/g)?.length, 1, r.stderr);
+  t.is(r.stderr.match(/data\.std\[1\]: expected a number > 0/g)?.length, 1, r.stderr);
 });
 
 // ------------------------------------------------------------------ the whole path (native)
@@ -169,4 +188,37 @@ test.serial('synth → train 2 iterations → checkpoint → resume → eval →
   const readable = await laxray(['detect', '--run', path.join(runDir, 'checkpoints', latest.weights.replace(/iter_\d+/, `iter_${resumed.at(-1)!.iteration}`)), image]);
   t.is(readable.code, 0, readable.stderr);
   t.regex(readable.stdout, /000001\.png: \d+ object\(s\)/);
+});
+
+test.serial('detect over a folder with a bad image: every good image gets detections, the bad one is reported with its index', async (t) => {
+  const { Detector } = await import('../lib/detector.js');
+  const sharp = (await import('sharp')).default;
+  const detector = await Detector.create({
+    classes: ['knife', 'gun'],
+    model: { backbone: { depth: 18 }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1 } },
+    data: { imageScale: [96, 96] },
+  });
+  const weights = path.join(tmp, 'tiny-detect.safetensors');
+  await detector.saveWeights(weights);
+  const folder = path.join(tmp, 'scans');
+  mkdirSync(folder, { recursive: true });
+  for (const name of ['a.png', 'c.png', 'd.png']) {
+    await sharp({ create: { width: 80, height: 64, channels: 3, background: { r: 90, g: 120, b: 200 } } }).png().toFile(path.join(folder, name));
+  }
+  writeFileSync(path.join(folder, 'b.png'), Buffer.from('\x89PNG\r\n\x1a\nthis is no image'));
+  const out = path.join(tmp, 'scans-out');
+  const r = await inProcess(['detect', '--run', weights, folder, '--out', out, '--batch-size', '2', '--json']);
+  t.is(r.code, 1, 'a bad image makes the exit status non-zero');
+  const result = JSON.parse(r.stdout) as { images: { file: string; width: number }[]; failed: { index: number; file: string; error: string }[] };
+  t.deepEqual(result.images.map((i) => path.basename(i.file)), ['a.png', 'c.png', 'd.png']);
+  t.true(result.images.every((i) => i.width === 80));
+  t.is(result.failed.length, 1);
+  t.like(result.failed[0], { index: 1, file: path.join(folder, 'b.png') });
+  t.notRegex(result.failed[0]!.error, /^input \d/);
+  t.regex(r.stderr, /^laxray: image 1 \(.*b\.png\): .*skipped$/m);
+  const written = JSON.parse(readFileSync(path.join(out, 'detections.json'), 'utf8')) as typeof result;
+  t.deepEqual(written.failed, result.failed);
+  t.is(written.images.length, 3);
+  for (const name of ['a.png', 'c.png', 'd.png']) t.true(existsSync(path.join(out, name)), name);
+  t.false(existsSync(path.join(out, 'b.png')));
 });

@@ -43,7 +43,7 @@ test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V
   try {
     const c = defaultConfig();
     t.deepEqual(c.model.backbone, { depth: 50, norm: 'bn', pretrained: null, frozenStages: 0 });
-    t.deepEqual(c.model.neck, { outChannels: 256, numOutputs: 5 });
+    t.deepEqual(c.model.neck, { outChannels: 256, numOutputs: 5, extraReluP7: false });
     t.deepEqual(c.model.head, {
       numClasses: 12,
       stackedConvs: 4,
@@ -52,14 +52,15 @@ test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V
       regMax: 16,
       la: 'cls',
       laCoefficients: { a: 1, b: 1, c: 1 },
-      laRegTwice: true,
+      laWeight: 'sigmoid',
+      laRegTwice: null,
       anchorScale: 8,
       strides: [8, 16, 32, 64, 128],
       priorProb: 0.01,
     });
     t.deepEqual(c.model.assigner, { topk: 9 });
-    t.deepEqual(c.model.loss, { focalAlpha: 0.25, focalGamma: 2, giouWeight: 2, qualityWeight: 1, distributionWeight: 0.25 });
-    t.deepEqual(c.model.test, { nmsPre: 1000, scoreThreshold: 0.05, nmsIou: 0.6, maxPerImage: 100 });
+    t.deepEqual(c.model.loss, { focalAlpha: 0.25, focalGamma: 2, giouWeight: 2, qualityWeight: 1, distributionWeight: 1 });
+    t.deepEqual(c.model.test, { nmsPre: 1000, scoreThreshold: 0.05, nmsIou: 0.6, maxPerImage: 100, labelAware: true });
     const { workers, ...data } = c.data;
     t.true(Number.isInteger(workers) && workers >= 1, 'workers defaults to the CPU count');
     t.deepEqual(data, {
@@ -73,6 +74,7 @@ test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V
       padDivisor: 32,
       prefetch: 2,
       invalidBoxes: 'clip',
+      verifyImages: true,
     });
     t.deepEqual(c.train, {
       batchSize: 8,
@@ -136,25 +138,35 @@ test('numClasses follows classes unless given; a disagreement is an error', (t) 
   t.is(err.message, 'config: model.head.numClasses: is 3 but classes names 2: make them agree (or leave numClasses out; it follows classes)');
 });
 
-test('presets: atss is the delta/no-LA baseline, atss-lacls and atss-lareg the distribution head with LA', (t) => {
+test('presets: atss is the delta/no-LA baseline, atss-dist(-reg2) the controls, atss-lacls and atss-lareg the distribution head with LA', (t) => {
   const atss = resolveConfig({ preset: 'atss' });
   t.is(atss.model.head.regression, 'delta');
   t.is(atss.model.head.la, 'none');
   t.is(atss.preset, 'atss');
+  const dist = resolveConfig({ preset: 'atss-dist' });
+  t.deepEqual([dist.model.head.regression, dist.model.head.la, dist.model.head.laRegTwice], ['distribution', 'none', null]);
+  const reg2 = resolveConfig({ preset: 'atss-dist-reg2' });
+  t.deepEqual([reg2.model.head.regression, reg2.model.head.la, reg2.model.head.laRegTwice], ['distribution', 'none', true]);
+  // The paper's presets keep the authors' bin-loss weight.
+  for (const name of ['atss-dist', 'atss-dist-reg2', 'atss-lacls', 'atss-lareg'] as const) {
+    t.is(resolveConfig({ preset: name }).model.loss.distributionWeight, 1, name);
+  }
   const lacls = resolveConfig({ preset: 'atss-lacls' });
   t.is(lacls.model.head.regression, 'distribution');
   t.is(lacls.model.head.la, 'cls');
   const lareg = resolveConfig({ preset: 'atss-lareg' });
   t.is(lareg.model.head.regression, 'distribution');
   t.is(lareg.model.head.la, 'reg');
-  // Small overrides: nothing but the head's regression and la differ from the defaults.
+  // Small overrides: nothing but the head's regression, la (and the control's laRegTwice) differ from the defaults.
   for (const [name, preset] of Object.entries(presets)) {
     t.deepEqual(Object.keys(preset), ['model'], name);
     t.deepEqual(Object.keys(preset.model!), ['head'], name);
-    t.deepEqual(Object.keys(preset.model!.head!).sort(), ['la', 'regression'], name);
+    const keys = name === 'atss-dist-reg2' ? ['la', 'laRegTwice', 'regression'] : ['la', 'regression'];
+    t.deepEqual(Object.keys(preset.model!.head!).sort(), keys, name);
     const { preset: _p, ...rest } = resolveConfig({ preset: name as 'atss' });
     const { preset: _d, ...defaults } = defaultConfig();
-    t.deepEqual({ ...rest, model: { ...rest.model, head: { ...rest.model.head, la: 'cls', regression: 'distribution' } } }, defaults, name);
+    const head = { ...rest.model.head, la: 'cls' as const, regression: 'distribution' as const, laRegTwice: null };
+    t.deepEqual({ ...rest, model: { ...rest.model, head } }, defaults, name);
   }
 });
 
@@ -192,7 +204,7 @@ test('a wrong type names the key, the expected type and what was given', (t) => 
   t.is(configError(t, { model: { head: { regMax: '16' } } }).message, 'config: model.head.regMax: expected an integer ≥ 1, got string "16"');
   t.is(configError(t, { train: { gradClipNorm: 'none' } }).message, 'config: train.gradClipNorm: expected a number > 0 or null, got string "none"');
   t.is(configError(t, { data: { train: 'train.json' } }).message, 'config: data.train: expected an object {annotations, images} or null, got string "train.json"');
-  t.is(configError(t, { model: { head: { laRegTwice: 1 } } }).message, 'config: model.head.laRegTwice: expected true or false, got number 1');
+  t.is(configError(t, { model: { head: { laRegTwice: 1 } } }).message, 'config: model.head.laRegTwice: expected true or false or null, got number 1');
   t.is(configError(t, { data: { workers: 1.5 } }).message, 'config: data.workers: expected an integer ≥ 0, got number 1.5');
   t.is(configError(t, { data: { imageScale: [1333] } }).message, 'config: data.imageScale: expected [integer ≥ 1, integer ≥ 1] (2 numbers), got an array of 1 item');
   t.is(configError(t, { model: 5 }).message, 'config: model: expected an object {backbone, neck, head, assigner, loss, test}, got number 5');
@@ -209,7 +221,7 @@ test('a bad enum value lists the choices and suggests the closest', (t) => {
   t.is(configError(t, { device: 'gpu' }).message, `config: device: expected 'cpu', 'cuda' or 'cuda:<index>', got string "gpu"`);
   t.is(
     configError(t, { preset: 'atss-lcls' }).message,
-    "config: preset: unknown preset 'atss-lcls' (did you mean 'atss-lacls'?); presets: atss, atss-lacls, atss-lareg",
+    "config: preset: unknown preset 'atss-lcls' (did you mean 'atss-lacls'?); presets: atss, atss-dist, atss-dist-reg2, atss-lacls, atss-lareg",
   );
 });
 
@@ -345,4 +357,30 @@ test('a "$schema" key (for editors) is accepted and dropped; configJsonSchema de
   t.is(schema.additionalProperties, false);
   t.like(schema.properties.model!.properties!.backbone, { type: 'object', additionalProperties: false });
   t.like((schema.properties.train!.properties as Record<string, unknown>).batchSize, { default: 8, type: 'integer' });
+});
+
+test('a __proto__ key is reported as a key, never as "must be an object, got an object", and never reaches a prototype', (t) => {
+  // an object literal with __proto__ sets its prototype: say so instead of "got an object"
+  const literal = { __proto__: { train: { epochs: 3 } } } as unknown as LaxrayConfigInput;
+  const top = configError(t, literal);
+  t.regex(top.message, /prototype/);
+  t.notRegex(top.message, /got an object$/);
+  const over = t.throws(() => resolveConfig({}, literal), { instanceOf: LaxrayError })!;
+  t.regex(over.message, /prototype/);
+  // a JSON __proto__ key (own property) is an unknown key, also nested and in overrides
+  t.regex(configError(t, JSON.parse('{"model": {"__proto__": {"x": 1}}}')).message, /model\.__proto__: unknown key/);
+  t.regex(configError(t, {}, JSON.parse('{"__proto__": {"train": {"epochs": 2}}}')).message, /^config: __proto__: unknown key/);
+  t.is(({} as Record<string, unknown>).train, undefined);
+  // --set __proto__.x=1 was silently dropped: refused by name
+  const set = t.throws(() => overrideFromAssignment('__proto__.train=1'), { instanceOf: LaxrayError })!;
+  t.regex(set.message, /__proto__/);
+  t.throws(() => overrideFromAssignment('model.constructor.prototype=1'), { instanceOf: LaxrayError, message: /constructor/ });
+});
+
+test('a config file nested 100 000 levels deep with a syntax error is INVALID_CONFIG naming the depth, not a stack overflow', async (t) => {
+  await withFile('{"train": ' + '{"a": '.repeat(100_000), (file) => {
+    const err = configError(t, file);
+    t.regex(err.message, /nested more than 2000 levels deep/);
+    t.notRegex(err.message, /NaN|Maximum call stack/);
+  });
 });

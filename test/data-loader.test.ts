@@ -3,6 +3,7 @@
 // corrupt/missing images, and the inference path.
 import test from 'ava';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { LaxrayError } from '../lib/errors.js';
@@ -337,6 +338,26 @@ test('the decode pool never has more than maxInFlight images in sharp at once (i
       t.true(peak <= 2, `workers ${workers}: peak ${peak}`);
       t.is(active(), 0);
       await pool.close();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+test('inference on a folder or a FIFO says what it is (and does not wait on the FIFO)', async (t) => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const fifo = path.join(dir, 'pipe.png');
+    execFileSync('mkfifo', [fifo]);
+    const p = new Preprocessor({ workers: 1 });
+    try {
+      const folder = await t.throwsAsync(p.prepare(dir), { instanceOf: LaxrayError });
+      t.is(folder!.code, 'INVALID_IMAGE');
+      t.regex(folder!.message, /^input 0 \(.*\): .* is a folder, not an image file/);
+      const pipe = await t.throwsAsync(p.prepare(fifo), { instanceOf: LaxrayError });
+      t.regex(pipe!.message, /^input 0 \(.*pipe\.png\): .* is a FIFO \(named pipe\), not an image file/);
+    } finally {
+      await p.close();
     }
   } finally {
     await cleanup();

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -160,4 +161,15 @@ test('laxray convert dual-energy converts a folder of pairs and reports the unma
   t.deepEqual([...data], [255, 255, 118, 3, 1, 194, 1, 4, 32, 117, 19, 254]);
   const err = await t.throwsAsync(runCli(process.execPath, [path.resolve('bin/laxray.js'), 'convert', 'dual-energy', '--high', path.join(dir, 'a_high.png'), '--out', out]));
   t.regex((err as { stderr?: string }).stderr ?? '', /give either --high <file> --low <file>/);
+});
+
+test('a folder or a FIFO given as a 16-bit reading says what it is (the FIFO is never opened)', async (t) => {
+  const dir = await tmp();
+  const fifo = path.join(dir, 'scan_high.png');
+  execFileSync('mkfifo', [fifo]);
+  const e1 = await t.throwsAsync(readGrey16(fifo), { instanceOf: LaxrayError });
+  t.is(e1?.code, 'INVALID_IMAGE');
+  t.regex(e1?.message ?? '', /scan_high\.png as an image: it is a FIFO \(named pipe\), not an image file/);
+  const e2 = await t.throwsAsync(readGrey16(dir), { instanceOf: LaxrayError });
+  t.regex(e2?.message ?? '', /it is a folder, not an image file/);
 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LaxrayError } from '../lib/errors.js';
 import { evaluateCoco, indexGroundTruth } from '../lib/eval/index.js';
-import { evaluateCocoFiles, loadDetectionsFile } from '../lib/eval/files.js';
+import { evaluateCocoFiles, loadDetectionsFile, loadGroundTruthFile } from '../lib/eval/files.js';
 import { ann, dataset, det } from './fixtures/eval/build.js';
 
 const gt = dataset([ann(1, [0, 0, 10, 10]), ann(2, [20, 20, 10, 10], { category_id: 2 })], { images: [1, 2], categories: [1, 2] });
@@ -193,4 +193,23 @@ test('repeated image or category entries are tolerated as pycocotools does, with
   t.is(r.warnings.length, 2);
   t.regex(r.warnings[0]!, /1 image id appears more than once in "images" \(1\)/);
   t.regex(r.warnings[1]!, /category id 1 repeats categories\[0\]/);
+});
+
+test('deeply nested JSON in results and ground-truth files is an error with a code, never a RangeError', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-deep-'));
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const cases: [string, string, (f: string) => Promise<unknown>, string][] = [
+    ['results.json', deep(100_000), loadDetectionsFile, 'INVALID_DETECTIONS'],
+    ['bbox.json', `[{"image_id": 1, "category_id": 1, "score": 0.5, "bbox": ${deep(100_000)}}]`, loadDetectionsFile, 'INVALID_DETECTIONS'],
+    ['gt.json', `{"images": ${deep(100_000)}, "annotations": [], "categories": []}`, loadGroundTruthFile, 'INVALID_DATASET'],
+    ['gt-id.json', `{"images": [{"id": ${deep(100_000)}}], "annotations": [], "categories": []}`, loadGroundTruthFile, 'INVALID_DATASET'],
+  ];
+  for (const [name, text, load, code] of cases) {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    const err = await t.throwsAsync(load(file), { instanceOf: LaxrayError }, name);
+    t.is(err?.code as string | undefined, code, name);
+    t.true(err!.message.length < 2000, `${name}: a short message`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 });

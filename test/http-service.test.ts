@@ -2,7 +2,12 @@
 // each answer equals single-image detector.detect on the same image, and the
 // event loop stays responsive (monitorEventLoopDelay p99) while the network runs.
 import test from 'ava';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../lib/config/index.js';
@@ -12,6 +17,7 @@ import { generateDataset } from '../lib/data/synth/generate.js';
 import { DetectionService } from '../examples/http-service/server.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-http-'));
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 async function nativeDetect(): Promise<Detector | null> {
   try {
@@ -143,4 +149,163 @@ test('50 concurrent requests are micro-batched and match single-image detection;
   } finally {
     await service.close();
   }
+});
+
+// ------------------------------------------------------------------ limits
+// Serial: ava runs these before the concurrent tests above, so their 100 MB
+// transfers never share the machine with the latency and batching checks.
+
+interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** An error the client saw before the answer (a reset), if any. */
+  error?: string;
+}
+
+/**
+ * POSTs `total` bytes in `chunk`-sized writes (the same buffer again and
+ * again, so the client holds one chunk). stopOnAnswer: a refusal stops the
+ * sending, as curl does; otherwise the whole body is sent whatever comes back.
+ */
+function postStream(port: number, total: number, chunk: Buffer, options: { chunked?: boolean; stopOnAnswer?: boolean } = {}): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const headers: http.OutgoingHttpHeaders = options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': total };
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/detect', headers });
+    let answered = false;
+    let stopped = false;
+    let sent = 0;
+    const guard = setTimeout(() => {
+      req.destroy();
+      resolve({ status: -1, headers: {}, body: '', error: 'no answer within 120 s' });
+    }, 120_000);
+    req.on('response', (res) => {
+      answered = true;
+      if (options.stopOnAnswer && res.statusCode !== 200) stopped = true;
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        clearTimeout(guard);
+        if (stopped) req.destroy();
+        resolve({ status: res.statusCode!, headers: res.headers, body });
+      });
+    });
+    req.on('error', (err) => {
+      clearTimeout(guard);
+      if (!answered) resolve({ status: 0, headers: {}, body: '', error: (err as NodeJS.ErrnoException).code ?? err.message });
+    });
+    const pump = (): void => {
+      while (sent < total && !stopped && !req.destroyed) {
+        const n = Math.min(chunk.length, total - sent);
+        sent += n;
+        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump);
+      }
+      if (!stopped && !req.destroyed) req.end();
+    };
+    pump();
+  });
+}
+
+/** A stand-in of its own, so these tests never touch the call counts the batching test checks. */
+const ownStandIn = () => ({ ...fakeDetector, calls: [] as number[] });
+
+const pngOf = async (w: number, h: number) => (await import('sharp')).default({ create: { width: w, height: h, channels: 3, background: '#446688' } }).png().toBuffer();
+
+test.serial('a body over the limit gets 413 and a clean close, also for 100 MB and for a chunked body; the service goes on', async (t) => {
+  const service = new DetectionService({ detector: ownStandIn(), workers: 1, maxBodyBytes: 8 * 1024 * 1024 });
+  const { port } = await service.listen(0, '127.0.0.1');
+  try {
+    const mb = Buffer.alloc(1024 * 1024, 1);
+    const declared = await postStream(port, 100 * 1024 * 1024, mb);
+    t.is(declared.error, undefined, 'answered, not reset');
+    t.is(declared.status, 413);
+    t.is(declared.headers.connection, 'close');
+    t.regex(JSON.parse(declared.body).error, /larger than 8388608/);
+    const chunked = await postStream(port, 40 * 1024 * 1024, mb, { chunked: true });
+    t.is(chunked.error, undefined, 'answered, not reset');
+    t.is(chunked.status, 413);
+    t.is((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    const ok = await fetch(`http://127.0.0.1:${port}/detect`, { method: 'POST', body: await pngOf(20, 10) });
+    t.is(ok.status, 200);
+    t.like(service.stats(), { active: 0, bufferedBytes: 0 });
+  } finally {
+    await service.close();
+  }
+});
+
+test.serial('past maxConcurrent requests in progress the service answers 503 with Retry-After; admitted ones finish', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const standIn = ownStandIn();
+  const held = { ...standIn, async detect(batch: Batch) {
+    await gate;
+    return standIn.detect(batch);
+  } };
+  const service = new DetectionService({ detector: held, workers: 1, maxBatch: 1, maxWaitMs: 0, maxConcurrent: 2 });
+  const { port } = await service.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}/detect`;
+  try {
+    const image = await pngOf(16, 16);
+    const first = [fetch(url, { method: 'POST', body: image }), fetch(url, { method: 'POST', body: image })];
+    for (let i = 0; i < 200 && (service.stats().active as number) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    t.is(service.stats().active, 2);
+    const over = await fetch(url, { method: 'POST', body: image });
+    t.is(over.status, 503);
+    t.is(over.headers.get('retry-after'), '1');
+    t.regex(((await over.json()) as { error: string }).error, /busy/);
+    release();
+    t.deepEqual((await Promise.all(first)).map((r) => r.status), [200, 200]);
+    t.is((await fetch(url, { method: 'POST', body: image })).status, 200);
+  } finally {
+    release();
+    await service.close();
+  }
+});
+
+test.serial('a body that trickles in is cut at requestTimeoutMs with 408 and a closed connection', async (t) => {
+  const service = new DetectionService({ detector: ownStandIn(), workers: 1, requestTimeoutMs: 1_000, headersTimeoutMs: 1_000 });
+  const { port } = await service.listen(0, '127.0.0.1');
+  try {
+    const started = performance.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write('POST /detect HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789');
+      });
+      let data = '';
+      socket.on('data', (c) => (data += c.toString()));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+      setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref();
+    });
+    const seconds = (performance.now() - started) / 1000;
+    t.regex(answer, /^HTTP\/1\.1 408/);
+    t.true(seconds >= 0.9 && seconds < 5, `closed after ${seconds.toFixed(2)} s`);
+  } finally {
+    await service.close();
+  }
+});
+
+test.serial('100 concurrent 30 MB bodies: memory stays bounded (peak RSS of the service process), every request gets an answer', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'http', 'fake-service.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the service exited (${code})`)));
+  });
+  const peakKiB = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+  const before = peakKiB();
+  const chunk = randomBytes(1024 * 1024); // not an image: admitted bodies get 400 after being read whole
+  const answers = await Promise.all(Array.from({ length: 100 }, () => postStream(port, 30 * 1024 * 1024, chunk, { stopOnAnswer: true })));
+  const statuses = new Map<number, number>();
+  for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+  const peak = peakKiB();
+  t.log(`statuses ${JSON.stringify(Object.fromEntries(statuses))}; service peak RSS ${(before / 1024).toFixed(0)} MiB before, ${(peak / 1024).toFixed(0)} MiB after 100 × 30 MB offered`);
+  // 400: read whole, not an image; 503: refused (busy); 408: did not arrive within requestTimeoutMs on a loaded machine
+  const answered = (a: RawAnswer) => a.status === 400 || a.status === 503 || a.status === 408;
+  t.true(answers.every(answered), JSON.stringify(answers.filter((a) => !answered(a)).slice(0, 3)));
+  t.true((statuses.get(503) ?? 0) > 0, 'the overload was refused');
+  t.true((statuses.get(400) ?? 0) > 0, 'some were admitted and read');
+  t.true(peak < 1024 * 1024, `peak RSS ${(peak / 1024).toFixed(0)} MiB (the default budget is 256 MiB of bodies)`);
+  const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { active: number; bufferedBytes: number };
+  t.like(stats, { active: 0, bufferedBytes: 0 });
 });

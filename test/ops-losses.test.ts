@@ -148,7 +148,8 @@ test('delta head: targets follow the coders, and losses match an independent com
     }
   }
   t.is(positives.length, first.numPositive);
-  const numPos = Math.max(positives.length, 1);
+  // mmdetection's num_total_samples: Σ over images of max(positives, 1).
+  const numPos = [0, 1].reduce((sum, n) => sum + Math.max(positives.filter((k) => Math.floor(k / A) === n).length, 1), 0);
   near(t, first.losses.cls, expectedCls / numPos, 1e-4, 'cls');
   near(t, first.losses.quality, quality_ / numPos, 1e-4, 'quality');
   t.true(first.gradsFinite);
@@ -161,13 +162,13 @@ test('delta head: targets follow the coders, and losses match an independent com
   // The box loss weights are the centerness targets: Σ over positives.
   const sumCenterness = positives.reduce((s, k) => s + tg.centerness.data[k]!, 0);
   near(t, first.qualityWeightSum, sumCenterness, 1e-4, 'Σ weights');
-  // With zero deltas each positive predicts its anchor: box = 2 · Σ w·(1 − GIoU(anchor, gt)) / max(Σ w, 1).
+  // With zero deltas each positive predicts its anchor: box = 2 · Σ w·(1 − GIoU(anchor, gt)) / Σ w.
   let boxLoss = 0;
   for (const k of positives) {
     const a = k % A;
     boxLoss += tg.centerness.data[k]! * (1 - giou(row(anchors, a), row(tg.boxTargets.data, k)));
   }
-  near(t, first.losses.box, (2 * boxLoss) / Math.max(sumCenterness, 1), 1e-4, 'box (anchors)');
+  near(t, first.losses.box, (2 * boxLoss) / sumCenterness, 1e-4, 'box (anchors)');
   near(t, first.losses.total, first.losses.cls + first.losses.box + first.losses.quality, 1e-5, 'total');
 });
 
@@ -192,12 +193,13 @@ test('distribution head: IoU-weighted GIoU, quality BCE and bin focal losses mat
     box += w * (1 - giou(pred, gt));
   }
   near(t, r.qualityWeightSum, sumIou, 1e-4, 'Σ IoU');
-  const norm = Math.max(sumIou, 1);
+  const norm = sumIou; // the authors divide by Σ weights unless it is below 1e-12
   near(t, r.losses.box, (2 * box) / norm, 1e-4, 'box');
   near(t, r.losses.quality, Math.LN2, 1e-5, 'quality');
   // Per side: 16 bins with target 0 and one with target 1, all at logit 0.
   const perSide = 16 * focal(0, 0) + focal(0, 1);
-  near(t, r.losses.distribution!, (0.25 * ((perSide * 4) / 4) * sumIou) / norm, 1e-4, 'distribution');
+  // Weight 1.0: the authors' loss_d.
+  near(t, r.losses.distribution!, (1.0 * ((perSide * 4) / 4) * sumIou) / norm, 1e-4, 'distribution');
   near(t, r.losses.total, r.losses.cls + r.losses.box + r.losses.quality + r.losses.distribution!, 1e-5);
   t.true(r.gradsFinite);
   t.true(r.gradNorms.boxRegression > 0);
@@ -269,4 +271,99 @@ test('post-processing: top scores by cls × quality, threshold on the class scor
   const rd = await native.headCheck(dist, 'cpu');
   t.deepEqual(Array.from(rd.detections[0]!.labels), [0]);
   row(rd.detections[0]!.boxes, 0).forEach((v, k) => near(t, v, [0, 0, 16, 10][k]!, 1e-4, 'distribution box'));
+});
+
+test("LAreg's head: the ATSS centerness is the quality target and weights the GIoU and bin losses", async (t) => {
+  // As the distribution test above (all logits 0: the predicted box is the anchor centre ± 8·stride),
+  // but the quality target is the centerness target, as in the authors' ATSSLAregHead.
+  const r = await native.headCheck(spec({ ...scene, ...sceneGt, regression: 'distribution', qualityTarget: 'centerness' }), 'cpu');
+  const tg = r.targets;
+  let sumC = 0;
+  let box = 0;
+  for (let k = 0; k < 2 * A; k++) {
+    if (tg.labels.data[k]! < 0) continue;
+    const an = row(tg.anchors.data, k % A);
+    const stride = k % A < 64 ? 8 : 16;
+    const [cx, cy] = [(an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];
+    const gt = row(tg.boxTargets.data, k);
+    const [l, tp, rr, b] = [cx - gt[0]!, cy - gt[1]!, gt[2]! - cx, gt[3]! - cy];
+    const c = Math.sqrt((Math.min(l, rr) / Math.max(l, rr)) * (Math.min(tp, b) / Math.max(tp, b)));
+    sumC += c;
+    box += c * (1 - giou([cx - 8 * stride, cy - 8 * stride, cx + 8 * stride, cy + 8 * stride], gt));
+  }
+  near(t, r.qualityWeightSum, sumC, 1e-4, 'Σ centerness');
+  near(t, r.losses.box, (2 * box) / sumC, 1e-4, 'box');
+  near(t, r.losses.quality, Math.LN2, 1e-5, 'quality');
+  const perSide = 16 * focal(0, 0) + focal(0, 1);
+  near(t, r.losses.distribution!, (perSide * sumC) / sumC, 1e-4, 'distribution');
+});
+
+test('the quality loss reaches its floor Σ H(t) / num_pos exactly when each quality logit is logit(t)', async (t) => {
+  // BCE against a soft target t is at least the entropy H(t) (ln 2 at t = 0.5): a quality loss
+  // that stays near 0.69 can be at its floor, not stuck.
+  const base = spec({ ...scene, ...sceneGt, regression: 'distribution' });
+  const first = await native.headCheck(base, 'cpu');
+  const entropy = (p: number): number => (p <= 0 || p >= 1 ? 0 : -p * Math.log(p) - (1 - p) * Math.log(1 - p));
+  const tg = first.targets;
+  const quality = new Float32Array(base.qualityLogits.length);
+  let floor = 0;
+  for (let k = 0; k < 2 * A; k++) {
+    if (tg.labels.data[k]! < 0) continue;
+    const an = row(tg.anchors.data, k % A);
+    const stride = k % A < 64 ? 8 : 16;
+    const [cx, cy] = [(an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];
+    const target = iou([cx - 8 * stride, cy - 8 * stride, cx + 8 * stride, cy + 8 * stride], row(tg.boxTargets.data, k));
+    floor += entropy(target);
+    quality[k] = Math.log(target / (1 - target));
+  }
+  const numPos = first.numPositive; // both images have positives
+  near(t, first.qualityFloor, floor / numPos, 1e-4, 'floor');
+  near(t, first.losses.quality_floor, first.qualityFloor, 1e-6, 'reported beside the losses');
+  t.true(first.losses.quality > first.qualityFloor);
+  const atFloor = await native.headCheck({ ...base, qualityLogits: quality }, 'cpu');
+  near(t, atFloor.losses.quality, floor / numPos, 1e-4, 'quality at logit(t)');
+  near(t, atFloor.qualityFloor, first.qualityFloor, 1e-6, 'the floor does not depend on the logits');
+});
+
+test('num_pos counts every image as at least one positive (mmdetection): an image without gt adds 1', async (t) => {
+  const s = spec({ ...scene, ...sceneGt, gtBoxes: [new Float32Array(gt0), new Float32Array(0)], gtLabels: [new Int32Array([1]), new Int32Array(0)] });
+  s.clsLogits = s.clsLogits.map((_, i) => Math.sin(i * 1.3) * 2);
+  const r = await native.headCheck(s, 'cpu');
+  t.true(r.numPositive >= 1);
+  let cls = 0;
+  for (let k = 0; k < 2 * A; k++) for (let c = 0; c < 2; c++) cls += focal(s.clsLogits[k * 2 + c]!, r.targets.labels.data[k] === c ? 1 : 0);
+  near(t, r.losses.cls, cls / (r.numPositive + 1), 1e-4, 'cls / (pos + 1)');
+});
+
+test('anchors on padding beyond an image extent are neither assigned nor in the cls loss (mmdetection valid flags)', async (t) => {
+  // Image 0 is 30 px wide inside the 64×64 batch, padded to 32 (its pad_shape): valid are
+  // x < ceil(32 / 8) = 4 on P3 and x < ceil(32 / 16) = 2 on P4. Image 1 fills the batch.
+  const box0 = [2, 6, 30, 50];
+  const s = spec({ ...scene, ...sceneGt, gtBoxes: [new Float32Array(box0), new Float32Array(gt1.flat())], padSizes: [32, 64, 64, 64] });
+  s.clsLogits = s.clsLogits.map((_, i) => Math.cos(i * 0.7) * 2);
+  const r = await native.headCheck(s, 'cpu');
+  const expectedValid = (n: number, a: number): boolean => {
+    if (n === 1) return true;
+    return a < 64 ? a % 8 < 4 : (a - 64) % 4 < 2;
+  };
+  for (let n = 0; n < 2; n++)
+    for (let a = 0; a < A; a++) t.is(r.targets.valid.data[n * A + a], expectedValid(n, a) ? 1 : 0, `valid ${n}/${a}`);
+  // Image 0's assignment is ATSS on its 32 + 8 valid anchors alone: a candidate on P4 at x = 2 (centre 32)
+  // would otherwise enter the top 9 and change the IoU threshold.
+  const inside = Array.from({ length: A }, (_, a) => a).filter((a) => expectedValid(0, a));
+  const subset = Float32Array.from(inside.flatMap((a) => row(r.targets.anchors.data, a)));
+  const alone = await native.atssAssign(subset, [32, 8], new Float32Array(box0), new Int32Array([1]), 9, 2, 'cpu');
+  const labels0 = Array.from(r.targets.labels.data.slice(0, A));
+  t.deepEqual(inside.map((a) => labels0[a]), Array.from(alone.labels));
+  t.true(labels0.every((l, a) => expectedValid(0, a) || l === -1));
+  const unrestricted = await native.atssAssign(r.targets.anchors.data as Float32Array, [64, 16], new Float32Array(box0), new Int32Array([1]), 9, 2, 'cpu');
+  t.notDeepEqual(Array.from(unrestricted.labels), labels0, 'the padding changes the assignment in this scene');
+  // cls: focal summed over the valid anchors only, / Σ max(positives, 1).
+  let cls = 0;
+  for (let k = 0; k < 2 * A; k++) {
+    if (!expectedValid(Math.floor(k / A), k % A)) continue;
+    for (let c = 0; c < 2; c++) cls += focal(s.clsLogits[k * 2 + c]!, r.targets.labels.data[k] === c ? 1 : 0);
+  }
+  const positives = [0, 1].map((n) => Array.from(r.targets.labels.data.slice(n * A, (n + 1) * A)).filter((l) => l >= 0).length);
+  near(t, r.losses.cls, cls / (Math.max(positives[0]!, 1) + Math.max(positives[1]!, 1)), 1e-4, 'cls over valid anchors');
 });

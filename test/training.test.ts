@@ -131,3 +131,53 @@ test('bad targets are refused naming the image and box, and training goes on', a
   const ok = await detector.trainStep(batchOf(scenes()), 0.01);
   t.true(ok.finite);
 });
+
+test("frozen BN is mmdetection's norm_eval: statistics fixed, γ/β trained after the frozen stages, frozen stages unchanged", async (t) => {
+  const detector = await Detector.create({
+    ...tiny('distribution', 'cls'),
+    model: { ...tiny('distribution', 'cls').model, backbone: { depth: 18, norm: 'frozen_bn', frozenStages: 1 } },
+  });
+  detector.configureOptimizer({ momentum: 0.9, weightDecay: 1e-4, gradClipNorm: null });
+  // Snapshot: on the CPU stateDict's arrays may view the live parameters.
+  const snapshot = async () => Object.fromEntries(Object.entries(await detector.stateDict()).map(([k, v]) => [k, { data: Array.from(v.data) }]));
+  const before = await snapshot();
+  const result = await detector.trainStep(batchOf(scenes()), 0.01);
+  t.true(result.finite);
+  const after = await snapshot();
+  const changed = (name: string) => {
+    const a = before[name]!.data;
+    const b = after[name]!.data;
+    return a.some((v, i) => v !== b[i]);
+  };
+  const backbone = Object.keys(before).filter((k) => k.startsWith('backbone.'));
+  const stats = backbone.filter((k) => /running_(mean|var)|num_batches_tracked/.test(k));
+  t.true(stats.length > 0);
+  for (const k of stats) t.false(changed(k), `${k} is a frozen statistic`);
+  const frozen = backbone.filter((k) => /^backbone\.(conv1|bn1|layer1)\./.test(k));
+  t.true(frozen.length > 0);
+  for (const k of frozen) t.false(changed(k), `${k} is in a frozen stage`);
+  for (const k of ['backbone.layer2.0.bn1.weight', 'backbone.layer2.0.bn1.bias', 'backbone.layer4.1.bn2.weight', 'backbone.layer3.0.conv1.weight']) {
+    t.true(changed(k), `${k} trains`);
+  }
+});
+
+test("anchors on the batch padding beyond an image's own extent take no part in training", async (t) => {
+  // Image 0 claims to be 60 px wide in the 128-wide batch (extent 64 after padding to 32). A box
+  // placed in its padding (x >= 64) then has no valid anchor centred inside it: no positive, as if
+  // image 0 had no box; with the full width it has positives. (The exact rule is checked on
+  // hand-made head outputs in ops-losses.test.ts.)
+  const detector = await Detector.create(tiny('distribution', 'cls'));
+  const withBox = (resizedWidth: number, boxes: number[]) => {
+    const batch = batchOf(scenes());
+    batch.targets[0] = { ...batch.targets[0]!, boxes: Float32Array.from(boxes), labels: Int32Array.from(boxes.length ? [0] : []) };
+    batch.metas[0] = { ...batch.metas[0]!, resizedWidth, padRight: SIZE - resizedWidth };
+    return detector.trainStep(batch, 0);
+  };
+  const inPadding = [76, 20, 124, 70];
+  const full = await withBox(SIZE, inPadding);
+  const narrow = await withBox(60, inPadding);
+  const none = await withBox(60, []);
+  t.true(full.finite && narrow.finite && none.finite);
+  t.true(full.numPositives > none.numPositives, `full width: ${full.numPositives} vs ${none.numPositives} positives`);
+  t.is(narrow.numPositives, none.numPositives);
+});

@@ -6,6 +6,13 @@
 //                    event-loop delay percentiles (ms)
 //   GET  /healthz  → {"ok": true}
 //
+// Resources are bounded: a body larger than `maxBodyBytes` gets 413; more
+// than `maxConcurrent` requests in progress, or request bodies held past
+// `maxBufferedBytes` in total, get 503 (Retry-After); a request whose headers
+// or body do not arrive within `headersTimeoutMs` / `requestTimeoutMs` gets
+// 408 and its connection is closed; at most `maxConnections` sockets are open.
+// Refusals never reset the connection (see body.ts).
+//
 // Concurrent requests are micro-batched: a batch is sent to the detector as
 // soon as `maxBatch` requests are waiting or the oldest has waited `maxWaitMs`,
 // whichever comes first; while a batch runs, new requests queue for the next.
@@ -16,6 +23,7 @@
 //
 // Run it:
 //   node --import tsx examples/http-service/server.ts --run runs/demo/run [--port 8080] [--max-batch 8] [--max-wait-ms 10]
+//        [--max-body-mb 32] [--max-concurrent 64]
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -26,6 +34,7 @@ import type { Detection } from '../../lib/detector.js';
 import type { LaxrayConfig } from '../../lib/config/index.js';
 import { LaxrayError } from '../../lib/errors.js';
 import { loadDetector } from '../../lib/train/index.js';
+import { declaredLength, HttpError, readBody, refuse } from './body.js';
 
 /** What the service needs of a detector (lib/detector.ts's Detector). */
 export interface ServiceDetector {
@@ -41,8 +50,20 @@ export interface DetectionServiceOptions {
   maxWaitMs?: number;
   /** Decode / resize worker threads. Default 2. */
   workers?: number;
-  /** Largest accepted body (bytes). Default 32 MiB. */
+  /** Largest accepted body (bytes); larger gets 413. Default 32 MiB. */
   maxBodyBytes?: number;
+  /** Request bodies held at once (being read, queued or detected), in bytes; past it, 503. Default 256 MiB. */
+  maxBufferedBytes?: number;
+  /** /detect requests in progress at once (reading, queued, detecting); more get 503. Default 64. */
+  maxConcurrent?: number;
+  /** The whole request (headers and body) must arrive within this (ms); else 408 and the connection closes. Default 30 000. */
+  requestTimeoutMs?: number;
+  /** The headers must arrive within this (ms). Default 10 000. */
+  headersTimeoutMs?: number;
+  /** After a refusal, how long the rest of a body is read and discarded before the connection is cut (ms). Default 5 000. */
+  lingerMs?: number;
+  /** Open connections at most; more are closed at once. Default 256. */
+  maxConnections?: number;
 }
 
 interface Pending {
@@ -50,15 +71,6 @@ interface Pending {
   enqueued: number;
   resolve: (value: { detections: Detection[]; batchSize: number }) => void;
   reject: (error: unknown) => void;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const ms = (ns: number): number => Math.round((ns / 1e6) * 1000) / 1000;
@@ -69,26 +81,49 @@ export class DetectionService {
   readonly server: http.Server;
   private readonly detector: ServiceDetector;
   private readonly preprocessor: Preprocessor;
-  private readonly maxBodyBytes: number;
+  private readonly limits: Required<Pick<DetectionServiceOptions, 'maxBodyBytes' | 'maxBufferedBytes' | 'maxConcurrent' | 'lingerMs'>>;
+  /** /detect requests admitted and not yet answered, and the body bytes they hold. */
+  private active = 0;
+  private buffered = 0;
   private readonly queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private readonly loopDelay: IntervalHistogram;
-  private readonly counters = { requests: 0, errors: 0, batches: 0, images: 0, largestBatch: 0 };
+  private readonly counters = { requests: 0, errors: 0, refused: 0, batches: 0, images: 0, largestBatch: 0 };
   private latencies: number[] = [];
 
   constructor(options: DetectionServiceOptions) {
     this.detector = options.detector;
     this.maxBatch = options.maxBatch ?? 8;
     this.maxWaitMs = options.maxWaitMs ?? 10;
-    this.maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+    this.limits = {
+      maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+      maxBufferedBytes: options.maxBufferedBytes ?? 256 * 1024 * 1024,
+      maxConcurrent: options.maxConcurrent ?? 64,
+      lingerMs: options.lingerMs ?? 5_000,
+    };
+    const requestTimeout = options.requestTimeoutMs ?? 30_000;
+    const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
     if (!(Number.isInteger(this.maxBatch) && this.maxBatch >= 1)) throw new LaxrayError('INVALID_ARGUMENT', `maxBatch must be an integer ≥ 1, got ${this.maxBatch}`);
     if (!(this.maxWaitMs >= 0)) throw new LaxrayError('INVALID_ARGUMENT', `maxWaitMs must be ≥ 0, got ${this.maxWaitMs}`);
+    for (const [name, value] of Object.entries({ ...this.limits, requestTimeoutMs: requestTimeout, headersTimeoutMs: headersTimeout })) {
+      if (!(Number.isSafeInteger(value) && value >= 1)) throw new LaxrayError('INVALID_ARGUMENT', `${name} must be an integer ≥ 1, got ${value}`);
+    }
     const { imageScale, mean, std, padDivisor } = this.detector.config.data;
     this.preprocessor = new Preprocessor({ scale: imageScale, mean, std, sizeDivisor: padDivisor, workers: options.workers ?? 2 });
     this.loopDelay = monitorEventLoopDelay({ resolution: 5 });
     this.loopDelay.enable();
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer(
+      {
+        requestTimeout: requestTimeout,
+        headersTimeout: headersTimeout,
+        // how often Node checks those timeouts (default 30 s, far coarser than them)
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+        maxHeaderSize: 16 * 1024,
+      },
+      (req, res) => void this.handle(req, res),
+    );
+    this.server.maxConnections = options.maxConnections ?? 256;
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -121,6 +156,8 @@ export class DetectionService {
     const q = (p: number) => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000) / 1000);
     return {
       ...this.counters,
+      active: this.active,
+      bufferedBytes: this.buffered,
       meanBatchSize: this.counters.batches === 0 ? 0 : this.counters.images / this.counters.batches,
       queued: this.queue.length,
       maxBatch: this.maxBatch,
@@ -193,7 +230,7 @@ export class DetectionService {
       if (url.pathname !== '/detect') throw new HttpError(404, `no route ${req.method} ${url.pathname}: use POST /detect, GET /stats`);
       if (req.method !== 'POST') throw new HttpError(405, 'POST the image bytes to /detect');
       this.counters.requests++;
-      const body = await readBody(req, this.maxBodyBytes);
+      const body = await this.admitAndRead(req, res);
       if (body.length === 0) throw new HttpError(400, 'empty body: POST the image file bytes (PNG, JPEG, TIFF, ...)');
       const { detections, batchSize } = await this.detect(body);
       const elapsed = performance.now() - started;
@@ -202,34 +239,52 @@ export class DetectionService {
       send(res, 200, { detections, batchSize, ms: Math.round(elapsed * 100) / 100 });
     } catch (err) {
       this.counters.errors++;
+      if (err instanceof HttpError && !req.complete) {
+        // the body is still coming (or was never read): answer, discard the rest, close
+        this.counters.refused++;
+        return refuse(req, res, err, this.limits.lingerMs);
+      }
       const status = err instanceof HttpError ? err.status : err instanceof LaxrayError && (err.code === 'INVALID_IMAGE' || err.code === 'INVALID_ARGUMENT') ? 400 : 500;
-      send(res, status, { error: err instanceof Error ? err.message : String(err), ...(err instanceof LaxrayError ? { code: err.code } : {}) });
+      send(res, status, { error: err instanceof Error ? err.message : String(err), ...(err instanceof LaxrayError ? { code: err.code } : {}) }, err instanceof HttpError ? err.headers : {});
     }
+  }
+
+  /**
+   * Admits a /detect request within the limits and reads its body: 413 for a
+   * body over maxBodyBytes, 503 past maxConcurrent requests or maxBufferedBytes
+   * of bodies. What it holds is given back when the response is done or the
+   * connection goes away.
+   */
+  private async admitAndRead(req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer> {
+    const { maxBodyBytes, maxBufferedBytes, maxConcurrent } = this.limits;
+    const declared = declaredLength(req);
+    if (declared !== undefined && declared > maxBodyBytes) throw new HttpError(413, `body of ${declared} bytes is larger than ${maxBodyBytes}: send a smaller image`);
+    const busy = () => new HttpError(503, `the service is busy (${this.active} requests, ${this.buffered} body bytes held); retry shortly`, { 'retry-after': '1' });
+    if (this.active >= maxConcurrent || this.buffered + (declared ?? 0) > maxBufferedBytes) throw busy();
+    let held = declared ?? 0;
+    this.active++;
+    this.buffered += held;
+    res.once('close', () => {
+      this.active--;
+      this.buffered -= held;
+    });
+    return readBody(req, declared, {
+      maxBytes: maxBodyBytes,
+      grow: (bytes) => {
+        if (this.buffered + bytes > maxBufferedBytes) return false;
+        held += bytes;
+        this.buffered += bytes;
+        return true;
+      },
+    });
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new HttpError(413, `body larger than ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** Command line: load a run and serve it until SIGINT / SIGTERM. */
@@ -242,14 +297,24 @@ async function main(): Promise<void> {
       device: { type: 'string' },
       'max-batch': { type: 'string', default: '8' },
       'max-wait-ms': { type: 'string', default: '10' },
+      'max-body-mb': { type: 'string', default: '32' },
+      'max-concurrent': { type: 'string', default: '64' },
     },
   });
   if (values.run === undefined) {
-    process.stderr.write('usage: node --import tsx examples/http-service/server.ts --run <run dir | weights.safetensors> [--port 8080] [--host 127.0.0.1] [--device cpu|cuda] [--max-batch 8] [--max-wait-ms 10]\n');
+    process.stderr.write(
+      'usage: node --import tsx examples/http-service/server.ts --run <run dir | weights.safetensors> [--port 8080] [--host 127.0.0.1] [--device cpu|cuda] [--max-batch 8] [--max-wait-ms 10] [--max-body-mb 32] [--max-concurrent 64]\n',
+    );
     process.exit(2);
   }
   const detector = await loadDetector(values.run, values.device !== undefined ? { device: values.device as 'cpu' } : {});
-  const service = new DetectionService({ detector, maxBatch: Number(values['max-batch']), maxWaitMs: Number(values['max-wait-ms']) });
+  const service = new DetectionService({
+    detector,
+    maxBatch: Number(values['max-batch']),
+    maxWaitMs: Number(values['max-wait-ms']),
+    maxBodyBytes: Math.round(Number(values['max-body-mb']) * 1024 * 1024),
+    maxConcurrent: Number(values['max-concurrent']),
+  });
   const address = await service.listen(Number(values.port), values.host);
   process.stderr.write(`laxray detection service on http://${address.address}:${address.port} (POST /detect, GET /stats), run ${values.run}, device ${detector.config.device}\n`);
   const stop = (): void => {

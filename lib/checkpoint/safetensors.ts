@@ -4,6 +4,13 @@
 // little-endian tensor bytes. Files we write load in PyTorch with
 // safetensors.torch.load_file; we read F32/F64/F16/BF16 as float32 and
 // I64/I32/U8/BOOL as int32/uint8.
+//
+// The reader is strict, as the format's reference implementation is: offsets
+// are integers, the tensors tile the data section exactly (no gap, no overlap,
+// nothing after the last one), each spans dtype size × shape bytes, and each
+// tensor's dtype is of the kind the model needs (float parameters, integer
+// counters). Anything else is a CHECKPOINT_ERROR naming the tensor: a file that
+// does not describe its bytes exactly would load garbage weights silently.
 import { promises as fs } from 'node:fs';
 import { LaxrayError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -18,64 +25,153 @@ export interface NamedTensor {
 export type TensorMap = Record<string, NamedTensor>;
 
 export interface SafetensorsContents {
+  /** Null-prototype: a tensor name can never reach Object.prototype. */
   tensors: TensorMap;
   metadata: Record<string, string>;
 }
 
+/** What kind of numbers a tensor must hold: 'float' (F32/F64/F16/BF16) or 'int' (I64/I32). */
+export type TensorKind = 'float' | 'int';
+
+export interface ReadSafetensorsOptions {
+  /**
+   * The kind each tensor must have, by name (undefined: any). Default:
+   * laxrayTensorKind, the model's own rule. null: no check (reading arbitrary tensors).
+   */
+  expectedKind?: ((name: string) => TensorKind | undefined) | null;
+}
+
+/**
+ * The kind a laxray model (and a torchvision ResNet) keeps each tensor in:
+ * BatchNorm's batch counter is int64, every parameter and other buffer is float32.
+ */
+export function laxrayTensorKind(name: string): TensorKind {
+  return isInt64Buffer(name) ? 'int' : 'float';
+}
+
+/** The largest header accepted (as in the reference implementation): a longer one is not a weights file. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
 const BYTES: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1, BOOL: 1 };
+const KIND: Record<string, TensorKind | 'byte'> = { F32: 'float', F64: 'float', F16: 'float', BF16: 'float', I64: 'int', I32: 'int', U8: 'byte', BOOL: 'byte' };
+const DTYPES = Object.keys(BYTES).join(', ');
 
 function fail(what: string, problem: string): never {
   throw new LaxrayError('CHECKPOINT_ERROR', `${what}: ${problem}`);
 }
 
-export async function readSafetensors(file: string): Promise<SafetensorsContents> {
+export async function readSafetensors(file: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
   } catch (err) {
-    throw new LaxrayError('CHECKPOINT_ERROR', `cannot read weights file ${file}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a .safetensors file' : (err as Error).message;
+    throw new LaxrayError('CHECKPOINT_ERROR', `cannot read weights file ${file}: ${why}`, { cause: err });
   }
-  return parseSafetensors(bytes, file);
+  return parseSafetensors(bytes, file, options);
 }
 
-export function parseSafetensors(bytes: Uint8Array, what = 'safetensors data'): SafetensorsContents {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  count: number;
+  begin: number;
+  end: number;
+}
+
+export function parseSafetensors(bytes: Uint8Array, what = 'safetensors data', options: ReadSafetensorsOptions = {}): SafetensorsContents {
+  const expectedKind = options.expectedKind === undefined ? laxrayTensorKind : options.expectedKind;
   if (bytes.byteLength < 8) fail(what, `file is ${bytes.byteLength} bytes, too short for a safetensors header (truncated?)`);
-  const headerLength = Number(view.getBigUint64(0, true));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES)) fail(what, `header of ${declared} bytes is larger than the ${MAX_HEADER_BYTES} a weights file has (not safetensors, or damaged)`);
+  const headerLength = Number(declared);
   if (8 + headerLength > bytes.byteLength) {
     fail(what, `header says ${headerLength} bytes but the file has ${bytes.byteLength - 8} after the length (truncated or not safetensors)`);
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
     header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
   } catch (err) {
     fail(what, `the header is not valid JSON (${(err as Error).message}); is this a safetensors file?`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(what, 'the header is not a JSON object');
+  if (!isRecord(header)) fail(what, 'the header is not a JSON object');
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
-  const tensors: TensorMap = {};
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  const metadata: Record<string, string> = Object.create(null);
+  const entries: Entry[] = [];
+  for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (entry ?? {}) as Record<string, string>;
+      readMetadata(value, what, metadata);
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-    if (typeof dtype !== 'string' || !(dtype in BYTES)) fail(what, `tensor '${name}' has unsupported dtype ${String(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(what, `tensor '${name}' has an invalid shape`);
-    if (!Array.isArray(offsets) || offsets.length !== 2) fail(what, `tensor '${name}' has no data_offsets`);
-    const [begin, end] = offsets as [number, number];
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * BYTES[dtype]!) {
-      fail(what, `tensor '${name}' (${dtype} ${JSON.stringify(shape)}) needs ${count * BYTES[dtype]!} bytes but its offsets span ${end - begin}`);
+    const entry = readEntry(name, value, what);
+    const need = expectedKind?.(name);
+    const kind = KIND[entry.dtype];
+    if (need !== undefined && kind !== need) {
+      fail(what, `tensor '${name}' is ${entry.dtype} but the model needs ${need === 'float' ? 'a floating-point tensor (F32, F64, F16 or BF16)' : 'an integer tensor (I64 or I32)'} there; the file was not made for this model or is damaged`);
     }
-    if (begin < 0 || end > dataLength) fail(what, `tensor '${name}' lies beyond the end of the file (truncated: ${end} > ${dataLength} data bytes)`);
+    if (entry.end > dataLength) fail(what, `tensor '${name}' lies beyond the end of the file (truncated: ${entry.end} > ${dataLength} data bytes)`);
+    entries.push(entry);
+  }
+  checkCoverage(entries, dataLength, what);
+  const tensors: TensorMap = Object.create(null);
+  for (const { name, dtype, shape, count, begin, end } of entries) {
     // Copy: data may be unaligned, and the result must not pin the whole file.
     const raw = Buffer.from(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
-    tensors[name] = { data: decode(raw, dtype, count, `${what}: tensor '${name}'`), shape: [...shape] };
+    tensors[name] = { data: decode(raw, dtype, count, `${what}: tensor '${name}'`), shape };
   }
   return { tensors, metadata };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readMetadata(value: unknown, what: string, out: Record<string, string>): void {
+  if (!isRecord(value)) fail(what, '__metadata__ must be a JSON object of strings');
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(what, `__metadata__ "${key.slice(0, 80)}" must be a string, got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`);
+    out[key] = v;
+  }
+}
+
+function readEntry(name: string, value: unknown, what: string): Entry {
+  const tensor = `tensor '${name.length > 200 ? `${name.slice(0, 200)}...` : name}'`;
+  if (name === '__proto__') fail(what, `${tensor}: the name is not allowed (it would change the prototype of the tensor map); the file is not a weights file`);
+  if (!isRecord(value)) fail(what, `${tensor} must be an object {dtype, shape, data_offsets}`);
+  const { dtype, shape, data_offsets: offsets } = value;
+  if (typeof dtype !== 'string' || !Object.hasOwn(BYTES, dtype)) fail(what, `${tensor} has unsupported dtype ${typeof dtype === 'string' ? dtype.slice(0, 40) : typeof dtype}; laxray reads ${DTYPES}`);
+  if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(what, `${tensor} has an invalid shape: it must be a list of at most 16 integers ≥ 0`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    fail(what, `${tensor} has invalid data_offsets: they must be two integers [begin, end] ≥ 0 (JSON numbers, not strings)`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end < begin) fail(what, `${tensor} has data_offsets [${begin}, ${end}]: end before begin`);
+  let count = 1;
+  for (const d of shape as number[]) count *= d;
+  const size = count * BYTES[dtype]!;
+  if (!Number.isSafeInteger(size)) fail(what, `${tensor} (${dtype} ${JSON.stringify(shape)}) is too large to be a real tensor`);
+  if (end - begin !== size) fail(what, `${tensor} (${dtype} ${JSON.stringify(shape)}) needs ${size} bytes but its offsets span ${end - begin}`);
+  return { name, dtype, shape: [...(shape as number[])], count, begin, end };
+}
+
+/** The tensors must tile [0, dataLength) exactly, as the reference implementation requires. */
+function checkCoverage(entries: Entry[], dataLength: number, what: string): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let previous: Entry | undefined;
+  for (const e of sorted) {
+    if (e.begin < at) fail(what, `tensor '${e.name}' (bytes ${e.begin}..${e.end}) overlaps '${previous!.name}' (bytes ${previous!.begin}..${previous!.end})`);
+    if (e.begin > at) fail(what, `data bytes ${at}..${e.begin} belong to no tensor (a gap before '${e.name}'); the header does not describe the data`);
+    at = e.end;
+    if (e.end > e.begin || previous === undefined) previous = e;
+  }
+  if (at < dataLength) fail(what, `data bytes ${at}..${dataLength} belong to no tensor (after the last one); the header does not describe the data`);
 }
 
 /** Raw little-endian bytes of a safetensors dtype (F32, F16, BF16, I64, ...) -> laxray's in-memory array (also used by the PyTorch reader). */

@@ -4,7 +4,26 @@ import { Command, CommanderError } from 'commander';
 import { LaxrayError } from '../errors.js';
 import { commandModules } from './commands/index.js';
 
+/**
+ * A reader that went away (`laxray train --help | head -1`, a closed
+ * terminal) ends the CLI quietly, as SIGPIPE ends a C program; other stream
+ * errors are reported in one line. Installed once per process.
+ */
+let pipesHandled = false;
+function handleClosedPipes(): void {
+  if (pipesHandled) return;
+  pipesHandled = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+      if (stream !== process.stderr) process.stderr.write(`laxray: cannot write the output: ${err.message}\n`);
+      process.exit(1);
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  handleClosedPipes();
   const program = new Command('laxray')
     .description('X-ray baggage threat detection: ATSS + Label-aware mechanism on LibTorch')
     .exitOverride()
@@ -20,8 +39,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof LaxrayError) {
       process.stderr.write(`laxray: ${err.message}\n`);
-      for (const d of err.details.slice(0, 50)) process.stderr.write(`  - ${d}\n`);
-      if (err.details.length > 50) process.stderr.write(`  ... and ${err.details.length - 50} more\n`);
+      // a message that already lists every detail (a config's problems) is not followed by the list again
+      const details = err.details.every((d) => err.message.includes(d)) ? [] : err.details;
+      for (const d of details.slice(0, 50)) process.stderr.write(`  - ${d}\n`);
+      if (details.length > 50) process.stderr.write(`  ... and ${details.length - 50} more\n`);
       return 1;
     }
     process.stderr.write(`laxray: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

@@ -118,7 +118,15 @@ export function describeGiven(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return `an array of ${v.length} item${v.length === 1 ? '' : 's'}`;
-  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v) as object | null;
+    if (proto === Object.prototype || proto === null) return 'an object';
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    // e.g. an object literal with a __proto__ key: its settings sit on the prototype, where nothing reads them
+    return typeof name === 'string' && name !== '' && name !== 'Object'
+      ? `an instance of ${name} (give a plain object)`
+      : 'an object with a non-standard prototype (was it written with a "__proto__" key? give a plain object)';
+  }
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v)}`;
   return `${typeof v} ${String(v)}`;
 }

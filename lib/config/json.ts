@@ -40,6 +40,8 @@ export function readJsonFile(file: string): unknown {
   return parseJsonText(text, file);
 }
 
+const MAX_DEPTH = 2_000;
+
 /** Where and why `text` is not JSON. Only meaningful for text JSON.parse rejects. */
 export function locateJsonError(text: string): JsonSyntaxError {
   let i = 0;
@@ -50,11 +52,18 @@ export function locateJsonError(text: string): JsonSyntaxError {
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
   };
+  let depth = 0;
+  const nested = (scan: () => void): void => {
+    // deeper than any config; scanning on would overflow the stack
+    if (++depth > MAX_DEPTH) fail(`nested more than ${MAX_DEPTH} levels deep`);
+    scan();
+    depth--;
+  };
   const value = (): void => {
     ws();
     const ch = text[i];
-    if (ch === '{') return object();
-    if (ch === '[') return array();
+    if (ch === '{') return nested(object);
+    if (ch === '[') return nested(array);
     if (ch === '"') return string();
     if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return number();
     for (const word of ['true', 'false', 'null']) {

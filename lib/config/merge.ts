@@ -14,8 +14,14 @@ export function deepMerge(base: JsonObject, override: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
   for (const [key, value] of Object.entries(override)) {
     if (value === undefined) continue;
-    const prev = out[key];
-    out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
+    const prev = Object.hasOwn(out, key) ? out[key] : undefined;
+    // defineProperty: a "__proto__" key from JSON stays a key (the schema reports it), never a prototype
+    Object.defineProperty(out, key, {
+      value: isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

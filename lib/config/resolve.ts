@@ -95,6 +95,10 @@ export function overrideFromAssignment(assignment: string): LaxrayConfigInput {
   if (keys.some((k) => k === '')) {
     throw new LaxrayError('INVALID_ARGUMENT', `config override '${assignment}': empty key in '${assignment.slice(0, eq)}'`);
   }
+  const reserved = keys.find((k) => k === '__proto__' || k === 'constructor' || k === 'prototype');
+  if (reserved !== undefined) {
+    throw new LaxrayError('INVALID_ARGUMENT', `config override '${assignment}': '${reserved}' is not a config key (see laxray train --help for the fields)`);
+  }
   const text = assignment.slice(eq + 1);
   let value: unknown;
   try {

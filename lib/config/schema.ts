@@ -18,7 +18,7 @@ import type { DeviceName } from '../device.js';
 /** The 12 CLCXray categories, in the dataset's order. */
 export { CLCXRAY_CLASSES };
 
-export const PRESET_NAMES = ['atss', 'atss-lacls', 'atss-lareg'] as const;
+export const PRESET_NAMES = ['atss', 'atss-dist', 'atss-dist-reg2', 'atss-lacls', 'atss-lareg'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
@@ -37,7 +37,9 @@ const backbone = z
     norm: z
       .enum(['frozen_bn', 'bn', 'gn'])
       .optional()
-      .describe("normalisation layers: 'frozen_bn' (eval-mode BN, fixed statistics), 'bn' or 'gn' (train mode). Default: 'frozen_bn' with pretrained weights, 'bn' without"),
+      .describe(
+        "normalisation layers: 'frozen_bn' (mmdetection's norm_eval: BN statistics fixed, γ/β trained in the stages after frozenStages), 'bn' or 'gn' (train mode). Default: 'frozen_bn' with pretrained weights, 'bn' without",
+      ),
     pretrained: z
       .string()
       .min(1)
@@ -57,6 +59,10 @@ const neck = z
   .strictObject({
     outChannels: positiveInt().default(256).describe('FPN channels'),
     numOutputs: positiveInt().default(5).describe('FPN levels P3..P7'),
+    extraReluP7: z
+      .boolean()
+      .default(false)
+      .describe("P7 = conv(relu(P6)) as torchvision's RetinaNet/FCOS; false: conv(P6), mmdetection's add_extra_convs='on_output' (the authors' config)"),
   })
   .describe('FPN on C3-C5 plus P6, P7');
 
@@ -85,7 +91,19 @@ const head = z
       .default('cls')
       .describe("label-aware mechanism: 'none' (baseline), 'cls' (LAcls, the paper's best) or 'reg' (LAreg, needs regression 'distribution')"),
     laCoefficients: laCoefficients.prefault({}),
-    laRegTwice: z.boolean().default(true).describe('apply the regression tower twice on the re-weighted feature, as the authors did'),
+    laWeight: z
+      .enum(['sigmoid', 'scaled'])
+      .default('sigmoid')
+      .describe(
+        "how LA turns a feature gradient g into a weight: 'sigmoid' w = sigmoid(g) (the paper, eq. 5/6); 'scaled' w = sigmoid(g / tau), tau = the std of g over C x H x W per image and level (scale-free; not in the paper)",
+      ),
+    laRegTwice: z
+      .boolean()
+      .nullable()
+      .default(null)
+      .describe(
+        'apply the regression tower twice before the box outputs, as the authors\' LA heads do. null: true with LA, false without; true without LA gives the control model with the deeper regression tower',
+      ),
     anchorScale: positive().default(8).describe('anchor side = anchorScale x stride (one square anchor per location)'),
     strides: z.array(positiveInt()).min(1).default([8, 16, 32, 64, 128]).describe('stride of each FPN level; one per neck output'),
     priorProb: z.number().gt(0).lt(1).default(0.01).describe('initial foreground probability of the classifier bias'),
@@ -104,7 +122,11 @@ const loss = z
     focalGamma: z.number().min(0).default(2).describe('sigmoid focal loss gamma'),
     giouWeight: z.number().min(0).default(2.0).describe('weight of the GIoU box loss'),
     qualityWeight: z.number().min(0).default(1.0).describe('weight of the quality (centerness / IoU) BCE loss'),
-    distributionWeight: z.number().min(0).default(0.25).describe('weight of the bin focal loss of the distribution head'),
+    distributionWeight: z
+      .number()
+      .min(0)
+      .default(1.0)
+      .describe("weight of the bin focal loss of the distribution head: 1.0 as the authors' loss_d (GFL's distribution focal loss uses 0.25)"),
   })
   .describe('loss weights and focal parameters');
 
@@ -114,6 +136,10 @@ const testCfg = z
     scoreThreshold: probability().default(0.05).describe('minimum score of a detection'),
     nmsIou: probability().default(0.6).describe('class-wise NMS IoU threshold'),
     maxPerImage: positiveInt().default(100).describe('detections kept per image'),
+    labelAware: z
+      .boolean()
+      .default(true)
+      .describe('apply the label-aware reweighting at inference; false skips it (x_new = x, as with w1 = w2 = 0.5) and keeps the rest of the second prediction: an ablation'),
   })
   .describe('inference post-processing');
 
@@ -161,6 +187,10 @@ const data = z
       .enum(['clip', 'drop', 'error'])
       .default('clip')
       .describe("boxes reaching outside the image: 'clip' to it, 'drop' them, or report an 'error'"),
+    verifyImages: z
+      .boolean()
+      .default(true)
+      .describe('read every image header (in parallel) before the first training step and list every unreadable or mis-sized file at once; false skips it (--set data.verifyImages=false)'),
   })
   .describe('datasets and the input pipeline');
 
@@ -196,7 +226,7 @@ export const configShape = z
       .enum(PRESET_NAMES)
       .nullable()
       .default(null)
-      .describe("start from a preset ('atss', 'atss-lacls', 'atss-lareg'); the other fields override it"),
+      .describe(`start from a preset (${PRESET_NAMES.map((p) => `'${p}'`).join(', ')}); the other fields override it`),
     model: model.prefault({}),
     data: data.prefault({}),
     train: train.prefault({}),

@@ -10,6 +10,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { previewJson } from '../json_preview.js';
+import { imageFileProblem, linkOutsideRoot, realRoot } from './image_files.js';
 
 /** What to do with a box of non-positive size or one that leaves its image. */
 export type BoxPolicy = 'clip' | 'drop' | 'error';
@@ -23,14 +25,21 @@ export interface CocoLoadOptions {
    * dropped. 'error': both kinds are dataset errors. Every clip/drop is in the report.
    */
   boxPolicy?: BoxPolicy;
-  /** Check that every image file exists (default true). */
+  /** Check that every image file exists, is a regular file and stays inside the image root (default true). */
   checkFiles?: boolean;
+  /**
+   * Read image files that are symlinks leading outside the image root
+   * (default false: such a link is a dataset error, so a dataset cannot make
+   * the trainer read files its author did not put under the root).
+   */
+  followSymlinks?: boolean;
   /** Keep each annotation's `segmentation` in `extra` (default false: it can be large). */
   keepSegmentation?: boolean;
   /**
-   * Also read every image's header (sharp) and check that it is an image of
-   * the stated width × height (default false: it reads every file). Catches
-   * unreadable files and wrong sizes before training instead of during it.
+   * Also read every image's header (sharp, in parallel) and check that it is
+   * an image of the stated width × height (default false here; training does
+   * it by default, config data.verifyImages). Catches unreadable files and
+   * wrong sizes before training instead of during it.
    */
   verifyImages?: boolean;
 }
@@ -121,6 +130,8 @@ export interface Dataset {
   report: DatasetReport;
   /** The JSON's `info`, if any. */
   info?: unknown;
+  /** true once every image header was read and matched its width × height (verifyImages / verifyDatasetImages). */
+  imagesVerified?: boolean;
 }
 
 /** Reads and validates a COCO detection JSON file. Throws INVALID_DATASET listing every problem. */
@@ -179,8 +190,16 @@ export function jsonErrorPosition(text: string): number | undefined {
   const fail = (): never => {
     throw new Stop();
   };
+  let depth = 0;
   const value = (): void => {
     ws();
+    if (text[i] !== '{' && text[i] !== '[') return scalarOrContainer();
+    // past this the scan would overflow the stack; the message then goes without a position
+    if (++depth > MAX_SCAN_DEPTH) throw new TooDeep();
+    scalarOrContainer();
+    depth--;
+  };
+  const scalarOrContainer = (): void => {
     const ch = text[i];
     if (ch === '{') {
       i++;
@@ -237,18 +256,19 @@ export function jsonErrorPosition(text: string): number | undefined {
     return i < text.length ? i : undefined;
   } catch (err) {
     if (err instanceof Stop) return Math.min(i, text.length);
+    if (err instanceof TooDeep) return undefined;
     throw err;
   }
 }
+
+const MAX_SCAN_DEPTH = 2_000;
+class TooDeep extends Error {}
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const show = (v: unknown): string => {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
+const show = (v: unknown): string => previewJson(v, 60);
 
 const ANNOTATION_FIELDS = new Set(['id', 'image_id', 'category_id', 'bbox', 'iscrowd', 'ignore', 'area', 'segmentation']);
 const IMAGE_FIELDS = new Set(['id', 'file_name', 'width', 'height']);
@@ -472,16 +492,11 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
 
   // --- files on disk (only for images that are otherwise valid)
   if (options.checkFiles !== false && images.length > 0) {
-    const missing = await findMissingFiles(images.map((p) => p.record.path));
-    for (const index of missing) {
-      const { record } = images[index]!;
-      problems.push(`image id ${record.id}: file ${show(record.fileName)} not found at ${record.path}; check the image root (now ${imageRoot})`);
-    }
+    problems.push(...(await checkImageFiles(images.map((p) => p.record), imageRoot, options.followSymlinks === true)));
   }
 
-  if (options.verifyImages && problems.length === 0) {
-    problems.push(...(await verifyImageHeaders(images.map((p) => p.record))));
-  }
+  const verify = options.verifyImages === true && problems.length === 0;
+  if (verify) problems.push(...(await verifyImageHeaders(images.map((p) => p.record))));
 
   if (problems.length > 0) throw datasetError(label, problems);
 
@@ -523,7 +538,20 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
     labelToCategoryId,
     report: { images: images.length, annotations, ignored, clipped, dropped, imagesWithoutAnnotations, warnings },
     ...('info' in json ? { info: json.info } : {}),
+    ...(verify ? { imagesVerified: true } : {}),
   };
+}
+
+/**
+ * Reads every image's header (in parallel) and checks it is a readable image
+ * of the stated size; throws INVALID_DATASET listing every bad file in
+ * dataset order. Marks the dataset `imagesVerified`. The trainer runs this
+ * before the first step (config data.verifyImages).
+ */
+export async function verifyDatasetImages(dataset: Dataset): Promise<void> {
+  const problems = await verifyImageHeaders(dataset.images);
+  if (problems.length > 0) throw datasetError(dataset.source ?? 'dataset', problems);
+  dataset.imagesVerified = true;
 }
 
 /** A new Dataset holding only the given images (e.g. the challenging subset); categories are unchanged. */
@@ -576,45 +604,55 @@ export function escapesRoot(fileName: string): string | undefined {
   return undefined;
 }
 
-async function findMissingFiles(paths: string[]): Promise<number[]> {
-  const missing: number[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < paths.length) {
-      const i = next++;
-      try {
-        const st = await fsp.stat(paths[i]!);
-        if (!st.isFile()) missing.push(i);
-      } catch {
-        missing.push(i);
+/** One problem per image file that is missing, not a regular file, or a link leading out of the root (dataset order). */
+async function checkImageFiles(images: DatasetImage[], imageRoot: string, followSymlinks: boolean): Promise<string[]> {
+  const root = followSymlinks ? '' : await realRoot(imageRoot);
+  const problems: (string | undefined)[] = new Array(images.length);
+  await forEachParallel(images, 64, async (im, i) => {
+    const problem = await imageFileProblem(im.path);
+    if (problem === 'not found') {
+      problems[i] = `image id ${im.id}: file ${show(im.fileName)} not found at ${im.path}; check the image root (now ${imageRoot})`;
+    } else if (problem !== undefined) {
+      problems[i] = `image id ${im.id}: file ${show(im.fileName)} at ${im.path} ${problem}`;
+    } else if (!followSymlinks) {
+      const real = await linkOutsideRoot(im.path, root);
+      if (real !== undefined) {
+        problems[i] = `image id ${im.id}: file ${show(im.fileName)} is a link to ${real}, outside the image root ${root}; copy the file into the root, or load with followSymlinks: true`;
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(64, paths.length) }, worker));
-  return missing.sort((a, b) => a - b);
+  });
+  return problems.filter((p): p is string => p !== undefined);
 }
 
-async function verifyImageHeaders(images: DatasetImage[]): Promise<string[]> {
-  const { default: sharp } = await import('sharp');
-  const problems: { index: number; text: string }[] = [];
+/** Runs `fn` on every item with at most `limit` at once. */
+async function forEachParallel<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < images.length) {
-      const index = next++;
-      const im = images[index]!;
-      try {
-        const meta = await sharp(im.path).metadata();
-        if (meta.width !== im.width || meta.height !== im.height) {
-          problems.push({ index, text: `image id ${im.id}: file ${im.fileName} is ${meta.width}×${meta.height} but the dataset says ${im.width}×${im.height}; fix "width"/"height" (boxes refer to them)` });
-        }
-      } catch (err) {
-        const message = (err as Error).message.split('\n')[0];
-        problems.push({ index, text: `image id ${im.id}: file ${im.fileName} is not a readable image (${message}); replace or remove it` });
-      }
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(16, images.length) }, worker));
-  return problems.sort((a, b) => a.index - b.index).map((p) => p.text);
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function verifyImageHeaders(images: readonly DatasetImage[]): Promise<string[]> {
+  const { default: sharp } = await import('sharp');
+  const problems: (string | undefined)[] = new Array(images.length);
+  await forEachParallel(images, 16, async (im, i) => {
+    const notFile = await imageFileProblem(im.path);
+    if (notFile !== undefined) return void (problems[i] = `image id ${im.id}: file ${im.fileName} ${notFile}`);
+    try {
+      const meta = await sharp(im.path, { failOn: 'error' }).metadata();
+      if (meta.width !== im.width || meta.height !== im.height) {
+        problems[i] = `image id ${im.id}: file ${im.fileName} is ${meta.width}×${meta.height} but the dataset says ${im.width}×${im.height}; fix "width"/"height" (boxes refer to them)`;
+      }
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0];
+      problems[i] = `image id ${im.id}: file ${im.fileName} is not a readable image (${message}); replace or remove it`;
+    }
+  });
+  return problems.filter((p): p is string => p !== undefined);
 }
 
 function datasetError(label: string, problems: string[]): LaxrayError {

@@ -59,6 +59,13 @@ export interface TrainingBatch extends Batch {
   epoch: number;
   /** Index of the batch within its epoch (0-based). */
   index: number;
+  /**
+   * Positions [start, end) of the epoch's permutation covered by the job's
+   * global batch (data-parallel: all processes' batches together); after this
+   * step the job has consumed `end` images of the epoch. Set by DataLoader.
+   */
+  start?: number;
+  end?: number;
 }
 
 /** One image after decode, resize, flip and normalise, not yet padded. */

@@ -11,6 +11,7 @@
 // of the unflipped resized image and box flips x1' = W − x2 are exact.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { normalizationTable, normalizeToCHW, resizedSize } from './transforms.js';
+import { imageFileProblem } from './image_files.js';
 
 export type ImageSource =
   | { kind: 'path'; path: string }
@@ -75,6 +76,12 @@ export async function decodeImage(request: DecodeRequest): Promise<DecodeResult>
       originalWidth = source.width;
       originalHeight = source.height;
     } else {
+      if (source.kind === 'path') {
+        // before sharp opens it: a FIFO would block this decoder until someone writes to it
+        const problem = await imageFileProblem(source.path);
+        if (problem === 'not found') throw new DecodeError(`file not found (${source.path})`, 'missing');
+        if (problem !== undefined) throw new DecodeError(`${source.path} ${problem}`, 'unsupported');
+      }
       image = sharp(source.kind === 'path' ? source.path : source.data, { failOn: 'error' });
       const meta = await image.metadata();
       if (!meta.width || !meta.height) throw new DecodeError('the image has no width/height (not a raster image?)', 'unsupported');

@@ -16,8 +16,9 @@
 // ch2 = 0. No NaN or Infinity ever reaches the output.
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { LaxrayError } from '../errors.js';
+import { imageFileProblem } from './image_files.js';
 
 /** A 16-bit single-channel image, row-major. */
 export interface Grey16Image {
@@ -100,6 +101,10 @@ export function dualEnergyToRgb(high: Uint16Array, low: Uint16Array, out?: Uint8
 
 /** Reads a 16-bit grey PNG or TIFF. Rejects 8-bit, colour and unreadable files with a message naming the file. */
 export async function readGrey16(file: string): Promise<Grey16Image> {
+  const problem = await imageFileProblem(file);
+  if (problem !== undefined) {
+    throw new LaxrayError(problem === 'not found' ? 'IO_ERROR' : 'INVALID_IMAGE', `cannot read ${file} as an image: it ${problem === 'not found' ? 'does not exist' : problem}; give a 16-bit grey PNG or TIFF`);
+  }
   let meta: Metadata;
   try {
     meta = await sharp(file).metadata();
@@ -115,7 +120,15 @@ export async function readGrey16(file: string): Promise<Grey16Image> {
   if (channels - (hasAlpha ? 1 : 0) !== 1) {
     throw new LaxrayError('INVALID_IMAGE', `${file} has ${channels} channels; a dual-energy reading must be a single grey channel (one file per energy)`);
   }
-  const { data, info } = await sharp(file).extractChannel(0).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    // the header read fine; the pixel data may still be corrupt or cut short
+    decoded = await sharp(file).extractChannel(0).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    const why = [...new Set((err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean))].join('; ');
+    throw new LaxrayError('INVALID_IMAGE', `cannot decode ${file} (corrupt or truncated?): ${why}; give an intact 16-bit grey PNG or TIFF`, { cause: err });
+  }
+  const { data, info } = decoded;
   const pixels = new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1);
   return { data: new Uint16Array(pixels), width: info.width, height: info.height };
 }

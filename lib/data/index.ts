@@ -4,6 +4,7 @@ export {
   loadCocoDataset,
   parseCocoDataset,
   subsetDataset,
+  verifyDatasetImages,
   describeReport,
   parseJsonText,
   type BoxPolicy,

@@ -22,6 +22,7 @@ import { collate, type Batch, type ImageTargets, type PreparedImage, type Traini
 import { DecodeError, type DecodeRequest, type DecodeResult, type ImageSource } from './decode.js';
 import { DecodePool, PoolClosedError, defaultMaxInFlight, defaultWorkerCount } from './decode_pool.js';
 import { mixSeed, mulberry32, shuffleInPlace } from './random.js';
+import { checkShard, epochLength, shardBatches, type Shard } from './shard.js';
 import { DEFAULT_MEAN, DEFAULT_SCALE, DEFAULT_SIZE_DIVISOR, DEFAULT_STD, padTo, scaleFactors, transformBoxes } from './transforms.js';
 
 /** The image transforms shared by training and inference (defaults: the paper's). */
@@ -70,12 +71,21 @@ export interface LoaderOptions extends PipelineOptions {
   onSkip?: (error: LaxrayError) => void;
   /** Check that each decoded file has the dataset's width/height (default true). */
   checkImageSize?: boolean;
+  /**
+   * Data-parallel training: this process's share of each epoch (shard.ts, as
+   * PyTorch's DistributedSampler). Batches then hold batchSize images of a
+   * global batch of batchSize × worldSize. Default { rank: 0, worldSize: 1 }.
+   */
+  shard?: Shard;
 }
 
 /** One planned batch: which images, flipped or not. */
 export interface PlannedBatch {
   index: number;
   items: { image: DatasetImage; flip: boolean }[];
+  /** Positions [start, end) of the epoch's permutation that the job's global batch covers. */
+  start: number;
+  end: number;
 }
 
 export interface LoaderStats {
@@ -142,6 +152,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly onError: 'throw' | 'skip';
+  readonly shard: Shard;
   /** The images an epoch draws from (after filterEmpty), in dataset order. */
   readonly images: readonly DatasetImage[];
   readonly stats: LoaderStats = { batches: 0, images: 0, skipped: [], waitMs: 0 };
@@ -174,6 +185,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     if (this.onError !== 'throw' && this.onError !== 'skip') throw new LaxrayError('INVALID_ARGUMENT', `onError must be 'throw' or 'skip', got ${String(this.onError)}`);
     this.onSkip = options.onSkip;
     this.checkImageSize = options.checkImageSize ?? true;
+    this.shard = checkShard(options.shard ?? { rank: 0, worldSize: 1 });
     const filterEmpty = options.filterEmpty ?? this.train;
     this.images = filterEmpty ? dataset.images.filter((im) => im.annotations.ids.length > 0) : dataset.images;
     this.pool = newPool(options);
@@ -199,28 +211,40 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     this.freeBatchBuffers.length = Math.min(this.freeBatchBuffers.length, this.prefetch + 2);
   }
 
-  /** Batches per epoch. */
-  get length(): number {
-    const n = this.images.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  /** Images of the whole job per step: batchSize × shard.worldSize. */
+  get globalBatchSize(): number {
+    return this.batchSize * this.shard.worldSize;
   }
 
-  /** The order and flips of an epoch: a pure function of (seed, epoch). */
-  plan(epoch: number): PlannedBatch[] {
+  /** Positions of an epoch, padded so that every process gets as many images (= images.length with one process). */
+  get epochLength(): number {
+    return epochLength(this.images.length, this.shard.worldSize);
+  }
+
+  /** Batches (steps) per epoch. */
+  get length(): number {
+    const n = this.epochLength;
+    return this.dropLast ? Math.floor(n / this.globalBatchSize) : Math.ceil(n / this.globalBatchSize);
+  }
+
+  /**
+   * This process's batches of an epoch: a pure function of (seed, epoch,
+   * shard), starting at permutation position `startImage` (images of the epoch
+   * the whole job has consumed; see shard.ts).
+   */
+  plan(epoch: number, startImage = 0): PlannedBatch[] {
     positiveInt('epoch', epoch, 0);
     const order = this.images.map((_, i) => i);
     if (this.shuffle) shuffleInPlace(order, mulberry32(mixSeed(this.seed, epoch, 1)));
     const coin = mulberry32(mixSeed(this.seed, epoch, 2));
     const flips = order.map(() => this.flipProbability > 0 && coin() < this.flipProbability);
-    const batches: PlannedBatch[] = [];
-    for (let start = 0, index = 0; start < order.length; start += this.batchSize, index++) {
-      const end = Math.min(start + this.batchSize, order.length);
-      if (this.dropLast && end - start < this.batchSize) break;
-      const items = [];
-      for (let k = start; k < end; k++) items.push({ image: this.images[order[k]!]!, flip: flips[k]! });
-      batches.push({ index, items });
-    }
-    return batches;
+    const first = Math.ceil(startImage / this.globalBatchSize);
+    return shardBatches(order.length, this.batchSize, this.shard, { startImage, dropLast: this.dropLast }).map((b, k) => ({
+      index: first + k,
+      items: b.positions.map((p) => ({ image: this.images[order[p]!]!, flip: flips[p]! })),
+      start: b.start,
+      end: b.end,
+    }));
   }
 
   /** Iterates the next epoch (0, 1, 2, ... on successive loops). */
@@ -228,11 +252,15 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     return this.iterate({ epoch: this.nextEpoch++ });
   }
 
-  /** Iterates one epoch, optionally starting at a batch index (to resume a run). */
-  async *iterate(options: { epoch?: number; startBatch?: number } = {}): AsyncGenerator<TrainingBatch, void, undefined> {
+  /**
+   * Iterates one epoch, optionally from a batch index or from a position of
+   * the epoch's permutation (to resume a run, also with another world size).
+   */
+  async *iterate(options: { epoch?: number; startBatch?: number; startImage?: number } = {}): AsyncGenerator<TrainingBatch, void, undefined> {
     if (this.closed) throw new LaxrayError('INVALID_ARGUMENT', 'this DataLoader is closed; create a new one');
     const epoch = options.epoch ?? 0;
-    const batches = this.plan(epoch).slice(positiveInt('startBatch', options.startBatch ?? 0, 0));
+    const startImage = options.startImage ?? positiveInt('startBatch', options.startBatch ?? 0, 0) * this.globalBatchSize;
+    const batches = this.plan(epoch, positiveInt('startImage', startImage, 0));
     const pending: Promise<Settled>[] = [];
     let next = 0;
     const launch = (): void => {
@@ -310,7 +338,7 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
     const batch = collate(prepared, { sizeDivisor: pipeline.sizeDivisor, out });
     this.outstanding.add(out);
     for (const p of prepared) giveBack(p.data.buffer as ArrayBuffer);
-    return { ...batch, targets: prepared.map((p) => p.targets!), epoch, index: planned.index };
+    return { ...batch, targets: prepared.map((p) => p.targets!), epoch, index: planned.index, start: planned.start, end: planned.end };
   }
 }
 

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError } from '../errors.js';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { escapesRoot, type BoxPolicy } from './coco.js';
 
 export const OPIXRAY_CLASSES = ['Folding_Knife', 'Straight_Knife', 'Scissor', 'Utility_Knife', 'Multi-tool_Knife'] as const;
@@ -230,19 +231,10 @@ export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayRe
   };
 }
 
-/** convertOpixray, then writes the COCO JSON to `out` atomically (temp file + rename). */
+/** convertOpixray, then writes the COCO JSON to `out` atomically (temp file + fsync + rename). */
 export async function writeOpixrayCoco(options: OpixrayOptions & { out: string }): Promise<OpixrayResult> {
   const result = await convertOpixray(options);
-  const out = path.resolve(options.out);
-  const tmp = `${out}.${process.pid}.tmp`;
-  try {
-    await fsp.mkdir(path.dirname(out), { recursive: true });
-    await fsp.writeFile(tmp, JSON.stringify(result.coco));
-    await fsp.rename(tmp, out);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw new LaxrayError('IO_ERROR', `cannot write ${out}: ${(err as Error).message}`, { cause: err });
-  }
+  await writeFileAtomic(path.resolve(options.out), JSON.stringify(result.coco));
   return result;
 }
 

@@ -1,6 +1,7 @@
 // Collects every problem found while validating an input, so one error can
 // list them all (capped per kind so a million bad rows stay readable).
 import { LaxrayError, type LaxrayErrorCode } from '../errors.js';
+import { previewJson } from '../json_preview.js';
 
 const PER_KIND_CAP = 200;
 
@@ -42,15 +43,7 @@ export function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-/** Short, safe rendering of a value for a message. */
+/** Short, safe rendering of a value for a message (bounded: never walks a whole deep or huge value). */
 export function show(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return previewJson(v, 60);
 }

@@ -45,3 +45,7 @@ export {
 } from './run_dir.js';
 export { loadDetector, loadConfigDatasets } from './load.js';
 export { writeRunReport, summarySections, type RunReportFiles } from './report.js';
+export { ProcessGroup } from './distributed/group.js';
+export { resolveDistributed, workerDevice, TORCHRUN_ENV, type DistributedBackend, type DistributedOptions, type DistributedSettings } from './distributed/settings.js';
+export { launchWorkers, type LaunchOptions } from './distributed/launcher.js';
+export { evaluateSharded, validationShard } from './distributed/validation.js';

@@ -14,7 +14,7 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../checkpoint/atomic.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from '../checkpoint/safetensors.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from '../config/index.js';
 import type { OptimizerOptions } from '../detector.js';
@@ -62,6 +62,14 @@ export interface TrainingState {
   epoch: number;
   /** Index of the next batch within `epoch`. */
   batch: number;
+  /**
+   * Images of `epoch`'s permutation the job has consumed (all processes
+   * together): where a resumed run continues, whatever its world size.
+   * Absent in states of older runs (then batch × train.batchSize).
+   */
+  epochImages?: number;
+  /** Processes of the job that wrote this state (absent: 1). */
+  worldSize?: number;
   /** Iterations done (each consumed one batch, finite or not). */
   iteration: number;
   seed: number;
@@ -95,6 +103,19 @@ export function checkpointStem(iteration: number): string {
   return `iter_${iteration}`;
 }
 
+/** The files of the checkpoint after `iteration` iterations. */
+export function checkpointFiles(runDir: string, iteration: number): CheckpointFiles {
+  const dir = path.join(runDir, RUN_FILES.checkpoints);
+  const stem = checkpointStem(iteration);
+  return {
+    weights: path.join(dir, `${stem}.safetensors`),
+    optimizer: path.join(dir, `${stem}.optimizer.safetensors`),
+    state: path.join(dir, `${stem}.json`),
+    latest: path.join(runDir, RUN_FILES.latest),
+    iteration,
+  };
+}
+
 /** Writes the run's config.json (atomically). */
 export async function writeRunConfig(runDir: string, config: LaxrayConfig): Promise<string> {
   const file = path.join(runDir, RUN_FILES.config);
@@ -110,21 +131,23 @@ export async function writeRunConfig(runDir: string, config: LaxrayConfig): Prom
 export async function writeCheckpoint(runDir: string, model: CheckpointableModel, state: TrainingState): Promise<CheckpointFiles> {
   const dir = path.join(runDir, RUN_FILES.checkpoints);
   await fs.mkdir(dir, { recursive: true });
-  const stem = checkpointStem(state.iteration);
-  const names = { weights: `${stem}.safetensors`, optimizer: `${stem}.optimizer.safetensors`, state: `${stem}.json` };
-  const files = {
-    weights: path.join(dir, names.weights),
-    optimizer: path.join(dir, names.optimizer),
-    state: path.join(dir, names.state),
-    latest: path.join(runDir, RUN_FILES.latest),
-    iteration: state.iteration,
-  };
+  const files = checkpointFiles(runDir, state.iteration);
+  const names = { weights: path.basename(files.weights), optimizer: path.basename(files.optimizer), state: path.basename(files.state) };
   await model.saveWeights(files.weights, { iteration: String(state.iteration), epoch: String(state.epoch) });
   await writeSafetensors(files.optimizer, await model.optimizerState(), { format: 'laxray-sgd', iteration: String(state.iteration) });
   await writeFileAtomic(files.state, JSON.stringify(state) + '\n');
   const latest: LatestCheckpoint = { ...names, iteration: state.iteration };
   await writeFileAtomic(files.latest, JSON.stringify(latest, null, 2) + '\n');
   return files;
+}
+
+/**
+ * Deletes the temp files that killed writes left in the run directory
+ * (`.iter_N.safetensors.<pid>.<random>.tmp`, up to a checkpoint's size each);
+ * a live writer's are kept. Returns the paths removed.
+ */
+export async function removeStaleRunTempFiles(runDir: string): Promise<string[]> {
+  return removeStaleTempFiles(runDir, 2);
 }
 
 /** Deletes checkpoints other than the newest `keep` (and `protect`); latest.json's target is never deleted. */

@@ -11,21 +11,37 @@
 // the position (epoch, next batch, iteration). A run stopped after k iterations
 // and resumed therefore sees the same batches with the same weights, learning
 // rates and momentum as an uninterrupted one.
+//
+// Data-parallel (options.distributed, or the torchrun environment): each
+// process trains on its shard of every global batch (lib/data/shard.ts), the
+// native step averages loss normalisers and gradients over the processes, the
+// learning rate follows the global batch (batchSize × worldSize), and rank 0
+// alone writes the run directory (config, checkpoints, metrics, report) and
+// prints; the others get rank 0's weights, momentum and position at the start.
+// The decisions that must agree (stop, validation records) go through the
+// process group. A checkpoint records the images of the epoch consumed, so a
+// run resumes with any world size at the same iteration and epoch.
 import { EventEmitter } from 'node:events';
 import { createWriteStream, existsSync, promises as fs, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { learningRateAt, type LaxrayConfig } from '../config/index.js';
-import { DataLoader, type Dataset, type TrainingBatch } from '../data/index.js';
+import { DataLoader, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
 import type { StepResult } from '../detector.js';
 import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate.js';
 import type { TrainEvent, ValidationEvent } from './events.js';
+import { ProcessGroup, asDistributedError } from './distributed/group.js';
+import { resolveDistributed, workerDevice, type DistributedOptions } from './distributed/settings.js';
+import { evaluateSharded } from './distributed/validation.js';
 import { writeRunReport, type RunReportFiles } from './report.js';
 import {
   pruneCheckpoints,
   readLatestCheckpoint,
+  removeStaleRunTempFiles,
   restoreCheckpoint,
   RUN_FILES,
+  checkpointFiles,
   writeCheckpoint,
   writeRunConfig,
   type CheckpointableModel,
@@ -37,6 +53,10 @@ import {
 /** What the trainer needs of a detector (lib/detector.ts's Detector has it all). */
 export interface TrainableDetector extends CheckpointableModel, DetectingModel {
   trainStep(batch: TrainingBatch, lr: number): Promise<StepResult>;
+  /** Data-parallel training only (lib/detector.ts's Detector has them). */
+  readonly device?: string;
+  attachProcessGroup?(group: ProcessGroup | null): void;
+  broadcastTrainingState?(): Promise<void>;
 }
 
 export interface TrainerOptions {
@@ -65,6 +85,14 @@ export interface TrainerOptions {
   workers?: number;
   /** Validation images per forward pass. Default config.train.batchSize. */
   evalBatchSize?: number;
+  /**
+   * Data-parallel training: this process's place in the job (missing fields
+   * come from the torchrun environment: RANK, WORLD_SIZE, LOCAL_RANK,
+   * MASTER_ADDR, MASTER_PORT), or a ProcessGroup already joined (the caller
+   * then closes it). Default: the environment (a single process without
+   * WORLD_SIZE); null: a single process whatever the environment.
+   */
+  distributed?: DistributedOptions | ProcessGroup | null;
 }
 
 export interface TrainSummary {
@@ -81,6 +109,9 @@ export interface TrainSummary {
 
 const STEP_WINDOW = 20;
 
+/** What rank 0 tells the other ranks about the run at its start. */
+type SharedState = TrainingState & { lastCheckpoint: CheckpointFiles | null };
+
 export class Trainer extends EventEmitter {
   readonly config: LaxrayConfig;
   readonly detector: TrainableDetector;
@@ -92,6 +123,8 @@ export class Trainer extends EventEmitter {
   private metrics: WriteStream | undefined;
   private lastCheckpoint: CheckpointFiles | null = null;
   private readonly pendingWarnings: string[] = [];
+  /** The job's process group while a data-parallel run is going on. */
+  private group: ProcessGroup | null = null;
 
   constructor(options: TrainerOptions) {
     super();
@@ -134,9 +167,18 @@ export class Trainer extends EventEmitter {
     const t = config.train;
     const { detector } = this;
     let loader: DataLoader | undefined;
+    let ownedGroup: ProcessGroup | null = null;
+    let succeeded = false;
     try {
       detector.configureOptimizer({ momentum: t.momentum, weightDecay: t.weightDecay, gradClipNorm: t.gradClipNorm });
-      const state = await this.prepareRunDir();
+      if (config.data.verifyImages) await this.verifyImages(); // every rank: the same files, before any rendezvous wait
+      const joined = await this.joinGroup();
+      ownedGroup = joined.owned ? joined.group : null;
+      const group = (this.group = joined.group);
+      const rank = group?.rank ?? 0;
+      const worldSize = group?.worldSize ?? 1;
+      const state = await this.startingState();
+      if (group !== null) await detector.broadcastTrainingState!();
       const elapsedBefore = state.elapsedSeconds;
       const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
 
@@ -152,12 +194,22 @@ export class Trainer extends EventEmitter {
         sizeDivisor: config.data.padDivisor,
         workers,
         prefetch: config.data.prefetch,
+        shard: { rank, worldSize },
       });
       const batchesPerEpoch = loader.length;
       if (batchesPerEpoch === 0) {
         throw new LaxrayError('INVALID_DATASET', `the training set ${this.trainSet.source ?? ''} has no image with annotations to train on`);
       }
+      // The learning rate follows the job's batch: batchSize per process × processes.
+      const schedule = { ...config, train: { ...t, batchSize: loader.globalBatchSize } };
       const totalIterations = t.epochs * batchesPerEpoch;
+      if (state.worldSize !== undefined && state.worldSize !== worldSize && state.iteration > 0) {
+        this.emitWarning(
+          `resuming a run of ${state.worldSize} process(es) with ${worldSize}: the global batch is now ${loader.globalBatchSize} images ` +
+            `(learning rate ${learningRateAt(schedule, state.iteration, state.epoch).toExponential(3)}); the epoch continues after its first ${state.epochImages ?? state.batch * t.batchSize} images`,
+        );
+      }
+      state.worldSize = worldSize;
       yield this.publish({
         type: 'start',
         runDir: this.runDir,
@@ -181,29 +233,37 @@ export class Trainer extends EventEmitter {
       const stepTimes: number[] = [];
       const stepImages: number[] = [];
       let stopped = false;
-      let lastValidation: { record: ValidationRecord; evaluation: Evaluation } | null = null;
-      const stopRequested = () => (this.options.maxIterations !== undefined && state.iteration >= this.options.maxIterations) || this.options.signal?.aborted === true;
+      let lastValidation: { record: ValidationRecord; evaluation: Evaluation | null } | null = null;
+      // Every process must stop after the same step: a signal seen by one stops all.
+      const stopRequested = async () => {
+        const local = (this.options.maxIterations !== undefined && state.iteration >= this.options.maxIterations) || this.options.signal?.aborted === true;
+        return group === null ? local : group.anyRank(local);
+      };
 
       while (state.epoch < t.epochs && !stopped) {
         const epoch = state.epoch;
         const epochStarted = performance.now();
         const sums: Record<string, number> = {};
         let finiteSteps = 0;
-        if (stopRequested()) {
+        if (await stopRequested()) {
           stopped = true;
           break;
         }
+        const startImage = state.epochImages ?? state.batch * t.batchSize;
+        const epochEnd = loader.plan(epoch, startImage).at(-1)?.end ?? startImage;
         let tick = performance.now();
-        for await (const batch of loader.iterate({ epoch, startBatch: state.batch })) {
+        for await (const batch of loader.iterate({ epoch, startImage })) {
           const dataWaitSeconds = (performance.now() - tick) / 1000; // since the last step ended
-          const lr = learningRateAt(config, state.iteration, epoch);
-          const result = await detector.trainStep(batch, lr);
+          const lr = learningRateAt(schedule, state.iteration, epoch);
+          const result = await this.step(batch, lr);
           loader.recycle(batch);
           state.iteration++;
           state.batch = batch.index + 1;
+          state.epochImages = batch.end ?? state.batch * loader.globalBatchSize;
+          const images = result.images ?? batch.metas.length;
           const now = performance.now();
           stepTimes.push((now - tick) / 1000);
-          stepImages.push(batch.metas.length);
+          stepImages.push(images);
           tick = now;
           if (stepTimes.length > STEP_WINDOW) {
             stepTimes.shift();
@@ -212,7 +272,7 @@ export class Trainer extends EventEmitter {
           const windowSeconds = stepTimes.reduce((a, b) => a + b, 0);
           const losses: Record<string, number> = { ...result.losses, total: result.total };
           if (!result.finite) for (const k of Object.keys(losses)) if (!Number.isFinite(losses[k]!)) losses[k] = Number.NaN;
-          state.lossHistory.push({ iteration: state.iteration, epoch, lr, losses });
+          if (rank === 0) state.lossHistory.push({ iteration: state.iteration, epoch, lr, losses });
 
           if (result.finite) {
             state.nonFinite.inARow = 0;
@@ -259,15 +319,15 @@ export class Trainer extends EventEmitter {
             finite: result.finite,
             numPositives: result.numPositives,
             gradNorm: result.gradNorm,
-            images: batch.metas.length,
+            images,
             dataWaitSeconds,
             imagesPerSecond: windowSeconds > 0 ? stepImages.reduce((a, b) => a + b, 0) / windowSeconds : 0,
             etaSeconds: stepTimes.length > 0 ? (remaining * windowSeconds) / stepTimes.length : 0,
             elapsedSeconds: elapsed(),
           });
 
-          const lastOfEpoch = state.batch >= batchesPerEpoch;
-          if (stopRequested() && !lastOfEpoch) {
+          const lastOfEpoch = state.epochImages >= epochEnd;
+          if (!lastOfEpoch && (await stopRequested())) {
             stopped = true;
             if (this.lastCheckpoint?.iteration !== state.iteration) yield this.publish(await this.checkpoint(state, 'stop', elapsed()));
             break;
@@ -282,6 +342,7 @@ export class Trainer extends EventEmitter {
         // epoch end
         state.epoch = epoch + 1;
         state.batch = 0;
+        state.epochImages = 0;
         yield this.publish({
           type: 'epoch',
           epoch: epoch + 1,
@@ -297,7 +358,7 @@ export class Trainer extends EventEmitter {
         if (state.nonFinite.inARow === 0) {
           yield this.publish(await this.checkpoint(state, 'epoch', elapsed()));
         }
-        if (stopRequested() && state.epoch < t.epochs) stopped = true;
+        if (state.epoch < t.epochs && (await stopRequested())) stopped = true;
       }
 
       const completed = state.epoch >= t.epochs;
@@ -308,16 +369,19 @@ export class Trainer extends EventEmitter {
         if (lastValidation === null || lastValidation.record.iteration !== state.iteration) lastValidation = yield* this.validate(state);
         evaluation = lastValidation.evaluation;
       }
-      report = await writeRunReport(path.join(this.runDir, RUN_FILES.report), {
-        config,
-        lossHistory: state.lossHistory,
-        validationHistory: state.validationHistory,
-        evaluation,
-        valSet: this.valSet,
-        samples: completed ? (this.options.reportSamples ?? 8) : 0,
-        ...(this.options.drawThreshold !== undefined ? { drawThreshold: this.options.drawThreshold } : {}),
-        training: { iterations: state.iteration, epochs: state.epoch, seconds: elapsed(), nonFinite: state.nonFinite.total },
-      });
+      if (group !== null) await group.barrier('the end of training');
+      if (rank === 0) {
+        report = await writeRunReport(path.join(this.runDir, RUN_FILES.report), {
+          config,
+          lossHistory: state.lossHistory,
+          validationHistory: state.validationHistory,
+          evaluation,
+          valSet: this.valSet,
+          samples: completed ? (this.options.reportSamples ?? 8) : 0,
+          ...(this.options.drawThreshold !== undefined ? { drawThreshold: this.options.drawThreshold } : {}),
+          training: { iterations: state.iteration, epochs: state.epoch, seconds: elapsed(), nonFinite: state.nonFinite.total },
+        });
+      }
       const summary: TrainSummary = {
         iteration: state.iteration,
         epoch: state.epoch,
@@ -339,57 +403,140 @@ export class Trainer extends EventEmitter {
         validation: summary.validation,
         report,
       });
+      succeeded = true;
       return summary;
+    } catch (err) {
+      // Let the other ranks' errors name this one and say why.
+      if (this.group !== null) await this.group.reportFailure(err instanceof Error ? err.message : String(err));
+      throw this.group !== null ? asDistributedError(err) : err;
     } finally {
       await loader?.close();
       await this.closeMetrics();
+      this.detector.attachProcessGroup?.(null);
+      this.group = null;
+      // A failed group is left to the process's end: c10d may wait out its timeout while draining it.
+      if (succeeded) await ownedGroup?.close();
       this.running = false;
     }
   }
 
-  /** Validation on the val set; appends to the history and yields its events. */
-  private async *validate(state: TrainingState): AsyncGenerator<TrainEvent, { record: ValidationRecord; evaluation: Evaluation }, undefined> {
+  /** One training step (a collective in data-parallel runs). */
+  private async step(batch: TrainingBatch, lr: number): Promise<StepResult> {
+    return this.detector.trainStep(batch, lr);
+  }
+
+  /** The process group of a data-parallel run (joined here unless the caller gave one), or null. */
+  private async joinGroup(): Promise<{ group: ProcessGroup | null; owned: boolean }> {
+    const option = this.options.distributed;
+    if (option === null) return { group: null, owned: false };
+    const { detector } = this;
+    let group: ProcessGroup | null;
+    let owned = false;
+    if (option instanceof ProcessGroup) {
+      group = option;
+    } else {
+      const settings = resolveDistributed(option ?? {}, this.config.device);
+      if (settings === null) return { group: null, owned: false };
+      const device = detector.device ?? this.config.device;
+      const expected = workerDevice(device, settings);
+      if (device !== expected) {
+        throw new LaxrayError('INVALID_ARGUMENT', `LOCAL_RANK ${settings.localRank} trains on ${expected} (one GPU per local rank), but the detector is on ${device}: create it with device '${expected}'`);
+      }
+      group = await ProcessGroup.create(settings, expected);
+      owned = true;
+    }
+    if (detector.attachProcessGroup === undefined || detector.broadcastTrainingState === undefined) {
+      if (owned) await group.close();
+      throw new LaxrayError('INVALID_ARGUMENT', 'data-parallel training needs a detector with attachProcessGroup and broadcastTrainingState (laxray\'s Detector)');
+    }
+    if (detector.device !== undefined && detector.device !== group.device) {
+      if (owned) await group.close();
+      throw new LaxrayError('INVALID_ARGUMENT', `the process group runs on ${group.device} but the detector is on ${detector.device}: create the detector on the group's device`);
+    }
+    detector.attachProcessGroup(group);
+    return { group, owned };
+  }
+
+  /**
+   * Where the run starts: the run directory prepared (fresh) or restored
+   * (resume) by rank 0, whose state (without the loss history, which only
+   * rank 0 keeps) the other ranks adopt.
+   */
+  private async startingState(): Promise<TrainingState> {
+    const group = this.group;
+    if (group === null) return this.prepareRunDir();
+    let own: TrainingState | undefined;
+    const shared = await group.decide(async (): Promise<SharedState> => {
+      own = await this.prepareRunDir();
+      return { ...own, lossHistory: [], lastCheckpoint: this.lastCheckpoint };
+    });
+    if (own !== undefined) return own;
+    const { lastCheckpoint, ...state } = shared;
+    this.lastCheckpoint = lastCheckpoint;
+    return { ...state, config: this.config };
+  }
+
+  /** Validation on the val set (sharded over a data-parallel job); appends to the history and yields its events. */
+  private async *validate(state: TrainingState): AsyncGenerator<TrainEvent, { record: ValidationRecord; evaluation: Evaluation | null }, undefined> {
     const val = this.valSet!;
     yield this.publish({ type: 'validation-start', epoch: state.epoch, iteration: state.iteration, images: val.images.length });
     const started = performance.now();
-    const evaluation = await evaluateDetector(this.detector, val, {
+    const options = {
       batchSize: this.options.evalBatchSize ?? this.config.train.batchSize,
       workers: this.options.workers ?? Math.min(this.config.data.workers, 4),
-    });
-    const record: ValidationRecord = {
-      epoch: state.epoch,
-      iteration: state.iteration,
-      stats: { ...evaluation.overall.stats },
-      mAP50: evaluation.overall.mAP50,
-      challenging: evaluation.challenging
-        ? { stats: { ...evaluation.challenging.stats }, mAP50: evaluation.challenging.mAP50, images: evaluation.challenging.counts.images }
-        : null,
     };
+    const evaluation = this.group === null ? await evaluateDetector(this.detector, val, options) : await evaluateSharded(this.detector, val, this.group, options);
+    let event: ValidationEvent | undefined;
+    if (evaluation !== null) {
+      event = {
+        type: 'validation',
+        epoch: state.epoch,
+        iteration: state.iteration,
+        stats: { ...evaluation.overall.stats },
+        mAP50: evaluation.overall.mAP50,
+        challenging: evaluation.challenging
+          ? { stats: { ...evaluation.challenging.stats }, mAP50: evaluation.challenging.mAP50, images: evaluation.challenging.counts.images }
+          : null,
+        seconds: (performance.now() - started) / 1000,
+        images: evaluation.overall.counts.images,
+        perClassAP: Object.fromEntries(evaluation.overall.perClass.map((c) => [c.name, c.AP])),
+      };
+    }
+    // Every rank keeps rank 0's record, so their histories agree.
+    if (this.group !== null) event = await this.group.broadcastJson(event);
+    const { type: _type, seconds: _seconds, images: _images, perClassAP: _perClassAP, ...record } = event!;
     state.validationHistory = state.validationHistory.filter((r) => r.iteration !== record.iteration);
     state.validationHistory.push(record);
-    const event: ValidationEvent = {
-      type: 'validation',
-      ...record,
-      seconds: (performance.now() - started) / 1000,
-      images: evaluation.overall.counts.images,
-      perClassAP: Object.fromEntries(evaluation.overall.perClass.map((c) => [c.name, c.AP])),
-    };
-    yield this.publish(event);
+    yield this.publish(event!);
     return { record, evaluation };
   }
 
   private async checkpoint(state: TrainingState, reason: 'interval' | 'epoch' | 'stop', elapsedSeconds: number): Promise<TrainEvent> {
     state.elapsedSeconds = elapsedSeconds;
     state.savedAt = new Date().toISOString();
-    const files = await writeCheckpoint(this.runDir, this.detector, state);
+    let files: CheckpointFiles;
+    if (this.group === null || this.group.rank === 0) {
+      files = await writeCheckpoint(this.runDir, this.detector, state);
+      await pruneCheckpoints(this.runDir, this.options.keepCheckpoints ?? 3);
+    } else {
+      files = checkpointFiles(this.runDir, state.iteration); // rank 0 writes them
+    }
     this.lastCheckpoint = files;
-    await pruneCheckpoints(this.runDir, this.options.keepCheckpoints ?? 3);
     return { type: 'checkpoint', iteration: state.iteration, epoch: state.epoch, batch: state.batch, reason, weights: files.weights, optimizer: files.optimizer, state: files.state };
   }
 
-  /** Fresh run: checks the folder, writes config.json, starts metrics.jsonl. Resume: restores the latest checkpoint. */
+  /** Every image header of the training and validation sets, read before anything is written (data.verifyImages). */
+  private async verifyImages(): Promise<void> {
+    for (const set of [this.trainSet, this.valSet]) {
+      if (set !== null && set.imagesVerified !== true) await verifyDatasetImages(set);
+    }
+  }
+
+  /** Fresh run: checks the folder, writes config.json, starts metrics.jsonl. Resume: restores the latest checkpoint. Both first delete temp files of killed writes. */
   private async prepareRunDir(): Promise<TrainingState> {
     const runDir = this.runDir;
+    const stale = await removeStaleRunTempFiles(runDir);
+    if (stale.length > 0) this.emitWarning(`removed ${stale.length} temp file(s) of interrupted writes: ${stale.map((f) => path.relative(runDir, f)).join(', ')}`);
     const metricsFile = path.join(runDir, RUN_FILES.metrics);
     const latestFile = path.join(runDir, RUN_FILES.latest);
     if (this.options.resume) {
@@ -469,7 +616,5 @@ async function truncateMetrics(file: string, iteration: number): Promise<void> {
       // a torn last line from a crash
     }
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, kept.map((l) => l + '\n').join(''));
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }

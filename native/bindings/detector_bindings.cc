@@ -5,10 +5,12 @@
 #include <memory>
 #include <mutex>
 
+#include "bindings/distributed_bindings.h"
 #include "bindings/model_config_js.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
 #include "detector.h"
+#include "distributed/state_sync.h"
 #include "inference.h"
 #include "runtime.h"
 #include "tensor_io.h"
@@ -22,6 +24,7 @@ struct DetectorSession {
   torch::Device device{torch::kCPU};
   TrainerOptions trainerOptions;
   std::unique_ptr<Trainer> trainer;  // made on the first step (holds the momentum buffers)
+  std::shared_ptr<DataParallelGroup> group;  // data-parallel training: the job's other processes
   std::mutex mutex;
 
   Trainer& ensureTrainer() {
@@ -52,7 +55,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
          InstanceMethod<&NativeDetector::Detect>("detect"),
          InstanceMethod<&NativeDetector::ConfigureOptimizer>("configureOptimizer"),
          InstanceMethod<&NativeDetector::OptimizerState>("optimizerState"),
-         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState")});
+         InstanceMethod<&NativeDetector::LoadOptimizerState>("loadOptimizerState"),
+         InstanceMethod<&NativeDetector::AttachProcessGroup>("attachProcessGroup"),
+         InstanceMethod<&NativeDetector::BroadcastTrainingState>("broadcastTrainingState")});
   }
 
   explicit NativeDetector(const Napi::CallbackInfo& info) : ObjectWrap<NativeDetector>(info) {
@@ -138,13 +143,15 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array}], lr): Promise<StepResult>
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?}], lr): Promise<StepResult>
+  // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keepAlive{info[0]};
     HostBuffer images = hostBufferFrom(info[0], info[1], "trainStep: images");
     if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "trainStep: targets must be an array of {boxes, labels}");
     Napi::Array list = info[2].As<Napi::Array>();
     std::vector<std::pair<HostBuffer, HostBuffer>> targets;
+    std::vector<std::pair<int64_t, int64_t>> extents;
     for (uint32_t i = 0; i < list.Length(); ++i) {
       if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "trainStep: targets[" + std::to_string(i) + "] must be {boxes, labels}");
       Napi::Object t = list.Get(i).As<Napi::Object>();
@@ -158,6 +165,8 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
       Napi::Array labelShape = Napi::Array::New(info.Env(), 1);
       labelShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
       targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+      extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
+                           static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
       keepAlive.push_back(boxes);
       keepAlive.push_back(labels);
     }
@@ -166,15 +175,16 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     SessionPtr s = session_;
     return PromiseWorker<TrainStepResult>::Run(
         info.Env(), "trainStep",
-        [s, images, targets, lr] {
+        [s, images, targets, extents, lr] {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::Tensor x = tensorFromHost(images, s->device, "trainStep: images");
           std::vector<GroundTruth> gt;
           for (size_t i = 0; i < targets.size(); ++i) {
             gt.push_back({tensorFromHost(targets[i].first, s->device, "boxes"),
-                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong)});
+                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong), extents[i].first,
+                          extents[i].second});
           }
-          return s->ensureTrainer().step(x, gt, lr);
+          return s->ensureTrainer().step(x, gt, lr, s->group.get());
         },
         [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -184,6 +194,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           out.Set("total", r.total);
           out.Set("finite", r.finite);
           out.Set("numPositives", static_cast<double>(r.numPositive));
+          out.Set("images", static_cast<double>(r.images));
           out.Set("gradNorm", r.gradNorm);
           return out;
         },
@@ -279,6 +290,32 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive);
+  }
+
+  // attachProcessGroup(group | null): void — trainStep then averages over the group's processes.
+  Napi::Value AttachProcessGroup(const Napi::CallbackInfo& info) {
+    std::shared_ptr<DataParallelGroup> group = processGroupFrom(info.Length() > 0 ? info[0] : info.Env().Null(), "attachProcessGroup: group");
+    if (group && group->device() != session_->device) {
+      throw Napi::TypeError::New(info.Env(), "attachProcessGroup: the group's processes train on " + group->device().str() +
+                                                 " but this detector is on " + session_->device.str());
+    }
+    std::lock_guard<std::mutex> lock(session_->mutex);
+    session_->group = std::move(group);
+    return info.Env().Undefined();
+  }
+
+  // broadcastTrainingState(): Promise<void> — rank 0's weights and momentum into every rank (collective).
+  Napi::Value BroadcastTrainingState(const Napi::CallbackInfo& info) {
+    SessionPtr s = session_;
+    return PromiseWorker<bool>::Run(
+        info.Env(), "broadcastTrainingState",
+        [s] {
+          std::lock_guard<std::mutex> lock(s->mutex);
+          if (!s->group) throw std::invalid_argument("no process group is attached (attachProcessGroup)");
+          broadcastTrainingState(*s->group, *s->model, s->ensureTrainer().optimizer());
+          return true;
+        },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
   SessionPtr session_;

@@ -37,15 +37,25 @@ PredictorArgs predictorArgs(const Napi::CallbackInfo& info) {
   return args;
 }
 
-// labelAwareCls(x, xShape [N,Cin,H,W], weight, weightShape [C,Cin], bias [C], labels|null, labelShape [N,H,W], a, b, c)
+// The optional weighting argument: 'sigmoid' (default) or 'scaled'.
+LabelAwareWeight weightingArg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return LabelAwareWeight::Sigmoid;
+  const std::string name = info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : std::string();
+  if (name == "sigmoid") return LabelAwareWeight::Sigmoid;
+  if (name == "scaled") return LabelAwareWeight::Scaled;
+  throw Napi::TypeError::New(info.Env(), "weighting must be 'sigmoid' or 'scaled'");
+}
+
+// labelAwareCls(x, xShape [N,Cin,H,W], weight, weightShape [C,Cin], bias [C], labels|null, labelShape [N,H,W], a, b, c, weighting?)
 Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
   PredictorArgs a = predictorArgs(info);
   const HostBuffer x = a.x, weight = a.weight, bias = a.bias, labels = a.labels;
   const bool hasLabels = a.hasLabels;
   LabelAwareCoefficients k{numberArg(info, 7, "a"), numberArg(info, 8, "b"), numberArg(info, 9, "c")};
+  const LabelAwareWeight weighting = weightingArg(info, 10);
   return PromiseWorker<LabelAwareOutput>::Run(
       info.Env(), "labelAwareCls",
-      [x, weight, bias, labels, hasLabels, k] {
+      [x, weight, bias, labels, hasLabels, k, weighting] {
         torch::Tensor xt = tensorFromHost(x, torch::kCPU, "x");
         torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
         torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
@@ -56,20 +66,21 @@ Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
         torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
         auto predict = [&](const torch::Tensor& xTilde) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
         torch::Tensor l = hasLabels ? tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong) : torch::Tensor();
-        LabelAwareClsResult r = labelAwareCls(xt, predict, l, k);
+        LabelAwareClsResult r = labelAwareCls(xt, predict, l, k, weighting);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}};
       },
       [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
 }
 
-// labelAwareReg(x, xShape, weight, weightShape [4(R+1), Cin], bias [4(R+1)], bins|null, binShape [N,4,H,W])
+// labelAwareReg(x, xShape, weight, weightShape [4(R+1), Cin], bias [4(R+1)], bins|null, binShape [N,4,H,W], weighting?)
 Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
   PredictorArgs a = predictorArgs(info);
   const HostBuffer x = a.x, weight = a.weight, bias = a.bias, bins = a.labels;
   const bool hasBins = a.hasLabels;
+  const LabelAwareWeight weighting = weightingArg(info, 7);
   return PromiseWorker<LabelAwareOutput>::Run(
       info.Env(), "labelAwareReg",
-      [x, weight, bias, bins, hasBins] {
+      [x, weight, bias, bins, hasBins, weighting] {
         torch::Tensor xt = tensorFromHost(x, torch::kCPU, "x");
         torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
         torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
@@ -84,7 +95,7 @@ Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
           return torch::sigmoid(logits.reshape({logits.size(0), 4, numBins, logits.size(2), logits.size(3)}));
         };
         torch::Tensor t = hasBins ? tensorFromHost(bins, torch::kCPU, "bins").to(torch::kLong) : torch::Tensor();
-        LabelAwareRegResult r = labelAwareReg(xt, predict, t);
+        LabelAwareRegResult r = labelAwareReg(xt, predict, t, weighting);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w", toHostTensor(r.w, "w")}}};
       },
       [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);

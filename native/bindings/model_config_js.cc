@@ -37,6 +37,7 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   Napi::Object neck = objectField(model, "neck", "model");
   c.neck.outChannels = static_cast<int64_t>(numberField(neck, "outChannels", static_cast<double>(c.neck.outChannels), "model.neck"));
   c.neck.numOutputs = static_cast<int>(numberField(neck, "numOutputs", c.neck.numOutputs, "model.neck"));
+  c.neck.extraReluP7 = boolField(neck, "extraReluP7", c.neck.extraReluP7, "model.neck");
 
   Napi::Object head = objectField(model, "head", "model");
   auto& h = c.head;
@@ -52,7 +53,12 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   h.laCoefficients.a = numberField(coefficients, "a", h.laCoefficients.a, "model.head.laCoefficients");
   h.laCoefficients.b = numberField(coefficients, "b", h.laCoefficients.b, "model.head.laCoefficients");
   h.laCoefficients.c = numberField(coefficients, "c", h.laCoefficients.c, "model.head.laCoefficients");
-  h.laRegTwice = boolField(head, "laRegTwice", h.laRegTwice, "model.head");
+  h.laWeight = enumField(head, "laWeight", h.laWeight, "model.head",
+                         {{"sigmoid", LabelAwareWeight::Sigmoid}, {"scaled", LabelAwareWeight::Scaled}});
+  // null (or absent): the reg tower runs twice exactly when LA is on, as the authors' heads.
+  const bool regTwiceGiven = head.Has("laRegTwice") && !head.Get("laRegTwice").IsNull();
+  h.laRegTwice = regTwiceGiven ? boolField(head, "laRegTwice", h.laRegTwice, "model.head")
+                               : h.labelAware != LabelAwareKind::None;
   h.anchorScale = numberField(head, "anchorScale", h.anchorScale, "model.head");
   h.strides = intArrayField(head, "strides", h.strides, "model.head");
   h.priorProb = numberField(head, "priorProb", h.priorProb, "model.head");
@@ -72,6 +78,7 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   c.test.scoreThreshold = numberField(test, "scoreThreshold", c.test.scoreThreshold, "model.test");
   c.test.nmsIou = numberField(test, "nmsIou", c.test.nmsIou, "model.test");
   c.test.maxPerImage = static_cast<int64_t>(numberField(test, "maxPerImage", static_cast<double>(c.test.maxPerImage), "model.test"));
+  h.labelAwareAtTest = boolField(test, "labelAware", h.labelAwareAtTest, "model.test");
   return c;
 }
 

@@ -173,6 +173,7 @@ struct HeadCheckResult {
   std::vector<std::pair<std::string, double>> losses;
   int64_t numPositive = 0;
   double qualityWeightSum = 0;
+  double qualityFloor = 0;
   std::vector<std::pair<std::string, double>> gradNorms;  // of the total loss w.r.t. each head output
   bool gradsFinite = true;
   AtssTargets targets;
@@ -202,6 +203,13 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
   const double anchorScale = numberField(spec, "anchorScale");
   Napi::Value regression = objectField(spec, "regression");
   const bool distribution = regression.IsString() && regression.As<Napi::String>().Utf8Value() == "distribution";
+  // qualityTarget: 'iou' | 'centerness'; absent: as the head would (IoU for distribution).
+  const bool iouQuality = spec.Has("qualityTarget") && spec.Get("qualityTarget").IsString()
+                              ? spec.Get("qualityTarget").As<Napi::String>().Utf8Value() == "iou"
+                              : distribution;
+  // padSizes: per image [width, height] of its extent in the batch (valid anchors); absent: all valid.
+  std::vector<int64_t> padSizes;
+  if (spec.Has("padSizes") && !spec.Get("padSizes").IsUndefined()) padSizes = intListArg(spec.Get("padSizes"), "headCheck: padSizes");
   std::vector<int64_t> strides = intListArg(objectField(spec, "strides"), "headCheck: strides");
   std::vector<int64_t> sizesFlat = intListArg(objectField(spec, "featureSizes"), "headCheck: featureSizes");
   if (sizesFlat.size() != 2 * strides.size()) {
@@ -266,6 +274,7 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
         HeadOutputs outputs;
         outputs.regression = distribution ? RegressionKind::Distribution : RegressionKind::Delta;
         outputs.regMax = regMax;
+        outputs.qualityTarget = iouQuality ? QualityTarget::Iou : QualityTarget::Centerness;
         for (const auto& [h, w] : featureSizes) outputs.numAnchorsPerLevel.push_back(h * w);
         outputs.strides = strides;
         const std::vector<int64_t> regShape =
@@ -282,11 +291,16 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
         targetConfig.numClasses = numClasses;
         targetConfig.regMax = regMax;
         HeadCheckResult result;
-        result.targets = buildTargets(anchors, outputs.numAnchorsPerLevel, strides, gtBoxes, gtLabels, targetConfig);
+        std::vector<torch::Tensor> valid;
+        for (size_t i = 0; i + 1 < padSizes.size(); i += 2) {
+          valid.push_back(validAnchorFlags(featureSizes, strides, padSizes[i], padSizes[i + 1], d));
+        }
+        result.targets = buildTargets(anchors, outputs.numAnchorsPerLevel, strides, gtBoxes, gtLabels, targetConfig, valid);
         DetectionLoss loss = computeLosses(outputs, result.targets);
         for (const auto& [name, value] : loss.named()) result.losses.emplace_back(name, value.item<double>());
         result.numPositive = loss.numPositive;
         result.qualityWeightSum = loss.qualityWeightSum;
+        result.qualityFloor = loss.qualityFloor;
         loss.total.backward();
         const std::pair<const char*, torch::Tensor> leaves[] = {{"clsLogits", outputs.clsLogits},
                                                                 {"boxRegression", outputs.boxRegression},
@@ -307,11 +321,13 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
         out.Set("losses", losses);
         out.Set("numPositive", Napi::Number::New(env, static_cast<double>(r.numPositive)));
         out.Set("qualityWeightSum", Napi::Number::New(env, r.qualityWeightSum));
+        out.Set("qualityFloor", Napi::Number::New(env, r.qualityFloor));
         Napi::Object grads = Napi::Object::New(env);
         for (const auto& [name, value] : r.gradNorms) grads.Set(name, Napi::Number::New(env, value));
         out.Set("gradNorms", grads);
         out.Set("gradsFinite", Napi::Boolean::New(env, r.gradsFinite));
         Napi::Object targets = Napi::Object::New(env);
+        targets.Set("valid", tensorToJs(env, toHostTensor(r.targets.valid.to(torch::kInt), "headCheck")));
         targets.Set("labels", tensorToJs(env, toHostTensor(r.targets.labels, "headCheck")));
         targets.Set("matchedGt", tensorToJs(env, toHostTensor(r.targets.matchedGt, "headCheck")));
         targets.Set("boxTargets", tensorToJs(env, toHostTensor(r.targets.boxTargets, "headCheck")));

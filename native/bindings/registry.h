@@ -9,6 +9,7 @@ namespace laxray::js {
 struct AddonData {
   Napi::FunctionReference tensorHandleConstructor;
   Napi::FunctionReference detectorConstructor;
+  Napi::FunctionReference processGroupConstructor;
 };
 
 void registerRuntimeBindings(Napi::Env env, Napi::Object exports);
@@ -16,5 +17,6 @@ void registerTensorBindings(Napi::Env env, Napi::Object exports);
 void registerDetectorBindings(Napi::Env env, Napi::Object exports);
 void registerLabelAwareBindings(Napi::Env env, Napi::Object exports);
 void registerOpsBindings(Napi::Env env, Napi::Object exports);
+void registerDistributedBindings(Napi::Env env, Napi::Object exports);
 
 }  // namespace laxray::js

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import sharp from 'sharp';
 import { LaxrayError } from '../../errors.js';
-import type { Detection } from '../../detector.js';
+import type { Detection, Detector } from '../../detector.js';
 import { annotateImage } from '../../report/index.js';
 import { writeFileAtomic } from '../../checkpoint/atomic.js';
 import { loadDetector } from '../../train/index.js';
@@ -66,6 +66,46 @@ export interface ImageDetections {
   annotated?: string;
 }
 
+/** An input that could not be read as an image; `index` is its place in the expanded input list. */
+export interface FailedImage {
+  index: number;
+  file: string;
+  error: string;
+}
+
+type ChunkResult = { index: number; entry: ImageDetections } | FailedImage;
+
+/** Errors that belong to one input image (the run goes on without it); anything else ends the command. */
+function isImageError(err: unknown): err is LaxrayError {
+  return err instanceof LaxrayError && (err.code === 'INVALID_IMAGE' || err.code === 'INVALID_ARGUMENT');
+}
+
+/**
+ * Detections for files[first..] as one batch; when an image in it is bad,
+ * each file on its own, so the good ones still get detections and each bad
+ * one is reported with its own index in the whole input list.
+ */
+async function detectChunk(detector: Detector, chunk: readonly string[], first: number): Promise<ChunkResult[]> {
+  try {
+    const detections = await detector.detect(chunk);
+    return await Promise.all(chunk.map(async (file, j) => ({ index: first + j, entry: await describeImage(file, detections[j]!) })));
+  } catch (err) {
+    if (!isImageError(err) || chunk.length === 1) {
+      if (!isImageError(err)) throw err;
+      // the message names "input 0" (its place in a batch of one); the caller reports the real index
+      return [{ index: first, file: chunk[0]!, error: err.message.replace(/^input 0 \((.*?)\): /, '') }];
+    }
+    const out: ChunkResult[] = [];
+    for (let j = 0; j < chunk.length; j++) out.push(...(await detectChunk(detector, [chunk[j]!], first + j)));
+    return out;
+  }
+}
+
+async function describeImage(file: string, detections: Detection[]): Promise<ImageDetections> {
+  const meta = await sharp(file).metadata();
+  return { file, width: meta.width ?? 0, height: meta.height ?? 0, detections };
+}
+
 export function register(program: Command): void {
   program
     .command('detect')
@@ -89,24 +129,28 @@ export function register(program: Command): void {
       const detector = await loadDetector(opts.run, overrides);
       const started = performance.now();
       const results: ImageDetections[] = [];
+      const failed: FailedImage[] = [];
       const names = outputNames(files);
       if (opts.out !== undefined) await fs.mkdir(opts.out, { recursive: true });
       for (let i = 0; i < files.length; i += opts.batchSize) {
         const chunk = files.slice(i, i + opts.batchSize);
-        const detections = await detector.detect(chunk);
-        for (let j = 0; j < chunk.length; j++) {
-          const file = chunk[j]!;
-          const meta = await sharp(file).metadata();
-          const entry: ImageDetections = { file, width: meta.width ?? 0, height: meta.height ?? 0, detections: detections[j]! };
+        for (const done of await detectChunk(detector, chunk, i)) {
+          if ('error' in done) {
+            failed.push(done);
+            process.stderr.write(`laxray: image ${done.index} (${done.file}): ${done.error}; skipped\n`);
+            continue;
+          }
+          const entry: ImageDetections = done.entry;
           if (opts.out !== undefined) {
-            entry.annotated = path.join(opts.out, names[i + j]!);
-            await writeFileAtomic(entry.annotated, await annotateImage(file, entry.detections, { scoreThreshold: opts.drawThreshold }));
+            entry.annotated = path.join(opts.out, names[done.index]!);
+            await writeFileAtomic(entry.annotated, await annotateImage(entry.file, entry.detections, { scoreThreshold: opts.drawThreshold }));
           }
           results.push(entry);
         }
       }
+      if (failed.length > 0) process.exitCode = 1;
       const seconds = (performance.now() - started) / 1000;
-      const output = { run: opts.run, device: detector.device, classes: detector.config.classes, images: results, seconds };
+      const output = { run: opts.run, device: detector.device, classes: detector.config.classes, images: results, failed, seconds };
       if (opts.out !== undefined) await writeFileAtomic(path.join(opts.out, 'detections.json'), JSON.stringify(output, null, 1) + '\n');
       if (opts.json) {
         process.stdout.write(JSON.stringify(output) + '\n');
@@ -117,7 +161,9 @@ export function register(program: Command): void {
         const what = shown.map((d) => `${d.category} ${d.score.toFixed(2)}`).join(', ');
         return `${r.file}: ${shown.length} object(s) ≥ ${opts.drawThreshold}${what ? `: ${what}` : ''}${r.annotated ? ` → ${r.annotated}` : ''}`;
       });
-      lines.push(`${results.length} image(s) in ${seconds.toFixed(2)} s${opts.out !== undefined ? `; detections.json in ${opts.out}` : ''}`);
+      lines.push(
+        `${results.length} image(s) in ${seconds.toFixed(2)} s${failed.length > 0 ? `; ${failed.length} could not be read (listed above and in "failed")` : ''}${opts.out !== undefined ? `; detections.json in ${opts.out}` : ''}`,
+      );
       process.stdout.write(lines.join('\n') + '\n');
     });
 }
