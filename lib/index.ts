@@ -26,4 +26,5 @@ export { ProcessGroup, resolveDistributed, type DistributedOptions, type Distrib
 export { evaluateCoco, evaluateCocoFiles, type CocoEvalResult, type CocoStats } from './eval/index.js';
 export * as data from './data/index.js';
 export * as synth from './data/synth/index.js';
+export * as study from './study/index.js';
 export * as ops from './ops.js';

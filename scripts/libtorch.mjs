@@ -111,7 +111,9 @@ function findInclude(dirs, rel) {
 function glooSupport(found) {
   const c10d = findInclude(found.includeDirs, path.join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'));
   const gloo = findInclude([...found.includeDirs, '/usr/include', '/usr/local/include'], path.join('gloo', 'config.h'));
-  return { available: c10d !== null && gloo !== null, includeDirs: gloo !== null && !found.includeDirs.includes(gloo) ? [gloo] : [] };
+  if (c10d === null || gloo === null) return { available: false, includeDirs: [] };
+  // /usr/include only when needed: a foreign LibTorch must not pick up Debian's torch headers there
+  return { available: true, includeDirs: found.includeDirs.includes(gloo) ? [] : [gloo] };
 }
 
 /**

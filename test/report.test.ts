@@ -245,6 +245,12 @@ test('formatTable: exact alignment on a hand example', (t) => {
     formatTable(rows.slice(0, 1), { style: 'markdown' }),
     ['| name    |   AP | AP50 |', '|:--------|-----:|-----:|', '| overall | 59.3 | 71.8 |'].join('\n'),
   );
+  // text cells as they are; a '|' is escaped in Markdown so it cannot end the cell
+  t.is(
+    formatTable([{ name: 'p3', values: { '|w1 - w2|': '1.2e-5', AP: '12.3 ± 0.4' } }], { style: 'markdown', nameHeader: 'level' }),
+    ['| level | \\|w1 - w2\\| |         AP |', '|:------|------------:|-----------:|', '| p3    |      1.2e-5 | 12.3 ± 0.4 |'].join('\n'),
+  );
+  t.is(formatTable([{ name: 'p3', values: { q: '|w|' } }]), ['name    q', '----  ---', 'p3    |w|'].join('\n'));
 });
 
 test('formatSummary: titled sections, empty ones left out', (t) => {

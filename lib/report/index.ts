@@ -19,6 +19,7 @@ export {
   type MetricRecord,
   type MetricPlotOptions,
 } from './plot.js';
+export { renderHeatmap, renderHeatmapSvg, heatColor, type HeatmapSpec } from './heatmap.js';
 export { annotateImage, detectionsSvg, type AnnotateInput, type AnnotateOptions, type DrawableDetection } from './annotate.js';
 export { formatTable, formatSummary, type TableRow, type TableOptions, type SummarySection } from './table.js';
 export { niceTicks, integerTicks, formatTick, type Ticks } from './ticks.js';

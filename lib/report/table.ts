@@ -4,7 +4,8 @@
 
 export interface TableRow {
   name: string;
-  values: Readonly<Record<string, number>>;
+  /** Numbers are formatted (percent, digits); strings are shown as they are (e.g. "12.3 ± 0.4"). */
+  values: Readonly<Record<string, number | string>>;
 }
 
 export interface TableOptions {
@@ -35,11 +36,13 @@ export function formatTable(rows: readonly TableRow[], options: TableOptions = {
   const scale = (options.percent ?? true) ? 100 : 1;
   const digitsOf = (column: string) => (typeof options.digits === 'number' ? options.digits : (options.digits?.[column] ?? 1));
   const missing = options.missing ?? '-';
-  const cell = (v: number | undefined, column: string) =>
-    v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digitsOf(column));
+  const cell = (v: number | string | undefined, column: string) =>
+    typeof v === 'string' ? v : v === undefined || !Number.isFinite(v) || v < 0 ? missing : (v * scale).toFixed(digitsOf(column));
 
-  const header = [options.nameHeader ?? 'name', ...columns];
-  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c], c))]);
+  // a '|' inside a Markdown cell would end it
+  const escape = options.style === 'markdown' ? (text: string) => text.replace(/\|/g, '\\|') : (text: string) => text;
+  const header = [options.nameHeader ?? 'name', ...columns].map(escape);
+  const body = rows.map((r) => [r.name, ...columns.map((c) => cell(r.values[c], c))].map(escape));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i]!.length)));
   const align = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)));
 

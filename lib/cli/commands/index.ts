@@ -7,6 +7,7 @@ import * as evalCommand from './eval.js';
 import * as train from './train.js';
 import * as detect from './detect.js';
 import * as demo from './demo.js';
+import * as study from './study.js';
 import * as bench from './bench.js';
 
 export interface CommandModule {
@@ -21,5 +22,6 @@ export const commandModules: CommandModule[] = [
   train,
   detect,
   demo,
+  study,
   bench,
 ];
