@@ -1,6 +1,10 @@
 // One training step of the detector: forward with the ATSS assignment (the LA
 // branch gets the assigned labels), the losses, backward, optional gradient
 // clipping and the SGD update. A non-finite loss or gradient skips the update.
+// On a GPU the step queues its work without waiting for the device, except
+// once: the loss terms, positives and gradient norm come back in one copy,
+// which decides the update (and clipping). In fp16 the loss is scaled
+// (LossScaler) and an overflowing step is skipped like any non-finite one.
 //
 // Data-parallel (a Collectives given): the loss normalisers are averaged over
 // the processes, the processes agree on whether every loss is finite (one
@@ -70,6 +74,7 @@ class Trainer {
   Detector model_;
   TrainerOptions options_;
   Sgd sgd_;
+  LossScaler scaler_;  // fp16 only
 };
 
 }  // namespace laxray

@@ -298,9 +298,9 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
         result.targets = buildTargets(anchors, outputs.numAnchorsPerLevel, strides, gtBoxes, gtLabels, targetConfig, valid);
         DetectionLoss loss = computeLosses(outputs, result.targets);
         for (const auto& [name, value] : loss.named()) result.losses.emplace_back(name, value.item<double>());
-        result.numPositive = loss.numPositive;
-        result.qualityWeightSum = loss.qualityWeightSum;
-        result.qualityFloor = loss.qualityFloor;
+        result.numPositive = loss.numPositive.item<int64_t>();
+        result.qualityWeightSum = loss.qualityWeightSum.item<double>();
+        result.qualityFloor = loss.qualityFloor.item<double>();
         loss.total.backward();
         const std::pair<const char*, torch::Tensor> leaves[] = {{"clsLogits", outputs.clsLogits},
                                                                 {"boxRegression", outputs.boxRegression},
