@@ -143,6 +143,16 @@ export interface NativeAddon {
   setIntraOpThreads(threads: number): void;
   /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
   cudaMemoryInUse(index: number): Promise<number>;
+  /** Test hook: LAcls with pseudo labels on several levels in one call (native/label_aware.cc does all levels at once). */
+  labelAwareClsLevels(
+    levels: { x: Float32Array; shape: number[] }[],
+    weight: Float32Array,
+    weightShape: number[],
+    bias: Float32Array,
+    a: number,
+    b: number,
+    c: number,
+  ): Promise<Record<'xNew' | 'w1' | 'w2', TensorData>[]>;
   /** Test hook: occupies a worker for `ms` and resolves to the intra-op threads its tensor work gets. */
   computeThreadsProbe(ms: number): Promise<number>;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
