@@ -10,9 +10,13 @@ import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energ
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
 
-/** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
+/**
+ * An input batch [N, 3, H, W]: normalised float32 as the data pipeline makes
+ * it, or raw RGB uint8 (0..255), which is uploaded as bytes and normalised with
+ * data.mean / data.std on the detector's device.
+ */
 export interface InputBatch {
-  data: Float32Array;
+  data: Float32Array | Uint8Array;
   shape: readonly number[];
 }
 
@@ -146,6 +150,8 @@ export class Detector {
       labels: t.labels,
       padWidth: Math.min(padTo(batch.metas[i]?.resizedWidth ?? width, divisor), width),
       padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height, divisor), height),
+      width: batch.metas[i]?.resizedWidth ?? width,
+      height: batch.metas[i]?.resizedHeight ?? height,
     }));
     return call(() => this.handle.trainStep(batch.data, [...batch.shape], targets, lr));
   }
@@ -239,7 +245,7 @@ export class Detector {
 /** How the native detector runs (precision, layout): the config's top-level execution keys. */
 function executionOf(config: LaxrayConfig): NativeExecution {
   const { precision, labelAwarePrecision, channelsLast, cudnnBenchmark } = config;
-  return { precision, labelAwarePrecision, channelsLast, cudnnBenchmark };
+  return { precision, labelAwarePrecision, channelsLast, cudnnBenchmark, pixelMean: config.data.mean, pixelStd: config.data.std };
 }
 
 function isDualEnergy(input: unknown): input is DualEnergyInput {
@@ -262,7 +268,7 @@ async function toImageInput(input: SingleInput): Promise<ImageInput> {
 }
 
 function isInputBatch(input: unknown): input is InputBatch {
-  return typeof input === 'object' && input !== null && (input as InputBatch).data instanceof Float32Array && Array.isArray((input as InputBatch).shape);
+  return typeof input === 'object' && input !== null && ((input as InputBatch).data instanceof Float32Array || (input as InputBatch).data instanceof Uint8Array) && Array.isArray((input as InputBatch).shape);
 }
 
 async function call<T>(fn: () => Promise<T>): Promise<T> {

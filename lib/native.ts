@@ -42,12 +42,16 @@ export interface NativeExecution {
   labelAwarePrecision: 'fp32' | 'compute';
   channelsLast: boolean;
   cudnnBenchmark: boolean;
+  /** data.mean / data.std: how uint8 batches are normalised on the device. */
+  pixelMean?: readonly number[];
+  pixelStd?: readonly number[];
 }
 
 /** The addon's detector object (native/bindings/detector_bindings.cc). */
 export interface NativeDetectorHandle {
   readonly device: string;
-  inspect(images: Float32Array, shape: number[]): Promise<Record<string, TensorData>>;
+  /** images: normalised float32, or raw RGB uint8 (normalised on the device with the execution's pixel mean/std). */
+  inspect(images: Float32Array | Uint8Array, shape: number[]): Promise<Record<string, TensorData>>;
   stateDict(): Promise<Record<string, TensorData>>;
   loadStateDict(
     entries: Record<string, TensorData>,
@@ -55,14 +59,14 @@ export interface NativeDetectorHandle {
   ): Promise<void>;
   setTraining(on: boolean): void;
   trainStep(
-    images: Float32Array,
+    images: Float32Array | Uint8Array,
     shape: number[],
-    /** padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
-    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number }[],
+    /** width/height: the image's resized size in its slot (uint8 images: the rest is padding). padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
+    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number; width?: number; height?: number }[],
     lr: number,
   ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; images: number; gradNorm: number }>;
   detect(
-    images: Float32Array,
+    images: Float32Array | Uint8Array,
     shape: number[],
     metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[],
   ): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;

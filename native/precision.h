@@ -17,6 +17,8 @@
 
 #include <string>
 
+#include "input.h"
+
 namespace laxray {
 
 enum class Precision { Fp32, Tf32, Bf16, Fp16 };
@@ -26,6 +28,7 @@ struct ExecutionConfig {
   bool channelsLast = false;
   bool cudnnBenchmark = true;  // CUDA only
   bool labelAwareInCompute = false;  // true: LA runs in the compute precision too
+  InputNormalisation pixels;  // how uint8 batches become the network input (data.mean / data.std)
 };
 
 // "fp32" | "tf32" | "bf16" | "fp16"; anything else throws std::invalid_argument.

@@ -45,8 +45,13 @@ export interface ImageTargets {
 
 /** A batch for inference: images only. */
 export interface Batch {
-  /** N × 3 × H × W, row-major, normalised RGB, zeros in the padding. */
-  data: Float32Array;
+  /**
+   * N × 3 × H × W, row-major: normalised RGB with zeros in the padding, or raw
+   * RGB bytes (0..255), which the detector uploads as they are (a quarter of
+   * the bytes) and normalises on its device, zeroing each image's padding
+   * (outside resizedWidth × resizedHeight).
+   */
+  data: Float32Array | Uint8Array;
   /** [N, 3, H, W]; H and W are multiples of the size divisor (32 by default). */
   shape: [number, number, number, number];
   metas: ImageMeta[];

@@ -82,10 +82,12 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return PromiseWorker<NamedTensors>::Run(
         info.Env(), "inspect",
         [s, images] {
+          // Uploaded before taking the lock: a running call on this detector keeps computing meanwhile.
+          torch::Tensor x = imagesToDevice(tensorFromHost(images, torch::kCPU, "inspect: images"), s->device, {},
+                                           s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::NoGradGuard noGrad;  // LA re-enables autograd for its own gradients
           PrecisionScope precision(s->model->execution(), s->device);
-          torch::Tensor x = tensorFromHost(images, s->device, "inspect: images");
           Inspection inspection;
           s->model->forward(x, nullptr, &inspection);
           return toHost(inspection.tensors);
@@ -143,15 +145,17 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?}], lr): Promise<StepResult>
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?, width?, height?}], lr): Promise<StepResult>
+  // images: Float32Array normalised, or Uint8Array raw RGB (normalised on the device).
   // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
+  // width/height: the image's resized size, for uint8 images (their padding becomes 0); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keepAlive{info[0]};
     HostBuffer images = hostBufferFrom(info[0], info[1], "trainStep: images");
     if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "trainStep: targets must be an array of {boxes, labels}");
     Napi::Array list = info[2].As<Napi::Array>();
     std::vector<std::pair<HostBuffer, HostBuffer>> targets;
-    std::vector<std::pair<int64_t, int64_t>> extents;
+    std::vector<std::pair<int64_t, int64_t>> extents, contents;
     for (uint32_t i = 0; i < list.Length(); ++i) {
       if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "trainStep: targets[" + std::to_string(i) + "] must be {boxes, labels}");
       Napi::Object t = list.Get(i).As<Napi::Object>();
@@ -167,6 +171,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
       targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
       extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
                            static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
+      // uint8 images: the image's own (resized) size; the rest of its slot is padding.
+      contents.emplace_back(static_cast<int64_t>(numberField(t, "width", 0, what)),
+                            static_cast<int64_t>(numberField(t, "height", 0, what)));
       keepAlive.push_back(boxes);
       keepAlive.push_back(labels);
     }
@@ -175,13 +182,17 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     SessionPtr s = session_;
     return PromiseWorker<TrainStepResult>::Run(
         info.Env(), "trainStep",
-        [s, images, targets, extents, lr] {
+        [s, images, targets, extents, contents, lr] {
+          torch::Tensor host = tensorFromHost(images, torch::kCPU, "trainStep: images");
+          std::vector<std::pair<int64_t, int64_t>> sizes;
+          for (const auto& [w, h] : contents) sizes.emplace_back(w > 0 ? w : host.size(-1), h > 0 ? h : host.size(-2));
+          torch::Tensor x = imagesToDevice(host, s->device, sizes, s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
-          torch::Tensor x = tensorFromHost(images, s->device, "trainStep: images");
           std::vector<GroundTruth> gt;
           for (size_t i = 0; i < targets.size(); ++i) {
-            gt.push_back({tensorFromHost(targets[i].first, s->device, "boxes"),
-                          tensorFromHost(targets[i].second, s->device, "labels").to(torch::kLong), extents[i].first,
+            // On the host: checked there, then moved to the device padded, in one copy (buildTargets).
+            gt.push_back({tensorFromHost(targets[i].first, torch::kCPU, "boxes"),
+                          tensorFromHost(targets[i].second, torch::kCPU, "labels").to(torch::kLong), extents[i].first,
                           extents[i].second});
           }
           return s->ensureTrainer().step(x, gt, lr, s->group.get());
@@ -226,8 +237,13 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return PromiseWorker<Result>::Run(
         info.Env(), "detect",
         [s, images, metas] {
+          std::vector<std::pair<int64_t, int64_t>> sizes;  // uint8 images: each image's content in its slot
+          for (const ImageMeta& m : metas) {
+            sizes.emplace_back(static_cast<int64_t>(std::ceil(m.inputWidth)), static_cast<int64_t>(std::ceil(m.inputHeight)));
+          }
+          torch::Tensor x = imagesToDevice(tensorFromHost(images, torch::kCPU, "detect: images"), s->device, sizes,
+                                           s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
-          torch::Tensor x = tensorFromHost(images, s->device, "detect: images");
           Result out;
           for (const Detections& d : detectBatch(*s->model, x, metas)) {
             out.push_back({{"boxes", toHostTensor(d.boxes, "boxes")},
