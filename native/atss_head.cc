@@ -30,7 +30,13 @@ ConvGnReluImpl::ConvGnReluImpl(int64_t in, int64_t out) {
   normalInit(conv);
 }
 
-torch::Tensor ConvGnReluImpl::forward(const torch::Tensor& x) { return torch::relu(gn(conv(x))); }
+torch::Tensor ConvGnReluImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = conv(x);
+  // GroupNorm in float32 under autocast, as CUDA's autocast does: LibTorch 1.13's
+  // CPU autocast leaves group_norm out, and bf16 input with float32 weights fails.
+  if (y.scalar_type() != torch::kFloat && y.is_cpu()) y = y.to(torch::kFloat);
+  return torch::relu(gn(y));
+}
 
 ScaleImpl::ScaleImpl() { scale = register_parameter("scale", torch::ones({})); }
 
