@@ -28,8 +28,9 @@ function randomScene(seed: number): Scene {
   const gtLabels: Int32Array[] = [];
   for (let i = 0; i < n; i++) {
     // image 0 fills the batch; the others are smaller (down to a third), so padding anchors exist on every level
-    const w = i === 0 ? batchW : Math.round(uniform(batchW / 3, batchW));
-    const h = i === 0 ? batchH : Math.round(uniform(batchH / 3, batchH));
+    // (image 3 at a third: its stride-32 level has 2 valid anchors, fewer than topk)
+    const w = i === 0 ? batchW : i === 3 ? Math.round(batchW / 3) : Math.round(uniform(batchW / 3, batchW));
+    const h = i === 0 ? batchH : i === 3 ? Math.round(batchH / 3) : Math.round(uniform(batchH / 3, batchH));
     padSizes.push(w, h);
     const count = i === 2 ? 0 : 1 + Math.floor(random() * 7);
     const boxes = new Float32Array(4 * count);
