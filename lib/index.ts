@@ -3,7 +3,7 @@
 export { LaxrayError, type LaxrayErrorCode } from './errors.js';
 export { runtimeInfo, setThreads, type RuntimeInfo } from './runtime.js';
 export { resolveDeviceName, type DeviceName } from './device.js';
-export { Tensor, matmul, type DType, type HostArray, type TensorData } from './tensor.js';
+export type { DType, HostArray, TensorData } from './tensor.js';
 export {
   Detector,
   type Detection,

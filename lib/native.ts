@@ -12,7 +12,7 @@ import { LaxrayError } from './errors.js';
 export type HostArray = Float32Array | Uint8Array | Int32Array;
 export type DType = 'float32' | 'uint8' | 'int32' | 'float64' | 'float16' | 'int64' | 'int16' | 'int8' | 'bool';
 
-/** Host data plus shape, as the addon returns it (zero-copy view of a CPU tensor). */
+/** Host data plus shape, as the addon returns it: the array owns its data (a copy, never a view of a live tensor). */
 export interface TensorData<T extends HostArray = HostArray> {
   data: T;
   shape: number[];
@@ -47,7 +47,13 @@ export interface NativeExecution {
   pixelStd?: readonly number[];
 }
 
-/** The addon's detector object (native/bindings/detector_bindings.cc). */
+/**
+ * The addon's detector object (native/bindings/detector_bindings.cc). Typed
+ * arrays passed in are copied before a method returns. Tensor calls wait for
+ * the model's lock on a libuv pool thread: Detector (lib/detector.ts) queues
+ * them so that one at a time reaches it. setTraining, configureOptimizer and
+ * attachProcessGroup take no lock; they apply to the calls that start after them.
+ */
 export interface NativeDetectorHandle {
   readonly device: string;
   /** images: normalised float32, or raw RGB uint8 (normalised on the device with the execution's pixel mean/std). */
@@ -73,7 +79,7 @@ export interface NativeDetectorHandle {
   configureOptimizer(options: { momentum: number; weightDecay: number; gradClipNorm: number | null }): void;
   optimizerState(): Promise<Record<string, TensorData>>;
   loadOptimizerState(entries: Record<string, TensorData>): Promise<void>;
-  /** Data-parallel training: trainStep then averages over the group's processes (null detaches). */
+  /** Data-parallel training: the trainStep calls that start after it average over the group's processes (null detaches). */
   attachProcessGroup(group: NativeProcessGroup | null): void;
   /** Collective: rank 0's weights and momentum buffers into every rank's detector. */
   broadcastTrainingState(): Promise<void>;

@@ -15,10 +15,18 @@ export async function runtimeInfo(): Promise<RuntimeInfo> {
   return { ...info, addonFile: addonFile(), defaultDevice: resolveDeviceName() };
 }
 
-/** Sets LibTorch's intra-op threads (0 = all cores, the default at load; LAXRAY_NUM_THREADS overrides). */
+/**
+ * Sets LibTorch's intra-op threads for the whole process (0 = all cores, the
+ * default at load; LAXRAY_NUM_THREADS overrides). At most 4 per core: more
+ * only adds contention, and each thread calling into LibTorch gets a team.
+ */
 export function setThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 0) {
     throw new LaxrayError('INVALID_ARGUMENT', `setThreads: threads must be an integer >= 0 (0 = all cores), got ${threads}`);
   }
-  native.setIntraOpThreads(threads);
+  try {
+    native.setIntraOpThreads(threads);
+  } catch (err) {
+    throw new LaxrayError('INVALID_ARGUMENT', `setThreads: ${(err as Error).message}`, { cause: err });
+  }
 }

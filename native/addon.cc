@@ -11,7 +11,7 @@ namespace {
 
 // LibTorch starts with one intra-op thread in an embedded process; use every
 // core unless LAXRAY_NUM_THREADS says otherwise.
-void configureThreads() {
+void configureThreads(Napi::Env napiEnv) {
   const char* env = std::getenv("LAXRAY_NUM_THREADS");
   int threads = 0;
   if (env != nullptr) {
@@ -21,12 +21,16 @@ void configureThreads() {
       threads = 0;  // a malformed value falls back to all cores; lib/native.ts validates it first
     }
   }
-  laxray::setIntraOpThreads(threads < 0 ? 0 : threads);
+  try {
+    laxray::setIntraOpThreads(threads < 0 ? 0 : threads);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::Error::New(napiEnv, std::string("LAXRAY_NUM_THREADS=") + (env ? env : "") + ": " + e.what());
+  }
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new laxray::js::AddonData());
-  configureThreads();
+  configureThreads(env);
   laxray::js::registerRuntimeBindings(env, exports);
   laxray::js::registerTensorBindings(env, exports);
   laxray::js::registerDetectorBindings(env, exports);

@@ -116,11 +116,17 @@ RuntimeInfo runtimeInfo() {
   return info;
 }
 
-void setIntraOpThreads(int threads) {
+void setIntraOpThreads(int64_t threads) {
   if (threads < 0) throw std::invalid_argument("thread count must be >= 0 (0 = all cores), got " + std::to_string(threads));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int budget = threads == 0 ? cores : threads;
-  at::set_num_threads(budget);  // this thread, and LibTorch's default for threads it sets up later
+  const int64_t most = static_cast<int64_t>(kMaxThreadsPerCore) * cores;
+  if (threads > most) {
+    throw std::invalid_argument(std::to_string(threads) + " intra-op threads is more than " + std::to_string(kMaxThreadsPerCore) +
+                                " per core: this machine has " + std::to_string(cores) + " core(s), so use at most " +
+                                std::to_string(most) + " (or 0 for one per core)");
+  }
+  const int budget = threads == 0 ? cores : static_cast<int>(threads);
+  if (at::get_num_threads() != budget) at::set_num_threads(budget);  // this thread, and LibTorch's default for threads it sets up later
   threadBudget.store(budget);
   threadsOfThisThread = budget;
 }

@@ -26,10 +26,16 @@ struct RuntimeInfo {
 
 RuntimeInfo runtimeInfo();
 
+// Most intra-op threads per core setIntraOpThreads accepts: more only adds
+// contention, and every thread that calls into LibTorch (each libuv worker)
+// gets a team of that many, so thousands exhaust the process.
+constexpr int kMaxThreadsPerCore = 4;
+
 // Sets LibTorch's intra-op thread budget for the process (0 = all cores).
 // LibTorch starts with one thread in an embedded process; a conv runs ~3x
 // faster with two. Calls running tensor work share the budget (ComputeThreads).
-void setIntraOpThreads(int threads);
+// Throws std::invalid_argument above kMaxThreadsPerCore per core.
+void setIntraOpThreads(int64_t threads);
 
 // The intra-op threads of one call's tensor work, for its duration on the
 // calling thread (a libuv worker). LibTorch's OpenMP teams are per calling

@@ -1,5 +1,6 @@
 #include "tensor_io.h"
 
+#include <cstring>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -29,10 +30,23 @@ std::string dtypeName(at::ScalarType dtype) {
   }
 }
 
+HostBuffer copyHostBuffer(const void* data, size_t byteLength, at::ScalarType dtype, std::vector<int64_t> shape) {
+  HostBuffer host;
+  host.bytes = torch::empty({static_cast<int64_t>(byteLength)}, torch::kByte);
+  if (byteLength > 0) std::memcpy(host.bytes.data_ptr(), data, byteLength);
+  host.byteLength = byteLength;
+  host.dtype = dtype;
+  host.shape = std::move(shape);
+  return host;
+}
+
 torch::Tensor tensorFromHost(const HostBuffer& host, const torch::Device& device, const std::string& what) {
   int64_t numel = 1;
   for (int64_t d : host.shape) {
     if (d < 0) throw std::invalid_argument(what + ": shape " + shapeString(host.shape) + " has a negative dimension");
+    if (d > 0 && numel > std::numeric_limits<int64_t>::max() / d) {
+      throw std::invalid_argument(what + ": shape " + shapeString(host.shape) + " has more elements than memory can hold");
+    }
     numel *= d;
   }
   const size_t elementSize = c10::elementSize(host.dtype);
@@ -40,11 +54,9 @@ torch::Tensor tensorFromHost(const HostBuffer& host, const torch::Device& device
     throw std::invalid_argument(what + ": shape " + shapeString(host.shape) + " needs " + std::to_string(numel) +
                                 " elements but the array holds " + std::to_string(host.byteLength / elementSize));
   }
-  auto options = torch::TensorOptions().dtype(host.dtype);
-  if (numel == 0) return torch::empty(host.shape, options.device(device));
-  // from_blob borrows the caller's memory; the copy makes the tensor own its data.
-  torch::Tensor borrowed = torch::from_blob(const_cast<void*>(host.data), host.shape, options);
-  return device.is_cpu() ? borrowed.clone() : borrowed.to(device, /*non_blocking=*/false, /*copy=*/true);
+  if (numel == 0) return torch::empty(host.shape, torch::TensorOptions().dtype(host.dtype).device(device));
+  torch::Tensor tensor = host.bytes.view(host.dtype).view(host.shape);
+  return device.is_cpu() ? tensor : tensor.to(device);
 }
 
 torch::Tensor toDevice(const torch::Tensor& host, const torch::Device& device) {
@@ -80,7 +92,8 @@ torch::Tensor toHostTensor(const torch::Tensor& tensor, const std::string& what)
       throw std::invalid_argument(what + ": tensors of type " + std::string(c10::toString(t.scalar_type())) +
                                   " cannot be returned to JavaScript");
   }
-  return t.contiguous();
+  t = t.contiguous();
+  return t.numel() > 0 && t.is_alias_of(tensor) ? t.clone() : t;
 }
 
 }  // namespace laxray

@@ -72,20 +72,23 @@ LabelAwareTargets labelAwareTargets(const AtssTargets& targets, const std::vecto
 }
 
 // One copy to the host of everything a step reports: the loss terms (in
-// DetectionLoss::named order), then numPositive and the gradient norm.
+// DetectionLoss::named order), then numPositive, the gradient norm and whether
+// the buffers are finite.
 struct StepReadout {
   std::vector<std::pair<std::string, double>> losses;  // without "total"
   double total = 0;
   int64_t numPositive = 0;
   double gradNorm = 0;
+  bool buffersFinite = true;
 };
 
-StepReadout readStep(const DetectionLoss& loss, const torch::Tensor& gradNorm) {
+StepReadout readStep(const DetectionLoss& loss, const torch::Tensor& gradNorm, const torch::Tensor& buffersFinite) {
   std::vector<std::pair<std::string, torch::Tensor>> named = loss.named();
   std::vector<torch::Tensor> values;
   for (const auto& [name, value] : named) values.push_back(value.detach().to(torch::kDouble).reshape({}));
   values.push_back(loss.numPositive.to(torch::kDouble).reshape({}));
   values.push_back(gradNorm.to(torch::kDouble).reshape({}));
+  values.push_back(buffersFinite.to(values.back().device(), torch::kDouble).reshape({}));
   torch::Tensor host = torch::stack(values).to(torch::kCPU);  // the step's one synchronisation
   const double* v = host.data_ptr<double>();
   StepReadout out;
@@ -98,6 +101,7 @@ StepReadout readStep(const DetectionLoss& loss, const torch::Tensor& gradNorm) {
   }
   out.numPositive = static_cast<int64_t>(v[named.size()]);
   out.gradNorm = v[named.size() + 1];
+  out.buffersFinite = v[named.size() + 2] != 0;
   return out;
 }
 
@@ -159,6 +163,39 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
   return computeLosses(outputs, targets, config.loss, reduceMean);
 }
 
+namespace {
+
+// Each buffer of the model (BN running statistics, num_batches_tracked) with a
+// copy of it: a training forward pass moves them before the loss is known.
+using BufferSnapshot = std::vector<std::pair<torch::Tensor, torch::Tensor>>;  // live, saved
+
+BufferSnapshot snapshotBuffers(torch::nn::Module& model) {
+  BufferSnapshot snapshot;
+  for (const torch::Tensor& buffer : model.buffers(/*recurse=*/true)) snapshot.emplace_back(buffer, buffer.detach().clone());
+  return snapshot;
+}
+
+void restoreBuffers(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  for (const auto& [live, saved] : snapshot) live.copy_(saved);
+}
+
+// A bool scalar on the device, false when the forward pass left a NaN/Inf in a
+// floating-point buffer (a BN variance overflows on huge activations while the
+// normalised output, and so the loss, stays finite): committing it would poison
+// every later forward. Read with the step's other values (readStep).
+torch::Tensor buffersFinite(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> floating;
+  for (const auto& [live, saved] : snapshot) {
+    if (live.is_floating_point()) floating.push_back(live.reshape({-1}));
+  }
+  if (floating.empty()) return torch::ones({}, torch::kBool);
+  return torch::isfinite(torch::cat(floating)).all();
+}
+
+}  // namespace
+
 Trainer::Trainer(Detector model, TrainerOptions options)
     : model_(std::move(model)),
       options_(options),
@@ -174,6 +211,10 @@ TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<Gro
   PrecisionScope precision(model_->execution(), images.device());
   model_->train(true);
   sgd_.zeroGrad();
+  // A skipped step (non-finite loss, gradient or BN statistic on any process,
+  // or an exception before the update) leaves parameters, momentum and buffers
+  // exactly as they were.
+  const BufferSnapshot buffers = snapshotBuffers(*model_);
   NormaliserMean reduceMean;
   if (peers != nullptr) {
     reduceMean = [peers](const torch::Tensor& normalisers) {
@@ -182,25 +223,33 @@ TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<Gro
       return mean;
     };
   }
-  DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
-  // Backward whatever the loss: a non-finite loss gives non-finite gradients,
-  // which every process sees after the all-reduce, and the step is skipped.
-  (scaler_.enabled() ? loss.total * scaler_.scale() : loss.total).backward();
-  if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
-  if (scaler_.enabled()) sgd_.scaleGradients(1.0 / scaler_.scale());
-  StepReadout read = readStep(loss, sgd_.gradNormTensor());
   TrainStepResult result;
-  result.losses = read.losses;
-  result.total = read.total;
-  result.numPositive = read.numPositive;
-  result.images = images.size(0);
-  result.gradNorm = read.gradNorm;
-  result.finite = std::isfinite(result.total) && std::isfinite(result.gradNorm);
-  scaler_.update(std::isfinite(result.gradNorm));
-  if (peers != nullptr) agreeOnStep(*peers, result);
+  try {
+    DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
+    // Backward whatever the loss: a non-finite loss gives non-finite gradients,
+    // which every process sees after the all-reduce, and the step is skipped.
+    (scaler_.enabled() ? loss.total * scaler_.scale() : loss.total).backward();
+    if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
+    if (scaler_.enabled()) sgd_.scaleGradients(1.0 / scaler_.scale());
+    StepReadout read = readStep(loss, sgd_.gradNormTensor(), buffersFinite(buffers));
+    result.losses = read.losses;
+    result.total = read.total;
+    result.numPositive = read.numPositive;
+    result.images = images.size(0);
+    result.gradNorm = read.gradNorm;
+    result.finite = std::isfinite(result.total) && std::isfinite(result.gradNorm) && read.buffersFinite;
+    scaler_.update(std::isfinite(result.gradNorm));
+    if (peers != nullptr) agreeOnStep(*peers, result);
+  } catch (...) {
+    restoreBuffers(buffers);
+    sgd_.zeroGrad();
+    throw;
+  }
   if (result.finite) {
     if (options_.gradClipNorm > 0) sgd_.clipGradients(options_.gradClipNorm, result.gradNorm);
     sgd_.step(lr);
+  } else {
+    restoreBuffers(buffers);
   }
   sgd_.zeroGrad();
   return result;

@@ -1,8 +1,10 @@
 // One training step of the detector: forward with the ATSS assignment (the LA
 // branch gets the assigned labels), the losses, backward, optional gradient
-// clipping and the SGD update. A non-finite loss or gradient skips the update.
-// On a GPU the step queues its work without waiting for the device, except
-// once: the loss terms, positives and gradient norm come back in one copy,
+// clipping and the SGD update. A non-finite loss, gradient or BN statistic
+// skips the update, and a skipped or failed step changes nothing (the BN
+// statistics the forward pass moved are put back). On a GPU the step queues
+// its work without waiting for the device, except once: the loss terms,
+// positives, gradient norm and the buffers' finiteness come back in one copy,
 // which decides the update (and clipping). In fp16 the loss is scaled
 // (LossScaler) and an overflowing step is skipped like any non-finite one.
 //
@@ -41,7 +43,7 @@ struct GroundTruth {
 struct TrainStepResult {
   std::vector<std::pair<std::string, double>> losses;  // cls, box, quality[, distribution]; mean over processes
   double total = 0;
-  bool finite = true;  // false: NaN/Inf loss or gradient (on any process), the update was skipped
+  bool finite = true;  // false: NaN/Inf loss, gradient or BN statistics (on any process); the step was skipped, the model is unchanged
   int64_t numPositive = 0;  // over the global batch
   int64_t images = 0;       // in the global batch
   double gradNorm = 0;  // before clipping

@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { removeStaleTempFiles, tempFileWriter, writeFileAtomic } from '../lib/checkpoint/atomic.js';
-import { removeStaleRunTempFiles } from '../lib/train/run_dir.js';
+import { removeStaleTempFiles, tempFileWriter, writeFileAtomic } from '../lib/atomic_file.js';
+import { removeStaleRunTempFiles } from '../lib/checkpoint/run_dir.js';
 
 test('temp file names give their writer', (t) => {
   t.is(tempFileWriter('.iter_5.safetensors.1234.0a1b2c3d.tmp'), 1234);

@@ -6,13 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LaxrayError } from '../lib/errors.js';
+import { locateJsonError } from '../lib/json_file.js';
 import {
   CLCXRAY_CLASSES,
   configReference,
   defaultConfig,
   effectiveLr,
   learningRateAt,
-  locateJsonError,
   overrideFromAssignment,
   configJsonSchema,
   presets,
@@ -72,6 +72,7 @@ test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V
       mean: [123.675, 116.28, 103.53],
       std: [58.395, 57.12, 57.375],
       padDivisor: 32,
+      maxInputPixels: 4096 * 4096,
       prefetch: 2,
       invalidBoxes: 'clip',
       verifyImages: true,
@@ -274,7 +275,7 @@ test('a config file: preset + overrides, relative paths taken from the file, the
   });
   const missing = t.throws(() => resolveConfig('/nonexistent/laxray.json'), { instanceOf: LaxrayError }) as LaxrayError;
   t.is(missing.code, 'IO_ERROR');
-  t.is(missing.message, 'cannot read config file /nonexistent/laxray.json: no such file');
+  t.is(missing.message, 'cannot read the config file /nonexistent/laxray.json: no such file; check the path');
 });
 
 test('malformed JSON names the file, line and column', async (t) => {
@@ -282,10 +283,10 @@ test('malformed JSON names the file, line and column', async (t) => {
   await withFile(text, (file) => {
     const err = configError(t, file);
     // Line 3 is `    "head": { "la": "cls", }`; the '}' after the trailing comma is column 28.
-    t.is(err.message, `${file}:3:28: malformed JSON at line 3, column 28: trailing comma before '}'; fix the file (JSON allows no comments or trailing commas)`);
+    t.is(err.message, `${file}:3:28: the config file is not valid JSON at line 3, column 28: trailing comma before '}'; fix the file (JSON allows no comments or trailing commas; is it truncated?)`);
   });
   await withFile('{\n  "train": {\n    "epochs": 12\n    "seed": 1\n  }\n}', (file) => {
-    t.regex(configError(t, file).message, /run\.json:4:5: malformed JSON at line 4, column 5: expected ',' or '}' after a property value, found '"'/);
+    t.regex(configError(t, file).message, /run\.json:4:5: the config file is not valid JSON at line 4, column 5: expected ',' or '}' after a property value, found '"'/);
   });
   await withFile('{\n  "train": { "epochs": 12 }', (file) => {
     t.regex(configError(t, file).message, /run\.json:2:28: .*expected ',' or '}' after a property value, found end of file/);

@@ -23,6 +23,7 @@ import { generateDataset } from '../lib/data/synth/generate.js';
 import { Detector } from '../lib/detector.js';
 import { setThreads } from '../lib/runtime.js';
 import { evaluateDetector, readLatestCheckpoint } from '../lib/train/index.js';
+import { freePort } from '../scripts/free_port.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'laxray.js');
@@ -61,16 +62,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000,
 
 const laxray = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number) => start([bin, ...args], env, timeoutMs);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let ready: Promise<void> | undefined;
 /** 48 synthetic 128×128 scans, generated once (all.json: every image; val.json: a few). */

@@ -4,7 +4,7 @@ import { cocoBoxIou } from '../lib/eval/iou.js';
 import { IOU_THRESHOLDS, RECALL_THRESHOLDS, linspace } from '../lib/eval/params.js';
 import { argsortDescending } from '../lib/eval/sort.js';
 import { numpyMean } from '../lib/eval/summarize.js';
-import { formatSummary } from '../lib/eval/table.js';
+import { formatCocoSummary } from '../lib/eval/format_report.js';
 import { evaluateCoco } from '../lib/eval/index.js';
 import { ann, dataset, det } from './fixtures/eval/build.js';
 
@@ -70,7 +70,7 @@ test('numpyMean sums pairwise like numpy (differs from a left-to-right sum)', (t
 
 test('the printed summary has pycocotools\' layout', (t) => {
   const r = evaluateCoco(dataset([ann(1, [0, 0, 10, 10])]), [det([0, 0, 10, 10], 0.9)]);
-  const lines = formatSummary(r).split('\n');
+  const lines = formatCocoSummary(r).split('\n');
   t.is(lines.length, 12);
   t.is(lines[0], ' Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000');
   t.is(lines[1], ' Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=100 ] = 1.000');

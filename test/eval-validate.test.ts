@@ -148,13 +148,13 @@ test('files: missing file is IO_ERROR, malformed JSON names file, line and colum
     writeFileSync(broken, '[\n  {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5},\n  {"image_id": 1,, }\n]');
     const e2 = await t.throwsAsync(evaluateCocoFiles(gtPath, broken), { instanceOf: LaxrayError });
     t.is(e2.code, 'INVALID_DETECTIONS');
-    t.regex(e2.message, new RegExp(`the detections file ${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON at line 3, column \\d+`));
+    t.regex(e2.message, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: the detections file is not valid JSON at line 3, column \\d+`));
 
     const badGt = path.join(dir, 'badgt.json');
     writeFileSync(badGt, '{"images": [');
     const e3 = await t.throwsAsync(evaluateCocoFiles(badGt, broken), { instanceOf: LaxrayError });
     t.is(e3.code, 'INVALID_DATASET');
-    t.regex(e3.message, /ground-truth file .*badgt\.json is not valid JSON/);
+    t.regex(e3.message, /badgt\.json:1:\d+: the ground-truth file is not valid JSON/);
 
     const empty = path.join(dir, 'empty.json');
     writeFileSync(empty, '');

@@ -6,7 +6,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Detector } from '../lib/detector.js';
+import { Detector, type Detection } from '../lib/detector.js';
 import type { LaxrayConfigInput } from '../lib/config/index.js';
 import type { TensorData } from '../lib/native.js';
 
@@ -135,7 +135,7 @@ test('model.test.labelAware false skips the reweighting at inference: detections
   t.is(off.config.model.test.labelAware, false);
   const identity = await Detector.load(file, { model: { head: { laCoefficients: { a: 1, b: 0, c: 0 } } } });
   const on = await Detector.load(file);
-  const [dOff, dIdentity, dOn] = await Promise.all([off, identity, on].map((d) => d.detect(batch)));
+  const [dOff, dIdentity, dOn] = (await Promise.all([off, identity, on].map((d) => d.detect(batch)))) as [Detection[][], Detection[][], Detection[][]];
   t.true(dOff[0]!.length > 0);
   t.deepEqual(dOff, dIdentity);
   // LA on: w1 ≠ w2 somewhere, so the head's outputs move (however little at initialisation).

@@ -1,7 +1,8 @@
 // The addon's first bindings: runtime facts, tensor transfer, an async op, and
 // C++ exceptions arriving as JS errors without killing the process.
 import test from 'ava';
-import { LaxrayError, Tensor, matmul, runtimeInfo, setThreads, type DType } from '../lib/index.js';
+import { LaxrayError, runtimeInfo, setThreads, type DType } from '../lib/index.js';
+import { Tensor, matmul } from '../lib/tensor.js';
 import { resolveDeviceName } from '../lib/device.js';
 
 const device = resolveDeviceName(); // LAXRAY_DEVICE=cuda runs the same tests on a GPU

@@ -127,7 +127,7 @@ test('delta head: targets follow the coders, and losses match an independent com
       }
       positives.push(k);
       const box = gts[n]![tg.matchedGt.data[k]!]!;
-      t.is(label, sceneGt.gtLabels[n]![tg.matchedGt.data[k]!]);
+      t.is(label, sceneGt.gtLabels[n]![tg.matchedGt.data[k]!]!);
       t.deepEqual(row(tg.boxTargets.data, k), box);
       const an = row(anchors, a);
       const [pw, ph, px, py] = [an[2]! - an[0]!, an[3]! - an[1]!, (an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];

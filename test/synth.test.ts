@@ -8,7 +8,7 @@ import { renderScene } from '../lib/data/synth/render.js';
 import { annotate, maskExtent } from '../lib/data/synth/annotate.js';
 import { rasterize, type Primitive, type RasterTarget } from '../lib/data/synth/shapes.js';
 import { attenuationTable, linearAttenuation, massAttenuation } from '../lib/data/synth/materials.js';
-import { Rng } from '../lib/data/synth/prng.js';
+import { Rng } from '../lib/data/random.js';
 import { selectChallenging } from '../lib/data/synth/challenging.js';
 import { pseudoColour } from '../lib/data/synth/display.js';
 import { assignSplits } from '../lib/data/synth/split.js';
@@ -248,7 +248,7 @@ test('pseudo-colour display: air is white, water is orange, steel is blue', (t) 
   const scene = handScene([], [rect(0, 0, 10, 10, 50, 'water'), rect(20, 0, 30, 10, 3, 'iron')], 40, 10);
   const scan = renderScene(scene, new Rng(1), quiet);
   const rgb = pseudoColour(scan.high, scan.low, quiet);
-  const px = (x: number): number[] => [rgb[3 * (5 * 40 + x)]!, rgb[3 * (5 * 40 + x) + 1]!, rgb[3 * (5 * 40 + x) + 2]!];
+  const px = (x: number): [number, number, number] => [rgb[3 * (5 * 40 + x)]!, rgb[3 * (5 * 40 + x) + 1]!, rgb[3 * (5 * 40 + x) + 2]!];
   const [wr, , wb] = px(5);
   const [sr, , sb] = px(25);
   t.true(px(35).every((v) => v >= 240), `air ${px(35)}`);

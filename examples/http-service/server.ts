@@ -30,10 +30,9 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Preprocessor, type Batch } from '../../lib/data/index.js';
-import type { Detection } from '../../lib/detector.js';
+import { Detector, type Detection } from '../../lib/detector.js';
 import type { LaxrayConfig } from '../../lib/config/index.js';
 import { LaxrayError } from '../../lib/errors.js';
-import { loadDetector } from '../../lib/train/index.js';
 import { declaredLength, HttpError, readBody, refuse } from './body.js';
 
 /** What the service needs of a detector (lib/detector.ts's Detector). */
@@ -307,7 +306,7 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const detector = await loadDetector(values.run, values.device !== undefined ? { device: values.device as 'cpu' } : {});
+  const detector = await Detector.load(values.run, values.device !== undefined ? { device: values.device as 'cpu' } : {});
   const service = new DetectionService({
     detector,
     maxBatch: Number(values['max-batch']),

@@ -13,7 +13,7 @@
 // does not describe its bytes exactly would load garbage weights silently.
 import { promises as fs } from 'node:fs';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 
 export type TensorArray = Float32Array | Int32Array | Uint8Array;
 

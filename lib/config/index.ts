@@ -9,8 +9,8 @@ export {
   type PresetName,
 } from './schema.js';
 export { presets } from './presets.js';
-export { resolveConfig, defaultConfig, overrideFromAssignment } from './resolve.js';
+export { resolveConfig, resolveOptimizerOptions, defaultConfig, overrideFromAssignment } from './resolve.js';
 export { effectiveLr, learningRateAt } from './schedule.js';
-export { configReference, formatConfigReference, type ConfigField } from './reference.js';
-export { parseJsonText, readJsonFile, locateJsonError, type JsonSyntaxError } from './json.js';
+export { configReference, type ConfigField } from './reference.js';
 export { deepMerge } from './merge.js';
+export type { OptimizerOptions } from './optimizer.js';

@@ -2,111 +2,93 @@
 //   model.head.regresion: unknown key (did you mean regression?)
 //   train.batchSize: expected an integer ≥ 1, got string "8"
 //   model.head.regression: expected one of 'delta', 'distribution', got 'dist' (did you mean distribution?)
-// The schema itself is walked to say what a key expects and which keys exist.
+// The config's JSON Schema is walked to say what a key expects and which keys exist.
 import type { z } from 'zod';
 
-// Minimal view of zod v4's internal definitions; enough to walk the schema.
-interface Def {
-  type: string;
-  innerType?: Schema;
-  in?: Schema;
-  shape?: Record<string, Schema>;
-  element?: Schema;
-  items?: Schema[];
-  values?: unknown[];
-  entries?: Record<string, unknown>;
-  options?: Schema[];
-  checks?: { _zod: { def: { check: string; value?: number; inclusive?: boolean; format?: string } } }[];
-  format?: string;
-}
-interface Schema {
-  _zod: { def: Def };
+/**
+ * A node of the config's JSON Schema (configJsonSchema: zod's public
+ * toJSONSchema, input side): what this module reads to say what a key
+ * expects and which keys exist.
+ */
+export interface SchemaNode {
+  type?: string | string[];
+  properties?: Record<string, SchemaNode>;
+  required?: string[];
+  items?: SchemaNode | false;
+  prefixItems?: SchemaNode[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: SchemaNode[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  default?: unknown;
+  description?: string;
 }
 
-const WRAPPERS = new Set(['default', 'prefault', 'optional', 'nullable', 'catch', 'readonly', 'nonoptional']);
+const isNull = (n: SchemaNode): boolean => n.type === 'null';
 
-/** The sub-schema at `path` (as declared, wrappers included); undefined when the path leaves the schema. */
-export function schemaAt(root: z.ZodType, path: readonly PropertyKey[]): Schema | undefined {
-  let s: Schema | undefined = root as unknown as Schema;
+/** The node without its null alternative (a nullable field is anyOf [X, null], or type [X, 'null']). */
+export function withoutNull(node: SchemaNode): SchemaNode {
+  if (Array.isArray(node.type)) {
+    const types = node.type.filter((t) => t !== 'null');
+    return { ...node, type: types.length === 1 ? types[0]! : types };
+  }
+  const options = node.anyOf?.filter((n) => !isNull(n));
+  return options?.length === 1 ? { ...options[0]!, ...(node.description !== undefined ? { description: node.description } : {}) } : node;
+}
+
+function isNullable(node: SchemaNode): boolean {
+  return (Array.isArray(node.type) && node.type.includes('null')) || (node.anyOf?.some(isNull) ?? false);
+}
+
+/** The node at `path`; undefined when the path leaves the schema. */
+export function schemaAt(root: SchemaNode, path: readonly PropertyKey[]): SchemaNode | undefined {
+  let node: SchemaNode | undefined = root;
   for (const key of path) {
-    if (!s) return undefined;
-    const def: Def = unwrap(s)._zod.def;
-    if (def.type === 'object' && typeof key === 'string') s = def.shape?.[key];
-    else if (def.type === 'array' && typeof key === 'number') s = def.element;
-    else if (def.type === 'tuple' && typeof key === 'number') s = def.items?.[key];
+    if (!node) return undefined;
+    const n: SchemaNode = withoutNull(node);
+    if (typeof key === 'string') node = n.properties?.[key];
+    else if (typeof key === 'number') node = n.prefixItems?.[key] ?? (n.items === false ? undefined : n.items);
     else return undefined;
   }
-  return s;
+  return node;
 }
 
-function unwrap(s: Schema): Schema {
-  for (;;) {
-    const def = s._zod.def;
-    if (WRAPPERS.has(def.type) && def.innerType) s = def.innerType;
-    else if (def.type === 'pipe' && def.in) s = def.in;
-    else return s;
-  }
-}
-
-function isNullable(s: Schema): boolean {
-  for (let cur: Schema | undefined = s; cur; ) {
-    const def: Def = cur._zod.def;
-    if (def.type === 'nullable') return true;
-    cur = WRAPPERS.has(def.type) ? def.innerType : def.type === 'pipe' ? def.in : undefined;
-  }
-  return false;
-}
-
-/** The keys an object schema accepts at `path` (for "did you mean"). */
-export function knownKeys(root: z.ZodType, path: readonly PropertyKey[]): string[] {
-  const s = schemaAt(root, path);
-  const def = s && unwrap(s)._zod.def;
-  return def?.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+/** The keys an object accepts at `path` (for "did you mean"). */
+export function knownKeys(root: SchemaNode, path: readonly PropertyKey[]): string[] {
+  const node = schemaAt(root, path);
+  return Object.keys((node && withoutNull(node).properties) ?? {});
 }
 
 /** "an integer ≥ 1", "one of 18, 34, 50", "a string or null", "[number, number]" ... */
-export function describeExpected(s: Schema, withNull = isNullable(s)): string {
-  const u = unwrap(s);
-  const def = u._zod.def;
+export function describeExpected(node: SchemaNode, withNull = isNullable(node)): string {
+  const n = withoutNull(node);
   let text: string;
-  switch (def.type) {
-    case 'object':
-      text = `an object {${Object.keys(def.shape ?? {}).join(', ')}}`;
-      break;
-    case 'array':
-      text = `an array of ${def.element ? plural(describeExpected(def.element, false)) : 'values'}`;
-      break;
-    case 'tuple':
-      text = `[${(def.items ?? []).map((i) => bare(describeExpected(i, false))).join(', ')}]`;
-      break;
-    case 'enum':
-      text = `one of ${Object.values(def.entries ?? {}).map(show).join(', ')}`;
-      break;
-    case 'literal':
-      text = (def.values ?? []).length === 1 ? show(def.values![0]) : `one of ${(def.values ?? []).map(show).join(', ')}`;
-      break;
-    case 'boolean':
-      text = 'true or false';
-      break;
-    case 'string':
-      text = 'a string';
-      break;
-    case 'number':
-      text = (def.format && /int/.test(def.format) ? 'an integer' : 'a number') + bounds(def);
-      break;
-    default:
-      text = def.type;
-  }
+  if (n.enum !== undefined) text = n.enum.length === 1 ? literal(n.enum[0]) : `one of ${n.enum.map(literal).join(', ')}`;
+  else if ('const' in n) text = literal(n.const);
+  else if (n.anyOf !== undefined) text = n.anyOf.filter((o) => !isNull(o)).map((o) => describeExpected(o, false)).join(' or ');
+  else if (n.type === 'object') text = `an object {${Object.keys(n.properties ?? {}).join(', ')}}`;
+  else if (n.type === 'array' && n.prefixItems) text = `[${n.prefixItems.map((i) => bare(describeExpected(i, false))).join(', ')}]`;
+  else if (n.type === 'array') text = `an array of ${n.items ? plural(describeExpected(n.items, false)) : 'values'}`;
+  else if (n.type === 'boolean') text = 'true or false';
+  else if (n.type === 'string') text = 'a string';
+  else if (n.type === 'integer') text = 'an integer' + bounds(n);
+  else if (n.type === 'number') text = 'a number' + bounds(n);
+  else if (Array.isArray(n.type)) text = n.type.map((type) => describeExpected({ type }, false)).join(' or ');
+  else text = n.type ?? 'a value';
   return withNull ? `${text} or null` : text;
 }
 
-function bounds(def: Def): string {
+/** " ≥ 1 and < 2"; an integer's implicit safe-integer range is not worth saying. */
+function bounds(n: SchemaNode): string {
+  const said = (v: number | undefined): v is number => v !== undefined && Math.abs(v) !== Number.MAX_SAFE_INTEGER;
   const parts: string[] = [];
-  for (const c of def.checks ?? []) {
-    const d = c._zod.def;
-    if (d.check === 'greater_than') parts.push(`${d.inclusive ? '≥' : '>'} ${d.value}`);
-    if (d.check === 'less_than') parts.push(`${d.inclusive ? '≤' : '<'} ${d.value}`);
-  }
+  if (said(n.minimum)) parts.push(`≥ ${n.minimum}`);
+  if (said(n.exclusiveMinimum)) parts.push(`> ${n.exclusiveMinimum}`);
+  if (said(n.maximum)) parts.push(`≤ ${n.maximum}`);
+  if (said(n.exclusiveMaximum)) parts.push(`< ${n.exclusiveMaximum}`);
   return parts.length ? ` ${parts.join(' and ')}` : '';
 }
 
@@ -131,7 +113,8 @@ export function describeGiven(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-function show(v: unknown): string {
+/** A schema literal as written in messages: 'clip', 3, true. */
+function literal(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
@@ -173,14 +156,14 @@ function editDistance(a: string, b: string): number {
 }
 
 /** One message per problem (an unknown-keys issue gives one per key). */
-export function formatIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[]): string[] {
+export function formatIssues(root: SchemaNode, issues: readonly z.core.$ZodIssue[]): string[] {
   const out: string[] = [];
   for (const issue of issues) {
     const path = issue.path;
     const at = keyPath(path);
     const input = (issue as { input?: unknown }).input;
     const declared = schemaAt(root, path);
-    const schema = declared && unwrap(declared);
+    const schema = declared && withoutNull(declared);
     switch (issue.code) {
       case 'unrecognized_keys': {
         const known = knownKeys(root, path);
@@ -199,17 +182,17 @@ export function formatIssues(root: z.ZodType, issues: readonly z.core.$ZodIssue[
         break;
       }
       case 'invalid_value': {
-        const values = issue.values.map(show).join(', ');
+        const values = issue.values.map(literal).join(', ');
         const guess = typeof input === 'string' ? didYouMean(input, issue.values.filter((v): v is string => typeof v === 'string')) : undefined;
-        out.push(`${at}: expected ${issue.values.length === 1 ? values : `one of ${values}`}, got ${typeof input === 'string' ? show(input) : describeGiven(input)}${guess !== undefined ? ` (did you mean '${guess}'?)` : ''}`);
+        out.push(`${at}: expected ${issue.values.length === 1 ? values : `one of ${values}`}, got ${typeof input === 'string' ? literal(input) : describeGiven(input)}${guess !== undefined ? ` (did you mean '${guess}'?)` : ''}`);
         break;
       }
       case 'too_small':
       case 'too_big': {
         const small = issue.code === 'too_small';
         const limit = small ? issue.minimum : issue.maximum;
-        if (issue.origin === 'array' && schema?._zod.def.type === 'tuple') {
-          out.push(`${at}: expected ${describeExpected(schema, false)} (${schema._zod.def.items?.length} numbers), got ${describeGiven(input)}`);
+        if (issue.origin === 'array' && schema?.prefixItems !== undefined) {
+          out.push(`${at}: expected ${describeExpected(schema, false)} (${schema.prefixItems.length} numbers), got ${describeGiven(input)}`);
         } else if (issue.origin === 'array' || issue.origin === 'string') {
           const unit = issue.origin === 'array' ? 'item' : 'character';
           out.push(`${at}: needs ${small ? 'at least' : 'at most'} ${String(limit)} ${unit}${limit === 1 ? '' : 's'}, got ${describeGiven(input)}`);

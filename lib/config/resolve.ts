@@ -4,11 +4,21 @@
 // problem is reported at once, one line each, naming the full key path.
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { describeGiven, didYouMean, formatIssues } from './issues.js';
-import { readJsonFile } from './json.js';
+import { readJsonFileSync } from '../json_file.js';
+import { describeGiven, didYouMean, formatIssues, schemaAt, type SchemaNode } from './issues.js';
 import { deepMerge, isPlainObject, type JsonObject } from './merge.js';
 import { presets } from './presets.js';
-import { configSchema, configShape, PRESET_NAMES, type LaxrayConfig, type LaxrayConfigInput, type PresetName } from './schema.js';
+import type { OptimizerOptions } from './optimizer.js';
+import {
+  configJsonSchema,
+  configSchema,
+  configShape,
+  optimizerSettings,
+  PRESET_NAMES,
+  type LaxrayConfig,
+  type LaxrayConfigInput,
+  type PresetName,
+} from './schema.js';
 
 /** Paths a config file may hold; relative ones are taken relative to the file. */
 const PATH_FIELDS: readonly (readonly string[])[] = [
@@ -26,7 +36,7 @@ const PATH_FIELDS: readonly (readonly string[])[] = [
  */
 export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string = {}, overrides: LaxrayConfigInput = {}): LaxrayConfig {
   const source = typeof input === 'string' ? `config file ${input}` : 'config';
-  let raw: unknown = typeof input === 'string' ? readJsonFile(input) : input;
+  let raw: unknown = typeof input === 'string' ? readJsonFileSync(input, { what: 'config', code: 'INVALID_CONFIG' }) : input;
   if (!isPlainObject(raw)) {
     throw new LaxrayError('INVALID_CONFIG', `${source}: expected an object of settings at the top level, got ${describeGiven(raw)}`);
   }
@@ -40,12 +50,31 @@ export function resolveConfig(input: LaxrayConfigInput | LaxrayConfig | string =
 
   const result = configSchema.safeParse(merged, { reportInput: true });
   if (result.success) return result.data;
-  const problems = formatIssues(configShape, result.error.issues);
+  const problems = formatIssues(configJsonSchema() as SchemaNode, result.error.issues);
   const message =
     problems.length === 1
       ? `${source}: ${problems[0]}`
       : `${source}: ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
   throw new LaxrayError('INVALID_CONFIG', message, { details: problems, cause: result.error });
+}
+
+/**
+ * SGD settings given to Detector.configureOptimizer, checked by the config's
+ * train.momentum / weightDecay / gradClipNorm rules (a bad value would turn
+ * every weight NaN). Throws LaxrayError INVALID_ARGUMENT naming each bad field.
+ */
+export function resolveOptimizerOptions(options: unknown, what = 'configureOptimizer'): OptimizerOptions {
+  const result = optimizerSettings.safeParse(options, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = formatIssues(optimizerJsonSchema(), result.error.issues);
+  throw new LaxrayError('INVALID_ARGUMENT', `${what}: ${problems.join('; ')}`, { details: problems, cause: result.error });
+}
+
+/** The JSON Schema of the optimiser settings: those three fields of train's. */
+function optimizerJsonSchema(): SchemaNode {
+  const train = schemaAt(configJsonSchema() as SchemaNode, ['train']);
+  const properties = Object.fromEntries(Object.keys(optimizerSettings.shape).map((key) => [key, train?.properties?.[key] ?? {}]));
+  return { type: 'object', properties } as SchemaNode;
 }
 
 /** The defaults: the paper's ATSS + LAcls set-up (R-50-FPN, 12 epochs, batch 8, lr 0.01). */

@@ -18,10 +18,13 @@ import type { DeviceName } from '../device.js';
 /** The 12 CLCXray categories, in the dataset's order. */
 export { CLCXRAY_CLASSES };
 
-export const PRESET_NAMES = ['atss', 'atss-dist', 'atss-dist-reg2', 'atss-lacls', 'atss-lareg'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
+import { PRESET_NAMES, type PresetName } from './preset_names.js';
+export { PRESET_NAMES, type PresetName };
 
 const DEVICE_PATTERN = /^(cpu|cuda(:\d+)?)$/;
+
+/** Largest network input by default, in pixels per image (4096 × 4096 = 16.7 M; one float32 RGB image of it is 200 MB). */
+export const DEFAULT_MAX_INPUT_PIXELS = 4096 * 4096;
 
 const positiveInt = () => z.int().min(1);
 const nonNegativeInt = () => z.int().min(0);
@@ -179,6 +182,11 @@ const data = z
       .default([58.395, 57.12, 57.375])
       .describe('per-channel std (RGB, 0..255) divided by after the mean'),
     padDivisor: positiveInt().default(32).describe('batches are padded to a multiple of this'),
+    maxInputPixels: positiveInt()
+      .default(DEFAULT_MAX_INPUT_PIXELS)
+      .describe(
+        'largest network input per image, in pixels (width × height after the resize): an imageScale or a detect() batch above it is refused before anything is allocated. Default 4096 × 4096; raise it explicitly for larger inputs (never taken from a weights file)',
+      ),
     workers: nonNegativeInt()
       .default(() => availableParallelism())
       .describe('decode / augmentation worker threads; 0 decodes on the main thread. Default: the number of CPUs'),
@@ -216,6 +224,9 @@ const train = z
   })
   .describe('optimiser and schedule: SGD, linear warm-up, step decay');
 
+/** The SGD settings of `train`: Detector.configureOptimizer checks its argument with the same rules. */
+export const optimizerSettings = train.pick({ momentum: true, weightDecay: true, gradClipNorm: true });
+
 // ---------------------------------------------------------------- whole
 
 /** The config as written: every field optional except where noted; strict. */
@@ -235,7 +246,7 @@ export const configShape = z
       .regex(DEVICE_PATTERN, { error: "expected 'cpu', 'cuda' or 'cuda:<index>'" })
       .optional()
       .describe("'cpu', 'cuda' or 'cuda:<index>'. Default: LAXRAY_DEVICE, else 'cpu'"),
-    threads: nonNegativeInt().default(0).describe('intra-op CPU threads of LibTorch; 0 uses all cores'),
+    threads: nonNegativeInt().default(0).describe('intra-op CPU threads of LibTorch; 0 uses all cores; at most 4 per core'),
     precision: z
       .enum(['fp32', 'tf32', 'bf16', 'fp16'])
       .default('fp32')
@@ -301,6 +312,14 @@ function checkCrossField(c: ParsedShape, ctx: z.RefinementCtx): void {
       seen.add(name);
     }
   }
+  const [long, short] = c.data.imageScale;
+  if (long * short > c.data.maxInputPixels) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['data', 'imageScale'],
+      message: `[${long}, ${short}] resizes images to up to ${long * short} pixels, above data.maxInputPixels (${c.data.maxInputPixels}): use a smaller scale, or raise data.maxInputPixels explicitly if the memory is there (one float32 RGB input takes 12 bytes per pixel)`,
+    });
+  }
   const steps = c.train.lrSteps;
   for (let i = 1; i < steps.length; i++) {
     if (steps[i]! <= steps[i - 1]!) {
@@ -356,8 +375,10 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
 
 /** The JSON Schema of a config file (draft 2020-12), for editors: point a file's "$schema" at it. */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  jsonSchema ??= z.toJSONSchema(configShape, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return structuredClone(jsonSchema); // callers may change their copy
 }
+let jsonSchema: Record<string, unknown> | undefined;
 
 /** Validates a config object (defaults filled, rules applied). Prefer resolveConfig, which adds presets and readable errors. */
 export const configSchema = configShape.superRefine(checkCrossField).transform(resolveDerived);

@@ -7,9 +7,9 @@
 // ("labels"); `labelToCategoryId` / `categoryIdToLabel` map both ways.
 // Annotations with iscrowd = 1 or ignore = 1 are kept as ignore regions, never
 // as training targets.
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { readJsonFile, type JsonFileKind } from '../json_file.js';
 import { previewJson } from '../json_preview.js';
 import { imageFileProblem, linkOutsideRoot, realRoot } from './image_files.js';
 
@@ -137,141 +137,21 @@ export interface Dataset {
 /** Reads and validates a COCO detection JSON file. Throws INVALID_DATASET listing every problem. */
 export async function loadCocoDataset(jsonPath: string, options: CocoLoadOptions = {}): Promise<Dataset> {
   const file = path.resolve(jsonPath);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LaxrayError(
-      'IO_ERROR',
-      code === 'ENOENT' ? `COCO file ${file} does not exist; check the path` : `cannot read COCO file ${file}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  const json = parseJsonText(text, file);
+  const json = await readJsonFile(file, COCO_FILE);
   return parseCocoDataset(json, { ...options, source: file, imageRoot: options.imageRoot ?? path.dirname(file) });
 }
 
-/**
- * JSON.parse with an error that names the file and the line:column (and byte
- * position) where parsing failed.
- */
-export function parseJsonText(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const message = (err as Error).message.replace(/\s+/g, ' ').trim();
-    const m = /position (\d+)/.exec(message);
-    const pos = m ? Number(m[1]) : jsonErrorPosition(text);
-    let where = '';
-    if (pos !== undefined) {
-      const before = text.slice(0, pos);
-      const line = before.split('\n').length;
-      const column = pos - before.lastIndexOf('\n');
-      where = ` at line ${line}, column ${column} (position ${pos})`;
-    }
-    throw new LaxrayError('INVALID_DATASET', `${file} is not valid JSON${where}: ${message}; fix the file (is it truncated?)`, {
-      cause: err,
-      details: [`${file}${where}: ${message}`],
-    });
-  }
-}
-
-/**
- * Offset of the first syntax error in `text` (a plain JSON grammar scan; V8's
- * messages do not always carry a position), or undefined if none is found.
- */
-export function jsonErrorPosition(text: string): number | undefined {
-  let i = 0;
-  const ws = (): void => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  class Stop extends Error {}
-  const fail = (): never => {
-    throw new Stop();
-  };
-  let depth = 0;
-  const value = (): void => {
-    ws();
-    if (text[i] !== '{' && text[i] !== '[') return scalarOrContainer();
-    // past this the scan would overflow the stack; the message then goes without a position
-    if (++depth > MAX_SCAN_DEPTH) throw new TooDeep();
-    scalarOrContainer();
-    depth--;
-  };
-  const scalarOrContainer = (): void => {
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    } else if (ch === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    } else if (ch === '"') string();
-    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) {
-      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-      if (!m) fail();
-      i += m![0].length;
-    } else {
-      for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) return void (i += word.length);
-      fail();
-    }
-  };
-  const string = (): void => {
-    i++;
-    while (i < text.length) {
-      const ch = text[i]!;
-      if (ch === '"') return void i++;
-      if (ch === '\\') i += 2;
-      else if (ch < ' ') fail();
-      else i++;
-    }
-    fail();
-  };
-  try {
-    value();
-    ws();
-    return i < text.length ? i : undefined;
-  } catch (err) {
-    if (err instanceof Stop) return Math.min(i, text.length);
-    if (err instanceof TooDeep) return undefined;
-    throw err;
-  }
-}
-
-const MAX_SCAN_DEPTH = 2_000;
-class TooDeep extends Error {}
+/** A COCO JSON file, for read and syntax errors. */
+export const COCO_FILE: JsonFileKind = { what: 'COCO dataset', code: 'INVALID_DATASET' };
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const show = (v: unknown): string => previewJson(v, 60);
 
 const ANNOTATION_FIELDS = new Set(['id', 'image_id', 'category_id', 'bbox', 'iscrowd', 'ignore', 'area', 'segmentation']);
 const IMAGE_FIELDS = new Set(['id', 'file_name', 'width', 'height']);
+const ANNOTATION_FIELDS_KEEPING_SEGMENTATION = new Set([...ANNOTATION_FIELDS].filter((k) => k !== 'segmentation'));
 
 /**
  * Validates an already-parsed COCO object. `imageRoot` (default: the current
@@ -281,93 +161,144 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
   const source = options.source;
   const label = source ?? 'COCO data';
   const imageRoot = path.resolve(options.imageRoot ?? '.');
-  const policy: BoxPolicy = options.boxPolicy ?? 'clip';
-  if (!['clip', 'drop', 'error'].includes(policy)) {
-    throw new LaxrayError('INVALID_ARGUMENT', `boxPolicy must be 'clip', 'drop' or 'error', got ${show(policy)}`);
-  }
-  const problems: string[] = [];
-  const warnings: string[] = [];
+  const policy = checkBoxPolicy(options.boxPolicy ?? 'clip');
+  const top = readTopLevel(json, label);
+  const found: Findings = { problems: [], warnings: [] };
+  const categories = readCategories(top.categories, found);
+  const images = readImages(top.images, imageRoot, found);
+  const annotations = readAnnotations(top.annotations, { categories, images, policy, keepSegmentation: options.keepSegmentation === true }, found);
+  const problems = found.problems;
 
+  // files on disk (only for images that are otherwise valid)
+  const records = images.list.map((p) => p.record);
+  if (options.checkFiles !== false && records.length > 0) {
+    problems.push(...(await checkImageFiles(records, imageRoot, options.followSymlinks === true)));
+  }
+  const verify = options.verifyImages === true && problems.length === 0;
+  if (verify) problems.push(...(await verifyImageHeaders(records)));
+  if (problems.length > 0) throw datasetError(label, problems);
+
+  const { annotations: kept, ignored, imagesWithoutAnnotations } = attachAnnotations(records, annotations.perImage, categories.categoryIdToLabel);
+  const { clipped, dropped } = annotations;
+  return {
+    ...(source !== undefined ? { source } : {}),
+    imageRoot,
+    images: records,
+    categories: categories.list,
+    numClasses: categories.list.length,
+    imageById: new Map(records.map((record) => [record.id, record])),
+    categoryIdToLabel: categories.categoryIdToLabel,
+    labelToCategoryId: categories.labelToCategoryId,
+    report: { images: records.length, annotations: kept, ignored, clipped, dropped, imagesWithoutAnnotations, warnings: found.warnings },
+    ...('info' in top.json ? { info: top.json.info } : {}),
+    ...(verify ? { imagesVerified: true } : {}),
+  };
+}
+
+/** What the checks found: problems stop loading, warnings go into the report. */
+interface Findings {
+  problems: string[];
+  warnings: string[];
+}
+
+function checkBoxPolicy(policy: BoxPolicy): BoxPolicy {
+  if (!['clip', 'drop', 'error'].includes(policy)) {
+    throw new LaxrayError('INVALID_ARGUMENT', `boxPolicy must be 'clip', 'drop' or 'error', got ${previewJson(policy)}`);
+  }
+  return policy;
+}
+
+/** The three top-level arrays; INVALID_DATASET when the top level is not an object or one is missing. */
+function readTopLevel(json: unknown, label: string): { json: Json; images: unknown[]; annotations: unknown[]; categories: unknown[] } {
   if (!isObject(json)) {
     throw new LaxrayError('INVALID_DATASET', `${label}: the top level must be a JSON object with images, annotations and categories`, {
       details: [`top level is ${Array.isArray(json) ? 'an array' : typeof json}`],
     });
   }
+  const problems: string[] = [];
   for (const key of ['images', 'annotations', 'categories'] as const) {
     if (!(key in json)) problems.push(`missing top-level field "${key}" (an array)`);
     else if (!Array.isArray(json[key])) problems.push(`top-level field "${key}" must be an array, got ${typeof json[key]}`);
   }
   if (problems.length > 0) throw datasetError(label, problems);
-  const rawImages = json.images as unknown[];
-  const rawAnnotations = json.annotations as unknown[];
-  const rawCategories = json.categories as unknown[];
+  return { json, images: json.images as unknown[], annotations: json.annotations as unknown[], categories: json.categories as unknown[] };
+}
 
-  // --- categories
-  const categoryById = new Map<number, { id: number; name: string; supercategory?: string }>();
-  // Records with a valid id but other problems: references to them are not reported again.
-  const badCategoryIds = new Set<number>();
-  const badImageIds = new Set<number>();
-  const categoryNames = new Map<string, number>();
-  rawCategories.forEach((c, i) => {
-    const where = `categories[${i}]`;
-    if (!isObject(c)) return void problems.push(`${where}: must be an object, got ${show(c)}`);
-    const id = c.id;
-    const idText = isId(id) ? `${where} (id ${id})` : where;
-    let ok = true;
-    if (!('id' in c)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
-    else if (!isId(id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(id)}`);
-    if (!('name' in c)) (ok = false), problems.push(`${idText}: missing field "name" (a string)`);
-    else if (typeof c.name !== 'string' || c.name === '') (ok = false), problems.push(`${idText}: "name" must be a non-empty string, got ${show(c.name)}`);
-    if (!ok) return void (isId(id) && badCategoryIds.add(id));
-    const cid = id as number;
-    if (categoryById.has(cid)) return void problems.push(`${where}: duplicate category id ${cid} (also used by an earlier category); category ids must be unique`);
-    const name = c.name as string;
-    if (categoryNames.has(name)) warnings.push(`category name "${name}" is used by ids ${categoryNames.get(name)} and ${cid}`);
-    categoryNames.set(name, cid);
-    categoryById.set(cid, { id: cid, name, ...(typeof c.supercategory === 'string' ? { supercategory: c.supercategory } : {}) });
+// ---------------------------------------------------------------- categories
+
+type CategoryRecord = Omit<DatasetCategory, 'label'>;
+
+interface Categories {
+  byId: Map<number, CategoryRecord>;
+  /** Records with a valid id but other problems: references to them are not reported again. */
+  badIds: Set<number>;
+  /** Sorted by id; list[label]. */
+  list: DatasetCategory[];
+  categoryIdToLabel: Map<number, number>;
+  labelToCategoryId: number[];
+}
+
+function readCategories(raw: unknown[], found: Findings): Categories {
+  const byId = new Map<number, CategoryRecord>();
+  const badIds = new Set<number>();
+  const names = new Map<string, number>();
+  raw.forEach((c, i) => {
+    const category = readCategory(c, `categories[${i}]`, found.problems, badIds);
+    if (category === undefined) return;
+    if (byId.has(category.id)) {
+      return void found.problems.push(`categories[${i}]: duplicate category id ${category.id} (also used by an earlier category); category ids must be unique`);
+    }
+    if (names.has(category.name)) found.warnings.push(`category name "${category.name}" is used by ids ${names.get(category.name)} and ${category.id}`);
+    names.set(category.name, category.id);
+    byId.set(category.id, category);
   });
-  if (rawCategories.length === 0) problems.push('"categories" is empty: a detection dataset needs at least one category');
-  const categories: DatasetCategory[] = [...categoryById.values()].sort((a, b) => a.id - b.id).map((c, label) => ({ ...c, label }));
-  const categoryIdToLabel = new Map(categories.map((c) => [c.id, c.label]));
-  const labelToCategoryId = categories.map((c) => c.id);
+  if (raw.length === 0) found.problems.push('"categories" is empty: a detection dataset needs at least one category');
+  const list: DatasetCategory[] = [...byId.values()].sort((a, b) => a.id - b.id).map((c, label) => ({ ...c, label }));
+  return { byId, badIds, list, categoryIdToLabel: new Map(list.map((c) => [c.id, c.label])), labelToCategoryId: list.map((c) => c.id) };
+}
 
-  // --- images
-  interface PendingImage {
-    record: DatasetImage;
-    index: number;
-  }
-  const imageById = new Map<number, PendingImage>();
+/** One category record, or undefined after reporting its problems (a valid id of a bad record goes into `badIds`). */
+function readCategory(c: unknown, where: string, problems: string[], badIds: Set<number>): CategoryRecord | undefined {
+  if (!isObject(c)) return void problems.push(`${where}: must be an object, got ${previewJson(c)}`);
+  const id = c.id;
+  const idText = isId(id) ? `${where} (id ${id})` : where;
+  let ok = true;
+  if (!('id' in c)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
+  else if (!isId(id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(id)}`);
+  if (!('name' in c)) (ok = false), problems.push(`${idText}: missing field "name" (a string)`);
+  else if (typeof c.name !== 'string' || c.name === '') (ok = false), problems.push(`${idText}: "name" must be a non-empty string, got ${previewJson(c.name)}`);
+  if (!ok) return void (isId(id) && badIds.add(id));
+  return { id: id as number, name: c.name as string, ...(typeof c.supercategory === 'string' ? { supercategory: c.supercategory } : {}) };
+}
+
+// ---------------------------------------------------------------- images
+
+interface PendingImage {
+  record: DatasetImage;
+  index: number;
+}
+
+interface Images {
+  byId: Map<number, PendingImage>;
+  /** Records with a valid id but other problems: references to them are not reported again. */
+  badIds: Set<number>;
+  /** In the JSON's order. */
+  list: PendingImage[];
+}
+
+function readImages(raw: unknown[], imageRoot: string, found: Findings): Images {
+  const images: Images = { byId: new Map(), badIds: new Set(), list: [] };
   const fileNames = new Map<string, number>();
-  const images: PendingImage[] = [];
-  rawImages.forEach((im, i) => {
+  raw.forEach((im, i) => {
     const where = `images[${i}]`;
-    if (!isObject(im)) return void problems.push(`${where}: must be an object, got ${show(im)}`);
-    const idText = isId(im.id) ? `image id ${im.id} (${where})` : where;
-    let ok = true;
-    if (!('id' in im)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
-    else if (!isId(im.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(im.id)}`);
-    for (const key of ['width', 'height'] as const) {
-      const v = im[key];
-      if (!(key in im)) (ok = false), problems.push(`${idText}: missing field "${key}" (a positive integer)`);
-      else if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) (ok = false), problems.push(`${idText}: "${key}" must be a positive integer, got ${show(v)}`);
-    }
-    if (!('file_name' in im)) (ok = false), problems.push(`${idText}: missing field "file_name" (a path relative to the image root)`);
-    else if (typeof im.file_name !== 'string' || im.file_name === '') (ok = false), problems.push(`${idText}: "file_name" must be a non-empty string, got ${show(im.file_name)}`);
-    else {
-      const escape = escapesRoot(im.file_name);
-      if (escape) (ok = false), problems.push(`${idText}: file_name ${show(im.file_name)} ${escape}; file names must be relative paths inside the image root`);
-    }
-    if (!ok) return void (isId(im.id) && badImageIds.add(im.id));
+    if (!checkImage(im, where, found.problems)) return void (isObject(im) && isId(im.id) && images.badIds.add(im.id));
     const id = im.id as number;
-    if (imageById.has(id)) {
-      return void problems.push(`${where}: duplicate image id ${id} (also images[${imageById.get(id)!.index}]); image ids must be unique`);
-    }
+    const previous = images.byId.get(id);
+    if (previous !== undefined) return void found.problems.push(`${where}: duplicate image id ${id} (also images[${previous.index}]); image ids must be unique`);
     const fileName = im.file_name as string;
     const normalized = path.normalize(fileName);
-    if (fileNames.has(normalized)) warnings.push(`image ids ${fileNames.get(normalized)} and ${id} both use file ${fileName}`);
+    if (fileNames.has(normalized)) found.warnings.push(`image ids ${fileNames.get(normalized)} and ${id} both use file ${fileName}`);
     fileNames.set(normalized, id);
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(im)) if (!IMAGE_FIELDS.has(k)) extra[k] = v;
     const pending: PendingImage = {
       index: i,
       record: {
@@ -377,133 +308,189 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
         width: im.width as number,
         height: im.height as number,
         annotations: emptyAnnotations(),
-        extra,
+        extra: fieldsOtherThan(im, IMAGE_FIELDS),
       },
     };
-    imageById.set(id, pending);
-    images.push(pending);
+    images.byId.set(id, pending);
+    images.list.push(pending);
   });
+  return images;
+}
 
-  // --- annotations
-  interface Kept {
-    id: number;
-    box: [number, number, number, number];
-    categoryId: number;
-    ignore: boolean;
-    area: number;
-    extra: Record<string, unknown>;
+/** true when `im` is an image record with a valid id, size and file name; reports every problem otherwise. */
+function checkImage(im: unknown, where: string, problems: string[]): im is Json {
+  if (!isObject(im)) {
+    problems.push(`${where}: must be an object, got ${previewJson(im)}`);
+    return false;
   }
-  const perImage = new Map<number, Kept[]>();
+  const idText = isId(im.id) ? `image id ${im.id} (${where})` : where;
+  let ok = true;
+  if (!('id' in im)) (ok = false), problems.push(`${where}: missing field "id" (an integer)`);
+  else if (!isId(im.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(im.id)}`);
+  for (const key of ['width', 'height'] as const) {
+    const v = im[key];
+    if (!(key in im)) (ok = false), problems.push(`${idText}: missing field "${key}" (a positive integer)`);
+    else if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) (ok = false), problems.push(`${idText}: "${key}" must be a positive integer, got ${previewJson(v)}`);
+  }
+  if (!('file_name' in im)) (ok = false), problems.push(`${idText}: missing field "file_name" (a path relative to the image root)`);
+  else if (typeof im.file_name !== 'string' || im.file_name === '') (ok = false), problems.push(`${idText}: "file_name" must be a non-empty string, got ${previewJson(im.file_name)}`);
+  else {
+    const escape = escapesRoot(im.file_name);
+    if (escape) (ok = false), problems.push(`${idText}: file_name ${previewJson(im.file_name)} ${escape}; file names must be relative paths inside the image root`);
+  }
+  return ok;
+}
+
+// ---------------------------------------------------------------- annotations
+
+/** x1, y1, x2, y2 in pixels. */
+export type Box = [number, number, number, number];
+
+interface KeptAnnotation {
+  id: number;
+  /** x1, y1, x2, y2 (after clipping, if any). */
+  box: Box;
+  categoryId: number;
+  ignore: boolean;
+  area: number;
+  extra: Record<string, unknown>;
+}
+
+interface AnnotationContext {
+  categories: Categories;
+  images: Images;
+  policy: BoxPolicy;
+  keepSegmentation: boolean;
+}
+
+interface Annotations {
+  /** By image id, in the JSON's order. */
+  perImage: Map<number, KeptAnnotation[]>;
+  clipped: BoxChange[];
+  dropped: BoxDrop[];
+}
+
+function readAnnotations(raw: unknown[], context: AnnotationContext, found: Findings): Annotations {
+  const out: Annotations = { perImage: new Map(), clipped: [], dropped: [] };
   const annotationIds = new Map<number, number>();
-  const clipped: BoxChange[] = [];
-  const dropped: BoxDrop[] = [];
-  rawAnnotations.forEach((a, i) => {
+  raw.forEach((a, i) => {
     const where = `annotations[${i}]`;
-    if (!isObject(a)) return void problems.push(`${where}: must be an object, got ${show(a)}`);
+    if (!isObject(a)) return void found.problems.push(`${where}: must be an object, got ${previewJson(a)}`);
     const idText = isId(a.id) ? `annotation id ${a.id} (${where}${isId(a.image_id) ? `, image id ${a.image_id}` : ''})` : where;
-    let ok = true;
-    const need = (key: string, what: string): boolean => {
-      if (!(key in a)) {
-        ok = false;
-        problems.push(`${idText}: missing field "${key}" (${what})`);
-        return false;
-      }
-      return true;
-    };
-    if (need('id', 'an integer') && !isId(a.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${show(a.id)}`);
-    if (need('image_id', 'an integer')) {
-      if (!isId(a.image_id)) (ok = false), problems.push(`${idText}: "image_id" must be an integer, got ${show(a.image_id)}`);
-      else if (badImageIds.has(a.image_id)) ok = false;
-      else if (!imageById.has(a.image_id)) (ok = false), problems.push(`${idText}: image_id ${a.image_id} is not an image of this dataset (no entry in "images")`);
-    }
-    if (need('category_id', 'an integer')) {
-      if (!isId(a.category_id)) (ok = false), problems.push(`${idText}: "category_id" must be an integer, got ${show(a.category_id)}`);
-      else if (badCategoryIds.has(a.category_id)) ok = false;
-      else if (!categoryById.has(a.category_id)) {
-        ok = false;
-        problems.push(`${idText}: unknown category_id ${a.category_id}; known ids: ${labelToCategoryId.join(', ') || 'none'}`);
-      }
-    }
-    if (need('bbox', '[x, y, width, height]')) {
-      const b = a.bbox;
-      if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-        ok = false;
-        problems.push(`${idText}: "bbox" must be 4 finite numbers [x, y, width, height], got ${show(b)}`);
-      }
-    }
-    for (const flag of ['iscrowd', 'ignore'] as const) {
-      const v = a[flag];
-      if (v !== undefined && v !== 0 && v !== 1 && v !== true && v !== false) {
-        ok = false;
-        problems.push(`${idText}: "${flag}" must be 0 or 1, got ${show(v)}`);
-      }
-    }
-    if (a.area !== undefined && !(typeof a.area === 'number' && Number.isFinite(a.area) && a.area >= 0)) {
-      ok = false;
-      problems.push(`${idText}: "area" must be a finite number ≥ 0, got ${show(a.area)}`);
-    }
-    if (!ok) return;
+    if (!checkAnnotation(a, where, idText, context, found.problems)) return;
     const id = a.id as number;
-    if (annotationIds.has(id)) return void problems.push(`${where}: duplicate annotation id ${id} (also annotations[${annotationIds.get(id)}]); annotation ids must be unique`);
+    if (annotationIds.has(id)) {
+      return void found.problems.push(`${where}: duplicate annotation id ${id} (also annotations[${annotationIds.get(id)}]); annotation ids must be unique`);
+    }
     annotationIds.set(id, i);
 
-    const image = imageById.get(a.image_id as number)!.record;
-    const bbox = (a.bbox as number[]).slice() as [number, number, number, number];
-    const [x, y, w, h] = bbox;
-    let box: [number, number, number, number] = [x, y, x + w, y + h];
-    const fix = `fix the annotation, or load with boxPolicy 'clip' or 'drop'`;
-    if (!(w > 0 && h > 0)) {
-      const reason = `bbox ${show(bbox)} has non-positive size (width ${w}, height ${h})`;
-      if (policy === 'error') return void problems.push(`${idText}: ${reason}; ${fix}`);
-      return void dropped.push({ annotationId: id, imageId: image.id, bbox, reason });
-    }
-    const outside = box[0] < 0 || box[1] < 0 || box[2] > image.width || box[3] > image.height;
-    if (outside) {
-      const reason = `bbox ${show(bbox)} reaches outside its ${image.width}×${image.height} image`;
-      if (policy === 'error') return void problems.push(`${idText}: ${reason}; ${fix}`);
-      if (policy === 'drop') return void dropped.push({ annotationId: id, imageId: image.id, bbox, reason });
-      const c: [number, number, number, number] = [
-        Math.min(Math.max(box[0], 0), image.width),
-        Math.min(Math.max(box[1], 0), image.height),
-        Math.min(Math.max(box[2], 0), image.width),
-        Math.min(Math.max(box[3], 0), image.height),
-      ];
-      const after: [number, number, number, number] = [c[0], c[1], c[2] - c[0], c[3] - c[1]];
-      if (!(after[2] > 0 && after[3] > 0)) {
-        return void dropped.push({ annotationId: id, imageId: image.id, bbox, reason: `${reason}, nothing left inside it after clipping` });
-      }
-      clipped.push({ annotationId: id, imageId: image.id, before: bbox, after });
-      box = c;
-    }
-    const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(a)) if (!ANNOTATION_FIELDS.has(k) || (k === 'segmentation' && options.keepSegmentation)) extra[k] = v;
-    const kept: Kept = {
+    const image = context.images.byId.get(a.image_id as number)!.record;
+    const bbox = (a.bbox as number[]).slice() as Box;
+    const box = placeBox(bbox, image, id, idText, context.policy, out, found.problems);
+    if (box === undefined) return;
+    const [, , w, h] = bbox;
+    const kept: KeptAnnotation = {
       id,
       box,
       categoryId: a.category_id as number,
       ignore: a.iscrowd === 1 || a.iscrowd === true || a.ignore === 1 || a.ignore === true,
       area: typeof a.area === 'number' ? a.area : w * h,
-      extra,
+      extra: fieldsOtherThan(a, context.keepSegmentation ? ANNOTATION_FIELDS_KEEPING_SEGMENTATION : ANNOTATION_FIELDS),
     };
-    let list = perImage.get(image.id);
-    if (!list) perImage.set(image.id, (list = []));
+    let list = out.perImage.get(image.id);
+    if (!list) out.perImage.set(image.id, (list = []));
     list.push(kept);
   });
+  return out;
+}
 
-  // --- files on disk (only for images that are otherwise valid)
-  if (options.checkFiles !== false && images.length > 0) {
-    problems.push(...(await checkImageFiles(images.map((p) => p.record), imageRoot, options.followSymlinks === true)));
+/** true when every field of annotation `a` is valid and refers to a valid image and category; reports every problem otherwise. */
+function checkAnnotation(a: Json, where: string, idText: string, { categories, images }: AnnotationContext, problems: string[]): boolean {
+  let ok = true;
+  const need = (key: string, what: string): boolean => {
+    if (!(key in a)) {
+      ok = false;
+      problems.push(`${idText}: missing field "${key}" (${what})`);
+      return false;
+    }
+    return true;
+  };
+  if (need('id', 'an integer') && !isId(a.id)) (ok = false), problems.push(`${where}: "id" must be an integer, got ${previewJson(a.id)}`);
+  if (need('image_id', 'an integer')) {
+    if (!isId(a.image_id)) (ok = false), problems.push(`${idText}: "image_id" must be an integer, got ${previewJson(a.image_id)}`);
+    else if (images.badIds.has(a.image_id)) ok = false;
+    else if (!images.byId.has(a.image_id)) (ok = false), problems.push(`${idText}: image_id ${a.image_id} is not an image of this dataset (no entry in "images")`);
   }
+  if (need('category_id', 'an integer')) {
+    if (!isId(a.category_id)) (ok = false), problems.push(`${idText}: "category_id" must be an integer, got ${previewJson(a.category_id)}`);
+    else if (categories.badIds.has(a.category_id)) ok = false;
+    else if (!categories.byId.has(a.category_id)) {
+      ok = false;
+      problems.push(`${idText}: unknown category_id ${a.category_id}; known ids: ${categories.labelToCategoryId.join(', ') || 'none'}`);
+    }
+  }
+  if (need('bbox', '[x, y, width, height]')) {
+    const b = a.bbox;
+    if (!Array.isArray(b) || b.length !== 4 || !b.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      ok = false;
+      problems.push(`${idText}: "bbox" must be 4 finite numbers [x, y, width, height], got ${previewJson(b)}`);
+    }
+  }
+  for (const flag of ['iscrowd', 'ignore'] as const) {
+    const v = a[flag];
+    if (v !== undefined && v !== 0 && v !== 1 && v !== true && v !== false) {
+      ok = false;
+      problems.push(`${idText}: "${flag}" must be 0 or 1, got ${previewJson(v)}`);
+    }
+  }
+  if (a.area !== undefined && !(typeof a.area === 'number' && Number.isFinite(a.area) && a.area >= 0)) {
+    ok = false;
+    problems.push(`${idText}: "area" must be a finite number ≥ 0, got ${previewJson(a.area)}`);
+  }
+  return ok;
+}
 
-  const verify = options.verifyImages === true && problems.length === 0;
-  if (verify) problems.push(...(await verifyImageHeaders(images.map((p) => p.record))));
+/**
+ * The x1, y1, x2, y2 box of COCO `bbox` in `image` under the box policy, or
+ * undefined when it is dropped (recorded in `out.dropped`) or is a problem.
+ * Clipping is recorded in `out.clipped`.
+ */
+function placeBox(bbox: Box, image: DatasetImage, annotationId: number, idText: string, policy: BoxPolicy, out: Annotations, problems: string[]): Box | undefined {
+  const [x, y, w, h] = bbox;
+  const box: Box = [x, y, x + w, y + h];
+  const fix = `fix the annotation, or load with boxPolicy 'clip' or 'drop'`;
+  const drop = (reason: string): undefined => void out.dropped.push({ annotationId, imageId: image.id, bbox, reason });
+  if (!(w > 0 && h > 0)) {
+    const reason = `bbox ${previewJson(bbox)} has non-positive size (width ${w}, height ${h})`;
+    return policy === 'error' ? void problems.push(`${idText}: ${reason}; ${fix}`) : drop(reason);
+  }
+  const outside = box[0] < 0 || box[1] < 0 || box[2] > image.width || box[3] > image.height;
+  if (!outside) return box;
+  const reason = `bbox ${previewJson(bbox)} reaches outside its ${image.width}×${image.height} image`;
+  if (policy === 'error') return void problems.push(`${idText}: ${reason}; ${fix}`);
+  if (policy === 'drop') return drop(reason);
+  const c: Box = [
+    Math.min(Math.max(box[0], 0), image.width),
+    Math.min(Math.max(box[1], 0), image.height),
+    Math.min(Math.max(box[2], 0), image.width),
+    Math.min(Math.max(box[3], 0), image.height),
+  ];
+  const after: Box = [c[0], c[1], c[2] - c[0], c[3] - c[1]];
+  if (!(after[2] > 0 && after[3] > 0)) return drop(`${reason}, nothing left inside it after clipping`);
+  out.clipped.push({ annotationId, imageId: image.id, before: bbox, after });
+  return c;
+}
 
-  if (problems.length > 0) throw datasetError(label, problems);
-
+/** Puts each image's kept annotations into its record, as parallel arrays; returns the report's counts. */
+function attachAnnotations(
+  images: readonly DatasetImage[],
+  perImage: ReadonlyMap<number, readonly KeptAnnotation[]>,
+  categoryIdToLabel: ReadonlyMap<number, number>,
+): Pick<DatasetReport, 'annotations' | 'ignored' | 'imagesWithoutAnnotations'> {
   let ignored = 0;
   let annotations = 0;
   let imagesWithoutAnnotations = 0;
-  for (const { record } of images) {
+  for (const record of images) {
     const list = perImage.get(record.id) ?? [];
     if (list.length === 0) imagesWithoutAnnotations++;
     const k = list.length;
@@ -526,20 +513,14 @@ export async function parseCocoDataset(json: unknown, options: CocoLoadOptions &
     annotations += k;
     record.annotations = ann;
   }
+  return { annotations, ignored, imagesWithoutAnnotations };
+}
 
-  return {
-    ...(source !== undefined ? { source } : {}),
-    imageRoot,
-    images: images.map((p) => p.record),
-    categories,
-    numClasses: categories.length,
-    imageById: new Map(images.map((p) => [p.record.id, p.record])),
-    categoryIdToLabel,
-    labelToCategoryId,
-    report: { images: images.length, annotations, ignored, clipped, dropped, imagesWithoutAnnotations, warnings },
-    ...('info' in json ? { info: json.info } : {}),
-    ...(verify ? { imagesVerified: true } : {}),
-  };
+/** The fields of `record` not in `known` (kept as `extra`). */
+function fieldsOtherThan(record: Json, known: ReadonlySet<string>): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) if (!known.has(k)) extra[k] = v;
+  return extra;
 }
 
 /**
@@ -611,13 +592,13 @@ async function checkImageFiles(images: DatasetImage[], imageRoot: string, follow
   await forEachParallel(images, 64, async (im, i) => {
     const problem = await imageFileProblem(im.path);
     if (problem === 'not found') {
-      problems[i] = `image id ${im.id}: file ${show(im.fileName)} not found at ${im.path}; check the image root (now ${imageRoot})`;
+      problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} not found at ${im.path}; check the image root (now ${imageRoot})`;
     } else if (problem !== undefined) {
-      problems[i] = `image id ${im.id}: file ${show(im.fileName)} at ${im.path} ${problem}`;
+      problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} at ${im.path} ${problem}`;
     } else if (!followSymlinks) {
       const real = await linkOutsideRoot(im.path, root);
       if (real !== undefined) {
-        problems[i] = `image id ${im.id}: file ${show(im.fileName)} is a link to ${real}, outside the image root ${root}; copy the file into the root, or load with followSymlinks: true`;
+        problems[i] = `image id ${im.id}: file ${previewJson(im.fileName)} is a link to ${real}, outside the image root ${root}; copy the file into the root, or load with followSymlinks: true`;
       }
     }
   });

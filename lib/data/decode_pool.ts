@@ -15,7 +15,8 @@
 // cannot start at all (e.g. TypeScript sources loaded without tsx), the pool
 // falls back to the calling thread once, with a process warning.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, whenWorkerStops } from '../worker_file.js';
 import { DecodeError, decodeImage, type DecodeRequest, type DecodeResult } from './decode.js';
 import type { WorkerRequest, WorkerResponse } from './decode_worker.js';
 
@@ -134,7 +135,7 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
-    const worker = createWorker();
+    const worker = startWorker(import.meta.url, './decode_worker');
     worker.unref();
     const slot: Slot = { worker, inFlight: new Map(), started: false };
     worker.on('message', (msg: WorkerResponse) => {
@@ -180,22 +181,8 @@ export class DecodePool {
       }
       this.pump();
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+    whenWorkerStops(worker, fail);
     this.slots.push(slot);
     return slot;
   }
-}
-
-function createWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    // Running from TypeScript sources (tsx): workers do not inherit tsx's
-    // loader, so register it inside the worker before loading the entry.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./decode_worker.ts', self).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(code, { eval: true });
-  }
-  return new Worker(new URL('./decode_worker.js', self));
 }

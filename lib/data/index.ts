@@ -1,12 +1,11 @@
 // Data: COCO datasets, OPIXray conversion, the training / inference input
-// pipeline (and, appended below, dual-energy pre-processing and the synthetic generator).
+// pipeline, and dual-energy pre-processing (the synthetic generator is its own facet: lib/data/synth).
 export {
   loadCocoDataset,
   parseCocoDataset,
   subsetDataset,
   verifyDatasetImages,
   describeReport,
-  parseJsonText,
   type BoxPolicy,
   type CocoLoadOptions,
   type Dataset,
@@ -21,6 +20,8 @@ export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions,
 export { collate, checkTargetLabels, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
 export {
   DataLoader,
+  evaluationLoader,
+  pipelineOptions,
   Preprocessor,
   preprocess,
   type ImageInput,
@@ -45,7 +46,6 @@ export {
   type ResizeOptions,
 } from './transforms.js';
 export { mulberry32, mixSeed, shuffleInPlace, type Random } from './random.js';
-// synth exports below
 export {
   dualEnergyToRgb,
   dualEnergyChannel3,
@@ -60,5 +60,3 @@ export {
   type DualEnergyFolderOptions,
   type DualEnergyFolderReport,
 } from './dual_energy.js';
-export * as synth from './synth/index.js';
-export { generateDataset, type GenerateDatasetOptions, type GenerateDatasetResult, type SynthRecipe } from './synth/index.js';

@@ -135,6 +135,16 @@ function newPool(options: PipelineOptions): DecodePool {
 
 type Settled = { ok: true; batch: TrainingBatch | undefined } | { ok: false; error: unknown };
 
+/** A config's data section as the pipeline's transforms (resize, normalise, pad). */
+export function pipelineOptions(data: { imageScale: readonly [number, number]; mean: readonly [number, number, number]; std: readonly [number, number, number]; padDivisor: number }): PipelineOptions {
+  return { scale: data.imageScale, mean: data.mean, std: data.std, sizeDivisor: data.padDivisor };
+}
+
+/** Every image of `dataset` once, in order, unflipped, empty ones included: for detection and evaluation. */
+export function evaluationLoader(dataset: Dataset, data: Parameters<typeof pipelineOptions>[0], options: { batchSize: number; workers: number }): DataLoader {
+  return new DataLoader(dataset, { ...pipelineOptions(data), ...options, train: false, shuffle: false, flipProbability: 0, filterEmpty: false, prefetch: 1 });
+}
+
 /**
  * Batches of a Dataset for training or evaluation.
  *

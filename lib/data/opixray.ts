@@ -9,10 +9,11 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { escapesRoot, type BoxPolicy } from './coco.js';
+import { writeFileAtomic } from '../atomic_file.js';
+import { escapesRoot, type Box, type BoxPolicy } from './coco.js';
+import { OPIXRAY_CLASSES } from '../opixray_classes.js';
 
-export const OPIXRAY_CLASSES = ['Folding_Knife', 'Straight_Knife', 'Scissor', 'Utility_Knife', 'Multi-tool_Knife'] as const;
+export { OPIXRAY_CLASSES };
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp']);
 
@@ -62,142 +63,220 @@ export interface OpixrayResult {
 }
 
 export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayResult> {
+  const settings = resolveOptions(options);
+  const { imagesDir, annotationsDir } = settings;
+  const imageNames = (await listDir(imagesDir, 'images folder')).filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase())).sort();
+  const txtFiles = (await listDir(annotationsDir, 'annotations folder')).filter((f) => f.toLowerCase().endsWith('.txt')).sort();
+  const found = new Findings(settings.strict);
+  const selected = options.imageList ? selectImages(imageNames, options.imageList, imagesDir, found) : imageNames;
+  if (imageNames.length === 0) throw new LaxrayError('INVALID_DATASET', `no images (${[...IMAGE_EXTENSIONS].join(', ')}) in ${imagesDir}; check --images`);
+  const sizes = await readImageSizes(imagesDir, selected, found);
+  const lines = new AnnotationLines(settings, imageNames, selected, sizes, found);
+  for (const txt of txtFiles) await lines.readFile(txt);
+  found.throwIfProblems();
+  const images = selected.filter((n) => sizes.has(n));
+  return toCoco(settings, images, sizes, lines.objects, found);
+}
+
+interface Settings {
+  imagesDir: string;
+  annotationsDir: string;
+  imageRoot: string;
+  policy: BoxPolicy;
+  strict: boolean;
+}
+
+function resolveOptions(options: OpixrayOptions): Settings {
   const imagesDir = path.resolve(options.imagesDir);
-  const annotationsDir = path.resolve(options.annotationsDir);
   const imageRoot = path.resolve(options.imageRoot ?? imagesDir);
   const policy = options.boxPolicy ?? 'clip';
-  const strict = options.strict ?? true;
   if (!['clip', 'drop', 'error'].includes(policy)) throw new LaxrayError('INVALID_ARGUMENT', `boxPolicy must be 'clip', 'drop' or 'error', got ${String(policy)}`);
   const relImages = path.relative(imageRoot, imagesDir);
   if (relImages !== '' && escapesRoot(relImages)) {
     throw new LaxrayError('INVALID_ARGUMENT', `imageRoot ${imageRoot} must contain the images folder ${imagesDir}`);
   }
+  return { imagesDir, annotationsDir: path.resolve(options.annotationsDir), imageRoot, policy, strict: options.strict ?? true };
+}
 
-  const imageNames = (await listDir(imagesDir, 'images folder')).filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase())).sort();
-  const txtFiles = (await listDir(annotationsDir, 'annotations folder')).filter((f) => f.toLowerCase().endsWith('.txt')).sort();
-  let selected = imageNames;
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  if (options.imageList) {
-    // Entries may be file names ("009000.jpg") or stems ("009000"), as OPIXray's test lists are.
-    const byKey = new Map<string, string>();
-    for (const n of imageNames) {
-      byKey.set(n, n);
-      if (!byKey.has(path.parse(n).name)) byKey.set(path.parse(n).name, n);
-    }
-    const chosen = new Set<string>();
-    for (const entry of options.imageList.map((e) => e.trim()).filter(Boolean)) {
-      const name = byKey.get(entry);
-      if (name) chosen.add(name);
-      else problems.push(`the image list names ${entry}, which is not in ${imagesDir}`);
-    }
-    selected = imageNames.filter((n) => chosen.has(n));
-  }
-  if (imageNames.length === 0) throw new LaxrayError('INVALID_DATASET', `no images (${[...IMAGE_EXTENSIONS].join(', ')}) in ${imagesDir}; check --images`);
+/** What the conversion found besides the objects: problems (fatal in strict mode), skipped lines, boxes changed, warnings. */
+class Findings {
+  readonly problems: string[] = [];
+  readonly skipped: string[] = [];
+  readonly warnings: string[] = [];
+  readonly clipped: OpixrayReport['clipped'] = [];
+  readonly dropped: OpixrayReport['dropped'] = [];
 
-  // Image sizes from the file headers, 16 at a time.
-  const sizes = new Map<string, { width: number; height: number }>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(16, selected.length) }, async () => {
-      while (next < selected.length) {
-        const name = selected[next++]!;
-        try {
-          const meta = await sharp(path.join(imagesDir, name)).metadata();
-          if (!meta.width || !meta.height) throw new Error('no width/height in the header');
-          sizes.set(name, { width: meta.width, height: meta.height });
-        } catch (err) {
-          problems.push(`image ${path.join(imagesDir, name)} cannot be read: ${(err as Error).message.split('\n')[0]}; replace or remove it`);
-        }
-      }
-    }),
-  );
+  constructor(private readonly strict: boolean) {}
 
-  const classIndex = new Map<string, number>(OPIXRAY_CLASSES.map((c, i) => [c, i]));
-  const lowerClass = new Map<string, string>(OPIXRAY_CLASSES.map((c) => [c.toLowerCase(), c]));
-  const wanted = new Set(selected);
-  const allImages = new Set(imageNames);
-  // Lines sometimes name another extension than the file has (009000.jpg for 009000.TIFF): match by stem when unique.
-  const byStem = new Map<string, string | null>();
-  for (const n of imageNames) {
-    const stem = path.parse(n).name;
-    byStem.set(stem, byStem.has(stem) ? null : n);
+  /** A bad line: a problem in strict mode, else skipped and listed. */
+  badLine(message: string): void {
+    (this.strict ? this.problems : this.skipped).push(message);
   }
-  interface Obj {
-    image: string;
-    classIndex: number;
-    box: [number, number, number, number];
-    where: string;
-  }
-  const objects: Obj[] = [];
-  const clipped: OpixrayReport['clipped'] = [];
-  const dropped: OpixrayReport['dropped'] = [];
-  const skipped: string[] = [];
-  const lineProblem = (msg: string): void => {
-    (strict ? problems : skipped).push(msg);
-  };
-  for (const txt of txtFiles) {
-    const file = path.join(annotationsDir, txt);
-    const text = await fsp.readFile(file, 'utf8').catch((err: Error) => {
-      throw new LaxrayError('IO_ERROR', `cannot read ${file}: ${err.message}`, { cause: err });
-    });
-    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-    lines.forEach((raw, k) => {
-      const line = raw.trim();
-      if (line === '') return;
-      const where = `${file}:${k + 1}`;
-      const fields = line.split(/\s+/);
-      if (fields.length !== 6) return lineProblem(`${where}: expected "<image_name> <class_name> x1 y1 x2 y2" (6 fields), got ${fields.length}: ${JSON.stringify(line)}`);
-      const [named, cls, ...nums] = fields as [string, string, string, string, string, string];
-      let image = named;
-      if (!allImages.has(named)) {
-        const byName = byStem.get(path.parse(named).name);
-        if (!byName) return lineProblem(`${where}: image ${named} is not in ${imagesDir}`);
-        image = byName;
-        warnings.push(`${where}: names ${named}; using ${image}, the only file with that stem`);
-      }
-      if (!wanted.has(image)) return;
-      const stem = path.parse(txt).name;
-      if (path.parse(image).name !== stem) warnings.push(`${where}: annotates ${image}, not ${stem}.*`);
-      const ci = classIndex.get(cls);
-      if (ci === undefined) {
-        const hint = lowerClass.get(cls.toLowerCase());
-        return lineProblem(`${where}: unknown class ${JSON.stringify(cls)}${hint ? ` (did you mean ${hint}?)` : ''}; OPIXray classes: ${OPIXRAY_CLASSES.join(', ')}`);
-      }
-      const values = nums.map(Number);
-      const bad = nums.filter((s, i) => !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) || !Number.isFinite(values[i]));
-      if (bad.length > 0) return lineProblem(`${where}: box coordinates must be numbers, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
-      const size = sizes.get(image);
-      if (!size) return; // unreadable image: already a problem
-      let box = values as [number, number, number, number];
-      const [x1, y1, x2, y2] = box;
-      const coco = (b: readonly number[]): [number, number, number, number] => [b[0]!, b[1]!, b[2]! - b[0]!, b[3]! - b[1]!];
-      if (!(x2 > x1 && y2 > y1)) {
-        const reason = `box ${x1} ${y1} ${x2} ${y2} has non-positive size (x2 must exceed x1 and y2 exceed y1)`;
-        if (policy === 'error') return void problems.push(`${where}: ${reason}`);
-        return void dropped.push({ where, reason });
-      }
-      if (x1 < 0 || y1 < 0 || x2 > size.width || y2 > size.height) {
-        const reason = `box ${x1} ${y1} ${x2} ${y2} reaches outside its ${size.width}×${size.height} image`;
-        if (policy === 'error') return void problems.push(`${where}: ${reason}`);
-        if (policy === 'drop') return void dropped.push({ where, reason });
-        const c: [number, number, number, number] = [clamp(x1, size.width), clamp(y1, size.height), clamp(x2, size.width), clamp(y2, size.height)];
-        if (!(c[2] > c[0] && c[3] > c[1])) return void dropped.push({ where, reason: `${reason}, nothing left inside it after clipping` });
-        clipped.push({ where, before: coco(box), after: coco(c) });
-        box = c;
-      }
-      objects.push({ image, classIndex: ci, box, where });
-    });
-  }
-  if (problems.length > 0) {
+
+  throwIfProblems(): void {
+    const { problems } = this;
+    if (problems.length === 0) return;
     throw new LaxrayError(
       'INVALID_DATASET',
       `OPIXray conversion found ${problems.length} problem${problems.length > 1 ? 's' : ''}: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more, listed in details)` : ''}`,
       { details: problems },
     );
   }
+}
 
-  const images = selected.filter((n) => sizes.has(n));
+/** The images an image list names; entries may be file names ("009000.jpg") or stems ("009000"), as OPIXray's test lists are. */
+function selectImages(imageNames: readonly string[], imageList: readonly string[], imagesDir: string, found: Findings): string[] {
+  const byKey = new Map<string, string>();
+  for (const n of imageNames) {
+    byKey.set(n, n);
+    if (!byKey.has(path.parse(n).name)) byKey.set(path.parse(n).name, n);
+  }
+  const chosen = new Set<string>();
+  for (const entry of imageList.map((e) => e.trim()).filter(Boolean)) {
+    const name = byKey.get(entry);
+    if (name) chosen.add(name);
+    else found.problems.push(`the image list names ${entry}, which is not in ${imagesDir}`);
+  }
+  return imageNames.filter((n) => chosen.has(n));
+}
+
+/** Image sizes from the file headers, 16 at a time; an unreadable image is a problem. */
+async function readImageSizes(imagesDir: string, names: readonly string[], found: Findings): Promise<Map<string, { width: number; height: number }>> {
+  const sizes = new Map<string, { width: number; height: number }>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(16, names.length) }, async () => {
+      while (next < names.length) {
+        const name = names[next++]!;
+        try {
+          const meta = await sharp(path.join(imagesDir, name)).metadata();
+          if (!meta.width || !meta.height) throw new Error('no width/height in the header');
+          sizes.set(name, { width: meta.width, height: meta.height });
+        } catch (err) {
+          found.problems.push(`image ${path.join(imagesDir, name)} cannot be read: ${(err as Error).message.split('\n')[0]}; replace or remove it`);
+        }
+      }
+    }),
+  );
+  return sizes;
+}
+
+interface OpixrayObject {
+  image: string;
+  classIndex: number;
+  /** x1 y1 x2 y2 in pixels, inside the image. */
+  box: Box;
+  where: string;
+}
+
+const COORDINATE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+const CLASS_INDEX = new Map<string, number>(OPIXRAY_CLASSES.map((c, i) => [c, i]));
+const CLASS_BY_LOWER_CASE = new Map<string, string>(OPIXRAY_CLASSES.map((c) => [c.toLowerCase(), c]));
+
+/** The annotation files' lines ("<image_name> <class_name> x1 y1 x2 y2") → objects. */
+class AnnotationLines {
+  readonly objects: OpixrayObject[] = [];
+  private readonly wanted: Set<string>;
+  private readonly allImages: Set<string>;
+  /** Lines sometimes name another extension than the file has (009000.jpg for 009000.TIFF): match by stem when unique. */
+  private readonly byStem = new Map<string, string | null>();
+
+  constructor(
+    private readonly settings: Settings,
+    imageNames: readonly string[],
+    selected: readonly string[],
+    private readonly sizes: ReadonlyMap<string, { width: number; height: number }>,
+    private readonly found: Findings,
+  ) {
+    this.wanted = new Set(selected);
+    this.allImages = new Set(imageNames);
+    for (const n of imageNames) {
+      const stem = path.parse(n).name;
+      this.byStem.set(stem, this.byStem.has(stem) ? null : n);
+    }
+  }
+
+  async readFile(txt: string): Promise<void> {
+    const file = path.join(this.settings.annotationsDir, txt);
+    const text = await fsp.readFile(file, 'utf8').catch((err: Error) => {
+      throw new LaxrayError('IO_ERROR', `cannot read ${file}: ${err.message}`, { cause: err });
+    });
+    text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((raw, k) => {
+      const line = raw.trim();
+      if (line !== '') this.readLine(line, `${file}:${k + 1}`, path.parse(txt).name);
+    });
+  }
+
+  private readLine(line: string, where: string, fileStem: string): void {
+    const { found } = this;
+    const fields = line.split(/\s+/);
+    if (fields.length !== 6) return found.badLine(`${where}: expected "<image_name> <class_name> x1 y1 x2 y2" (6 fields), got ${fields.length}: ${JSON.stringify(line)}`);
+    const [named, cls, ...nums] = fields as [string, string, string, string, string, string];
+    const image = this.imageNamed(named, where);
+    if (image === null || !this.wanted.has(image)) return;
+    if (path.parse(image).name !== fileStem) found.warnings.push(`${where}: annotates ${image}, not ${fileStem}.*`);
+    const classIndex = CLASS_INDEX.get(cls);
+    if (classIndex === undefined) {
+      const hint = CLASS_BY_LOWER_CASE.get(cls.toLowerCase());
+      return found.badLine(`${where}: unknown class ${JSON.stringify(cls)}${hint ? ` (did you mean ${hint}?)` : ''}; OPIXray classes: ${OPIXRAY_CLASSES.join(', ')}`);
+    }
+    const values = nums.map(Number);
+    const bad = nums.filter((s, i) => !COORDINATE.test(s) || !Number.isFinite(values[i]));
+    if (bad.length > 0) return found.badLine(`${where}: box coordinates must be numbers, got ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+    const size = this.sizes.get(image);
+    if (!size) return; // unreadable image: already a problem
+    const box = this.boxInside(values as Box, size, where);
+    if (box !== null) this.objects.push({ image, classIndex, box, where });
+  }
+
+  /** The image file a line names (or the only file with its stem); null (and a bad line) when there is none. */
+  private imageNamed(named: string, where: string): string | null {
+    if (this.allImages.has(named)) return named;
+    const byName = this.byStem.get(path.parse(named).name);
+    if (!byName) {
+      this.found.badLine(`${where}: image ${named} is not in ${this.settings.imagesDir}`);
+      return null;
+    }
+    this.found.warnings.push(`${where}: names ${named}; using ${byName}, the only file with that stem`);
+    return byName;
+  }
+
+  /** The box under the box policy: as it is, clipped to the image, or null (dropped, or a problem). */
+  private boxInside(box: Box, size: { width: number; height: number }, where: string): Box | null {
+    const { policy } = this.settings;
+    const { found } = this;
+    const [x1, y1, x2, y2] = box;
+    if (!(x2 > x1 && y2 > y1)) {
+      const reason = `box ${x1} ${y1} ${x2} ${y2} has non-positive size (x2 must exceed x1 and y2 exceed y1)`;
+      if (policy === 'error') found.problems.push(`${where}: ${reason}`);
+      else found.dropped.push({ where, reason });
+      return null;
+    }
+    if (x1 >= 0 && y1 >= 0 && x2 <= size.width && y2 <= size.height) return box;
+    const reason = `box ${x1} ${y1} ${x2} ${y2} reaches outside its ${size.width}×${size.height} image`;
+    if (policy !== 'clip') {
+      if (policy === 'error') found.problems.push(`${where}: ${reason}`);
+      else found.dropped.push({ where, reason });
+      return null;
+    }
+    const c: Box = [clamp(x1, size.width), clamp(y1, size.height), clamp(x2, size.width), clamp(y2, size.height)];
+    if (!(c[2] > c[0] && c[3] > c[1])) {
+      found.dropped.push({ where, reason: `${reason}, nothing left inside it after clipping` });
+      return null;
+    }
+    found.clipped.push({ where, before: cocoBox(box), after: cocoBox(c) });
+    return c;
+  }
+}
+
+/** x1 y1 x2 y2 → COCO's x y w h. */
+function cocoBox(b: Box): Box {
+  return [b[0], b[1], b[2] - b[0], b[3] - b[1]];
+}
+
+/** The COCO file and the report; annotation ids follow image order, then line order. */
+function toCoco(settings: Settings, images: readonly string[], sizes: ReadonlyMap<string, { width: number; height: number }>, objects: OpixrayObject[], found: Findings): OpixrayResult {
+  const { imagesDir, annotationsDir, imageRoot } = settings;
   const imageId = new Map(images.map((n, i) => [n, i + 1]));
   const coco: CocoJson = {
     info: { description: 'OPIXray, converted to COCO by laxray', source: { images: imagesDir, annotations: annotationsDir }, date_created: new Date().toISOString() },
@@ -207,28 +286,16 @@ export async function convertOpixray(options: OpixrayOptions): Promise<OpixrayRe
   };
   const perClass: Record<string, number> = Object.fromEntries(OPIXRAY_CLASSES.map((c) => [c, 0]));
   const annotated = new Set<string>();
-  // Annotation ids follow image order, then line order.
   objects.sort((a, b) => imageId.get(a.image)! - imageId.get(b.image)!);
   for (const o of objects) {
-    const [x1, y1, x2, y2] = o.box;
-    const bbox: [number, number, number, number] = [x1, y1, x2 - x1, y2 - y1];
+    const bbox = cocoBox(o.box);
     coco.annotations.push({ id: coco.annotations.length + 1, image_id: imageId.get(o.image)!, category_id: o.classIndex + 1, bbox, area: bbox[2] * bbox[3], iscrowd: 0 });
     perClass[OPIXRAY_CLASSES[o.classIndex]!]!++;
     annotated.add(o.image);
   }
-  return {
-    coco,
-    report: {
-      images: coco.images.length,
-      annotations: coco.annotations.length,
-      perClass,
-      clipped,
-      dropped,
-      skipped,
-      imagesWithoutAnnotations: images.filter((n) => !annotated.has(n)),
-      warnings,
-    },
-  };
+  const { clipped, dropped, skipped, warnings } = found;
+  const report = { images: coco.images.length, annotations: coco.annotations.length, perClass, clipped, dropped, skipped, imagesWithoutAnnotations: images.filter((n) => !annotated.has(n)), warnings };
+  return { coco, report };
 }
 
 /** convertOpixray, then writes the COCO JSON to `out` atomically (temp file + fsync + rename). */

@@ -2,15 +2,19 @@
 // (optionally an image-id list), read and validated with messages that name
 // the files.
 import { LaxrayError } from '../errors.js';
+import { readError, readJsonFile, type JsonFileKind } from '../json_file.js';
 import { evaluateCoco, type CocoEvalResult, type EvaluateOptions } from './evaluate.js';
 import { readResultsFileFast } from './parse-results.js';
-import { ioError, jsonText, parseJson, readInputFile, readJsonFile } from './read.js';
 import type { IndexedGroundTruth, RawDetections } from './types.js';
 import { detectionsFromJson, indexDetections, indexGroundTruth } from './validate.js';
 
+const GROUND_TRUTH: JsonFileKind = { what: 'ground-truth', code: 'INVALID_DATASET' };
+const DETECTIONS: JsonFileKind = { what: 'detections', code: 'INVALID_DETECTIONS' };
+const IMAGE_IDS: JsonFileKind = { what: 'image-ids', code: 'INVALID_ARGUMENT' };
+
 /** Reads and validates a COCO ground-truth file. */
 export async function loadGroundTruthFile(file: string): Promise<IndexedGroundTruth> {
-  return indexGroundTruth(await readJsonFile(file, 'ground-truth', 'INVALID_DATASET'), { source: file });
+  return indexGroundTruth(await readJsonFile(file, GROUND_TRUTH), { source: file });
 }
 
 /**
@@ -23,11 +27,10 @@ export async function loadDetectionsFile(file: string): Promise<RawDetections> {
   try {
     fast = readResultsFileFast(file);
   } catch (err) {
-    throw ioError(file, 'detections', err);
+    throw readError(file, DETECTIONS.what, err);
   }
   if (fast !== null) return fast;
-  const bytes = await readInputFile(file, 'detections');
-  return detectionsFromJson(parseJson(jsonText(bytes), file, 'detections', 'INVALID_DETECTIONS'), { source: file });
+  return detectionsFromJson(await readJsonFile(file, DETECTIONS), { source: file });
 }
 
 export interface EvaluateFilesOptions extends Omit<EvaluateOptions, 'groundTruthSource' | 'detectionsSource' | 'imageIdsSource'> {
@@ -45,11 +48,14 @@ export async function evaluateCocoFiles(
     throw new LaxrayError('INVALID_ARGUMENT', 'give the image ids either as a file (imageIdsFile) or as a list (imageIds), not both');
   }
   const t0 = performance.now();
-  const [gt, raw, imageIds] = await Promise.all([
+  // read in parallel; when several files are bad, the error names the first in argument order (not the fastest to fail)
+  const settled = await Promise.allSettled([
     loadGroundTruthFile(groundTruthFile),
     loadDetectionsFile(detectionsFile),
-    options.imageIdsFile === undefined ? Promise.resolve(options.imageIds) : readJsonFile(options.imageIdsFile, 'image-ids', 'INVALID_ARGUMENT'),
-  ]);
+    options.imageIdsFile === undefined ? Promise.resolve(options.imageIds) : readJsonFile(options.imageIdsFile, IMAGE_IDS),
+  ] as const);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const [gt, raw, imageIds] = settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [Awaited<ReturnType<typeof loadGroundTruthFile>>, Awaited<ReturnType<typeof loadDetectionsFile>>, unknown];
   const dets = indexDetections(raw, gt, { source: detectionsFile });
   const read = performance.now() - t0;
   const { imageIdsFile, ...rest } = options;

@@ -23,7 +23,7 @@
 export { evaluateCoco, type EvaluateOptions, type CocoEvalResult, type PerClassResult, type ClassAP50 } from './evaluate.js';
 export { evaluateCocoFiles, loadGroundTruthFile, loadDetectionsFile, type EvaluateFilesOptions } from './files.js';
 export { indexGroundTruth, detectionsFromJson, indexDetections, resolveImageIds } from './validate.js';
-export { formatReport, formatSummary, formatPerClassTable, formatAP50Table, resultToJson } from './table.js';
+export { formatReport, formatCocoSummary, formatPerClassTable, formatAP50Table, resultToJson } from './format_report.js';
 export { STAT_NAMES, STAT_SPECS, type CocoStats, type StatName } from './summarize.js';
 export { IOU_THRESHOLDS, RECALL_THRESHOLDS, AREA_RANGES, MAX_DETS, type AreaRange, type AreaRangeLabel } from './params.js';
 export { cocoBoxIou } from './iou.js';

@@ -47,166 +47,211 @@ export interface MatchResult {
 }
 
 export function matchAll(gt: IndexedGroundTruth, dets: IndexedDetections, grouping: Grouping, options: MatchOptions = {}): MatchResult {
-  const { numImages: I, numCategories: K, gtStart, gtOrder, detStart, kept } = grouping;
-  const honorIgnore = options.honorIgnoreFlag === true;
-  const nKept = kept.length;
-  const areaMask = new Uint8Array(nKept);
-  const row = new Int32Array(nKept).fill(-1);
-  let status = new Uint8Array(SLOTS * Math.max(1024, nKept >> 3));
-  let rows = 0;
-  const npig = new Int32Array(K * A);
-  const aMin = new Float64Array(A);
-  const aMax = new Float64Array(A);
-  for (let a = 0; a < A; a++) {
-    aMin[a] = AREA_RANGES[a]!.min;
-    aMax[a] = AREA_RANGES[a]!.max;
-  }
-  const thr = new Float64Array(T);
-  for (let t = 0; t < T; t++) thr[t] = Math.min(IOU_THRESHOLDS[t]!, 1 - 1e-10);
-  const gBoxes = gt.annBox;
-  const dBoxes = dets.box;
-  const { annArea, annCrowd, annIgnoreField, annId } = gt;
+  return new Matcher(gt, dets, grouping, options.honorIgnoreFlag === true).run();
+}
 
-  // Scratch buffers, grown on demand.
-  let ious = new Float64Array(1024);
-  let gOrd = new Int32Array(64);
-  let gIg = new Uint8Array(64);
-  let gCrowd = new Uint8Array(64);
-  let gIdZero = new Uint8Array(64);
-  let gUsed = new Int32Array(64);
-  let stamp = 0;
-  let st = new Uint8Array(128 * SLOTS);
-  let cand = new Int32Array(128);
-  let candMax = new Float64Array(128);
-  let deviates = new Uint8Array(128);
+/** Area-range bounds and IoU thresholds as flat arrays (the thresholds capped below 1, as pycocotools does). */
+const AREA_MIN = Float64Array.from(AREA_RANGES, (r) => r.min);
+const AREA_MAX = Float64Array.from(AREA_RANGES, (r) => r.max);
+const THRESHOLDS = Float64Array.from(IOU_THRESHOLDS, (t) => Math.min(t, 1 - 1e-10));
 
-  // Area-range mask of every detection (w·h, as loadRes sets it), computed in file order.
-  const detMask = new Uint8Array(dets.count);
-  for (let j = 0; j < dets.count; j++) {
-    const area = dBoxes[4 * j + 2]! * dBoxes[4 * j + 3]!;
-    let mask = 0;
-    for (let a = 0; a < A; a++) if (!(area < aMin[a]! || area > aMax[a]!)) mask |= 1 << a;
-    detMask[j] = mask;
-  }
+const inRange = (area: number, a: number): boolean => !(area < AREA_MIN[a]! || area > AREA_MAX[a]!);
 
-  for (let key = 0, k = 0, i = 0; key < K * I; key++, i++) {
-    if (i === I) {
-      i = 0;
-      k++;
+/**
+ * One pass over every (category, image) cell. The scratch buffers live on the
+ * instance and grow on demand, so a cell allocates nothing.
+ */
+class Matcher {
+  private readonly nKept: number;
+  private readonly areaMask: Uint8Array;
+  private readonly row: Int32Array;
+  private status: Uint8Array;
+  private rows = 0;
+  private readonly npig: Int32Array;
+  /** Area-range bits of every detection (w·h, as loadRes sets it), in file order. */
+  private readonly detMask: Uint8Array;
+
+  // scratch, per cell: IoUs [D × G]; ground truth in matching order; candidates
+  private ious = new Float64Array(1024);
+  private gOrd = new Int32Array(64);
+  private gIg = new Uint8Array(64);
+  private gCrowd = new Uint8Array(64);
+  private gIdZero = new Uint8Array(64);
+  private gUsed = new Int32Array(64);
+  private stamp = 0;
+  private st = new Uint8Array(128 * SLOTS);
+  private cand = new Int32Array(128);
+  private candMax = new Float64Array(128);
+  private deviates = new Uint8Array(128);
+
+  constructor(
+    private readonly gt: IndexedGroundTruth,
+    private readonly dets: IndexedDetections,
+    private readonly grouping: Grouping,
+    private readonly honorIgnore: boolean,
+  ) {
+    this.nKept = grouping.kept.length;
+    this.areaMask = new Uint8Array(this.nKept);
+    this.row = new Int32Array(this.nKept).fill(-1);
+    this.status = new Uint8Array(SLOTS * Math.max(1024, this.nKept >> 3));
+    this.npig = new Int32Array(grouping.numCategories * A);
+    this.detMask = new Uint8Array(dets.count);
+    const box = dets.box;
+    for (let j = 0; j < dets.count; j++) {
+      const area = box[4 * j + 2]! * box[4 * j + 3]!;
+      let mask = 0;
+      for (let a = 0; a < A; a++) if (inRange(area, a)) mask |= 1 << a;
+      this.detMask[j] = mask;
     }
-    const g0 = gtStart[key]!;
-    const G = gtStart[key + 1]! - g0;
-    // Ground truth counts toward recall even where there are no detections.
+  }
+
+  run(): MatchResult {
+    const { numImages: I, numCategories: K, gtStart, detStart, kept } = this.grouping;
+    for (let key = 0; key < K * I; key++) {
+      const k = Math.floor(key / I);
+      const g0 = gtStart[key]!;
+      const G = gtStart[key + 1]! - g0;
+      this.countGroundTruth(k, g0, G);
+      const d0 = detStart[key]!;
+      const D = detStart[key + 1]! - d0;
+      if (D === 0) continue;
+      for (let d = 0; d < D; d++) this.areaMask[d0 + d] = this.detMask[kept[d0 + d]!]!;
+      if (G === 0) continue; // nothing to match: every detection keeps row -1
+      this.reserve(D, G);
+      const nCand = this.findCandidates(d0, D, g0, G);
+      if (nCand === 0) continue;
+      for (let a = 0; a < A; a++) {
+        this.orderGroundTruth(g0, G, a);
+        for (let t = 0; t < T; t++) this.matchAtThreshold(d0, G, nCand, a, t);
+      }
+      this.storeRows(d0, nCand);
+    }
+    return { areaMask: this.areaMask, row: this.row, status: this.status.subarray(0, this.rows * SLOTS), npig: this.npig };
+  }
+
+  /** Ground truth counts toward recall even where there are no detections. */
+  private countGroundTruth(k: number, g0: number, G: number): void {
+    const { annCrowd, annIgnoreField, annArea } = this.gt;
     for (let p = 0; p < G; p++) {
-      const j = gtOrder[g0 + p]!;
-      if (annCrowd[j] || (honorIgnore && annIgnoreField[j])) continue;
+      const j = this.grouping.gtOrder[g0 + p]!;
+      if (annCrowd[j] || (this.honorIgnore && annIgnoreField[j])) continue;
       const area = annArea[j]!;
-      for (let a = 0; a < A; a++) if (!(area < aMin[a]! || area > aMax[a]!)) npig[k * A + a]!++;
+      for (let a = 0; a < A; a++) if (inRange(area, a)) this.npig[k * A + a]!++;
     }
-    const d0 = detStart[key]!;
-    const D = detStart[key + 1]! - d0;
-    if (D === 0) continue;
-    for (let d = 0; d < D; d++) areaMask[d0 + d] = detMask[kept[d0 + d]!]!;
-    if (G === 0) continue; // nothing to match: every detection keeps row -1
+  }
 
-    if (ious.length < D * G) ious = new Float64Array(D * G);
-    if (gOrd.length < G) {
-      gOrd = new Int32Array(G);
-      gIg = new Uint8Array(G);
-      gCrowd = new Uint8Array(G);
-      gIdZero = new Uint8Array(G);
-      gUsed = new Int32Array(G); // fresh zeros: stamps only grow
+  private reserve(D: number, G: number): void {
+    if (this.ious.length < D * G) this.ious = new Float64Array(D * G);
+    if (this.gOrd.length < G) {
+      this.gOrd = new Int32Array(G);
+      this.gIg = new Uint8Array(G);
+      this.gCrowd = new Uint8Array(G);
+      this.gIdZero = new Uint8Array(G);
+      this.gUsed = new Int32Array(G); // fresh zeros: stamps only grow
     }
-    if (cand.length < D) {
-      cand = new Int32Array(D);
-      candMax = new Float64Array(D);
-      deviates = new Uint8Array(D);
-      st = new Uint8Array(D * SLOTS);
+    if (this.cand.length < D) {
+      this.cand = new Int32Array(D);
+      this.candMax = new Float64Array(D);
+      this.deviates = new Uint8Array(D);
+      this.st = new Uint8Array(D * SLOTS);
     }
-    // A detection whose best IoU is below the lowest threshold matches nothing anywhere:
-    // only the others (the candidates) take part in the matching.
+  }
+
+  /**
+   * Fills the IoU table. A detection whose best IoU is below the lowest
+   * threshold matches nothing anywhere: only the others (the candidates) take
+   * part in the matching. Returns their number.
+   */
+  private findCandidates(d0: number, D: number, g0: number, G: number): number {
+    const { kept, gtOrder } = this.grouping;
+    const { ious, cand, candMax, deviates } = this;
+    const { annBox, annCrowd } = this.gt;
+    const dBoxes = this.dets.box;
+    const lowest = THRESHOLDS[0]!;
     let nCand = 0;
     for (let d = 0; d < D; d++) {
       const dj = kept[d0 + d]!;
       let best = 0;
       for (let p = 0; p < G; p++) {
         const gj = gtOrder[g0 + p]!;
-        const v = cocoBoxIou(dBoxes, dj, gBoxes, gj, annCrowd[gj] !== 0);
+        const v = cocoBoxIou(dBoxes, dj, annBox, gj, annCrowd[gj] !== 0);
         ious[d * G + p] = v;
         if (v > best) best = v;
       }
-      if (best >= thr[0]!) {
+      if (best >= lowest) {
         cand[nCand] = d;
         candMax[nCand] = best;
+        deviates[nCand] = 0;
         nCand++;
       }
     }
-    if (nCand === 0) continue;
-    for (let c = 0; c < nCand; c++) deviates[c] = 0;
+    return nCand;
+  }
 
-    for (let a = 0; a < A; a++) {
-      // Order ground truth: non-ignored first, then ignored, each in file order (stable argsort).
-      let q = 0;
-      for (let pass = 0; pass < 2; pass++) {
-        for (let p = 0; p < G; p++) {
-          const gj = gtOrder[g0 + p]!;
-          const area = annArea[gj]!;
-          const ignored = annCrowd[gj] !== 0 || (honorIgnore && annIgnoreField[gj] !== 0) || area < aMin[a]! || area > aMax[a]!;
-          if ((pass === 0) === ignored) continue;
-          gOrd[q] = p;
-          gIg[q] = ignored ? 1 : 0;
-          gCrowd[q] = annCrowd[gj]!;
-          // pycocotools stores the matched gt id and reads 0 as "unmatched" (quirk kept).
-          gIdZero[q] = annId[gj] === 0 ? 1 : 0;
-          q++;
-        }
+  /** Ground truth for area range a: non-ignored first, then ignored, each in file order (stable argsort). */
+  private orderGroundTruth(g0: number, G: number, a: number): void {
+    const { annArea, annCrowd, annIgnoreField, annId } = this.gt;
+    let q = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < G; p++) {
+        const gj = this.grouping.gtOrder[g0 + p]!;
+        const ignored = annCrowd[gj] !== 0 || (this.honorIgnore && annIgnoreField[gj] !== 0) || !inRange(annArea[gj]!, a);
+        if ((pass === 0) === ignored) continue;
+        this.gOrd[q] = p;
+        this.gIg[q] = ignored ? 1 : 0;
+        this.gCrowd[q] = annCrowd[gj]!;
+        // pycocotools stores the matched gt id and reads 0 as "unmatched" (quirk kept).
+        this.gIdZero[q] = annId[gj] === 0 ? 1 : 0;
+        q++;
       }
-      const bit = 1 << a;
-      for (let t = 0; t < T; t++) {
-        stamp++; // gUsed[q] === stamp ⇔ box q is taken at this (area range, threshold)
-        const th = thr[t]!;
-        for (let c = 0; c < nCand; c++) {
-          const d = cand[c]!;
-          const unmatched = areaMask[d0 + d]! & bit ? FP : IGNORED;
-          let m = -1;
-          if (candMax[c]! >= th) {
-            let best = th;
-            const rowIou = d * G;
-            for (let q2 = 0; q2 < G; q2++) {
-              if (gUsed[q2] === stamp && !gCrowd[q2]) continue;
-              if (m > -1 && gIg[m] === 0 && gIg[q2] === 1) break;
-              const v = ious[rowIou + gOrd[q2]!]!;
-              if (v < best) continue;
-              best = v;
-              m = q2;
-            }
-          }
-          let out: number;
-          if (m === -1) out = unmatched;
-          else {
-            gUsed[m] = stamp;
-            if (gIg[m]) out = IGNORED;
-            else if (gIdZero[m]) out = unmatched;
-            else out = TP;
-          }
-          st[c * SLOTS + a * T + t] = out;
-          if (out !== unmatched) deviates[c] = 1;
-        }
-      }
-    }
-    // Candidates whose outcome differs from "matched nothing" somewhere get a status row.
-    for (let c = 0; c < nCand; c++) {
-      if (!deviates[c]) continue;
-      const d = cand[c]!;
-      if ((rows + 1) * SLOTS > status.length) {
-        const grown = new Uint8Array(status.length * 2);
-        grown.set(status);
-        status = grown;
-      }
-      row[d0 + d] = rows;
-      for (let s = 0; s < SLOTS; s++) status[rows * SLOTS + s] = st[c * SLOTS + s]!;
-      rows++;
     }
   }
-  return { areaMask, row, status: status.subarray(0, rows * SLOTS), npig };
+
+  /** Greedy matching of the candidates (best score first) at area range a and threshold t. */
+  private matchAtThreshold(d0: number, G: number, nCand: number, a: number, t: number): void {
+    const { gUsed, gCrowd, gIg, gOrd, gIdZero, ious, cand, candMax, areaMask, st, deviates } = this;
+    const stamp = ++this.stamp; // gUsed[q] === stamp ⇔ box q is taken at this (area range, threshold)
+    const bit = 1 << a;
+    const th = THRESHOLDS[t]!;
+    for (let c = 0; c < nCand; c++) {
+      const d = cand[c]!;
+      const unmatched = areaMask[d0 + d]! & bit ? FP : IGNORED;
+      let m = -1;
+      if (candMax[c]! >= th) {
+        let best = th;
+        const rowIou = d * G;
+        for (let q = 0; q < G; q++) {
+          if (gUsed[q] === stamp && !gCrowd[q]) continue;
+          if (m > -1 && gIg[m] === 0 && gIg[q] === 1) break;
+          const v = ious[rowIou + gOrd[q]!]!;
+          if (v < best) continue;
+          best = v;
+          m = q;
+        }
+      }
+      let out: number;
+      if (m === -1) out = unmatched;
+      else {
+        gUsed[m] = stamp;
+        out = gIg[m] ? IGNORED : gIdZero[m] ? unmatched : TP;
+      }
+      st[c * SLOTS + a * T + t] = out;
+      if (out !== unmatched) deviates[c] = 1;
+    }
+  }
+
+  /** Candidates whose outcome differs from "matched nothing" somewhere get a status row. */
+  private storeRows(d0: number, nCand: number): void {
+    for (let c = 0; c < nCand; c++) {
+      if (!this.deviates[c]) continue;
+      if ((this.rows + 1) * SLOTS > this.status.length) {
+        const grown = new Uint8Array(this.status.length * 2);
+        grown.set(this.status);
+        this.status = grown;
+      }
+      this.row[d0 + this.cand[c]!] = this.rows;
+      this.status.set(this.st.subarray(c * SLOTS, (c + 1) * SLOTS), this.rows * SLOTS);
+      this.rows++;
+    }
+  }
 }

@@ -1,7 +1,6 @@
 // Collects every problem found while validating an input, so one error can
 // list them all (capped per kind so a million bad rows stay readable).
 import { LaxrayError, type LaxrayErrorCode } from '../errors.js';
-import { previewJson } from '../json_preview.js';
 
 const PER_KIND_CAP = 200;
 
@@ -41,9 +40,4 @@ export class Problems {
 /** `v` is a finite JSON number. */
 export function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
-}
-
-/** Short, safe rendering of a value for a message (bounded: never walks a whole deep or huge value). */
-export function show(v: unknown): string {
-  return previewJson(v, 60);
 }

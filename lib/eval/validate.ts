@@ -2,7 +2,8 @@
 // (detections) and image-id lists. Every problem is collected and reported in
 // one LaxrayError whose message names the source, the index and the id.
 import { LaxrayError } from '../errors.js';
-import { Problems, isFiniteNumber, show } from './problems.js';
+import { previewJson } from '../json_preview.js';
+import { Problems, isFiniteNumber } from './problems.js';
 import type { IndexedDetections, IndexedGroundTruth, RawDetections } from './types.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -13,7 +14,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function readFlag(v: unknown, where: string, field: string, problems: Problems): number {
   if (v === undefined || v === 0 || v === false || v === null) return 0;
   if (v === 1 || v === true) return 1;
-  problems.add(`bad ${field}`, `${where}: "${field}" must be 0, 1, true or false, got ${show(v)}`);
+  problems.add(`bad ${field}`, `${where}: "${field}" must be 0, 1, true or false, got ${previewJson(v)}`);
   return 0;
 }
 
@@ -22,13 +23,13 @@ function readBox(v: unknown, where: string, problems: Problems, out: Float64Arra
   if (!Array.isArray(v) || v.length !== 4) {
     problems.add(
       'bad bbox',
-      `${where}: "bbox" must be [x, y, width, height] (4 numbers), got ${v === undefined ? 'nothing' : show(v)}`,
+      `${where}: "bbox" must be [x, y, width, height] (4 numbers), got ${v === undefined ? 'nothing' : previewJson(v)}`,
     );
     return false;
   }
   const [x, y, w, h] = v as unknown[];
   if (!isFiniteNumber(x) || !isFiniteNumber(y) || !isFiniteNumber(w) || !isFiniteNumber(h)) {
-    problems.add('bad bbox', `${where}: "bbox" must hold 4 finite numbers, got ${show(v)}`);
+    problems.add('bad bbox', `${where}: "bbox" must hold 4 finite numbers, got ${previewJson(v)}`);
     return false;
   }
   out[4 * at] = x;
@@ -54,12 +55,12 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   if (!isObject(json)) {
     throw new LaxrayError(
       'INVALID_DATASET',
-      `${source}: a COCO ground truth must be a JSON object with "images", "annotations" and "categories" arrays, got ${Array.isArray(json) ? 'an array (is this a results file?)' : show(json)}`,
+      `${source}: a COCO ground truth must be a JSON object with "images", "annotations" and "categories" arrays, got ${Array.isArray(json) ? 'an array (is this a results file?)' : previewJson(json)}`,
     );
   }
   for (const key of ['images', 'annotations', 'categories'] as const) {
     if (!Array.isArray(json[key])) {
-      problems.add('missing array', `"${key}" must be an array, got ${json[key] === undefined ? 'nothing' : show(json[key])}`);
+      problems.add('missing array', `"${key}" must be an array, got ${json[key] === undefined ? 'nothing' : previewJson(json[key])}`);
     }
   }
   problems.throwIfAny('INVALID_DATASET', source, 'Is this a COCO detection ground-truth file?');
@@ -74,8 +75,8 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   const seenImages = new Map<number, number>();
   images.forEach((img, i) => {
     const where = `images[${i}]`;
-    if (!isObject(img)) return problems.add('bad image', `${where}: must be an object, got ${show(img)}`);
-    if (!isFiniteNumber(img.id)) return problems.add('bad image id', `${where}: "id" must be a finite number, got ${show(img.id)}`);
+    if (!isObject(img)) return problems.add('bad image', `${where}: must be an object, got ${previewJson(img)}`);
+    if (!isFiniteNumber(img.id)) return problems.add('bad image id', `${where}: "id" must be a finite number, got ${previewJson(img.id)}`);
     const first = seenImages.get(img.id);
     // pycocotools keys images by id, so repeated entries collapse into one image; do the same, say so.
     if (first !== undefined) return void repeatedImages.push(img.id);
@@ -97,10 +98,10 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
   const seenCats = new Map<number, number>();
   categories.forEach((cat, i) => {
     const where = `categories[${i}]`;
-    if (!isObject(cat)) return problems.add('bad category', `${where}: must be an object, got ${show(cat)}`);
-    if (!isFiniteNumber(cat.id)) return problems.add('bad category id', `${where}: "id" must be a finite number, got ${show(cat.id)}`);
+    if (!isObject(cat)) return problems.add('bad category', `${where}: must be an object, got ${previewJson(cat)}`);
+    if (!isFiniteNumber(cat.id)) return problems.add('bad category id', `${where}: "id" must be a finite number, got ${previewJson(cat.id)}`);
     if (cat.name !== undefined && typeof cat.name !== 'string') {
-      return problems.add('bad category name', `${where} (id ${cat.id}): "name" must be a string, got ${show(cat.name)}`);
+      return problems.add('bad category name', `${where} (id ${cat.id}): "name" must be a string, got ${previewJson(cat.name)}`);
     }
     const name = cat.name ?? String(cat.id);
     const first = seenCats.get(cat.id);
@@ -136,11 +137,11 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
     const ann = annotations[i];
     let where = `annotations[${i}]`;
     if (!isObject(ann)) {
-      problems.add('bad annotation', `${where}: must be an object, got ${show(ann)}`);
+      problems.add('bad annotation', `${where}: must be an object, got ${previewJson(ann)}`);
       continue;
     }
     if (!isFiniteNumber(ann.id)) {
-      problems.add('bad annotation id', `${where}: "id" must be a finite number, got ${show(ann.id)}`);
+      problems.add('bad annotation id', `${where}: "id" must be a finite number, got ${previewJson(ann.id)}`);
     } else {
       where = `${where} (id ${ann.id})`;
       const first = seenAnns.get(ann.id);
@@ -153,7 +154,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
       annId[i] = ann.id;
     }
     if (!isFiniteNumber(ann.image_id)) {
-      problems.add('bad image_id', `${where}: "image_id" must be a finite number, got ${show(ann.image_id)}`);
+      problems.add('bad image_id', `${where}: "image_id" must be a finite number, got ${previewJson(ann.image_id)}`);
     } else {
       const idx = imageIndex.get(ann.image_id);
       if (idx === undefined) {
@@ -163,7 +164,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
       } else annImage[i] = idx;
     }
     if (!isFiniteNumber(ann.category_id)) {
-      problems.add('bad category_id', `${where}: "category_id" must be a finite number, got ${show(ann.category_id)}`);
+      problems.add('bad category_id', `${where}: "category_id" must be a finite number, got ${previewJson(ann.category_id)}`);
     } else {
       const idx = categoryIndex.get(ann.category_id);
       if (idx === undefined) {
@@ -176,7 +177,7 @@ export function indexGroundTruth(json: unknown, options: GroundTruthOptions = {}
     if (!isFiniteNumber(ann.area) || ann.area < 0) {
       problems.add(
         'bad area',
-        `${where}: "area" must be a finite number ≥ 0, got ${ann.area === undefined ? 'nothing' : show(ann.area)}; pycocotools uses it for the small/medium/large ranges (for box-only datasets set it to width·height)`,
+        `${where}: "area" must be a finite number ≥ 0, got ${ann.area === undefined ? 'nothing' : previewJson(ann.area)}; pycocotools uses it for the small/medium/large ranges (for box-only datasets set it to width·height)`,
       );
     } else annArea[i] = ann.area;
     annCrowd[i] = readFlag(ann.iscrowd, where, 'iscrowd', problems);
@@ -222,7 +223,7 @@ export function detectionsFromJson(json: unknown, options: DetectionsOptions = {
     const hint = isObject(json) && Array.isArray(json.annotations) ? ' (this looks like a COCO dataset; pass the results array, as written by a detector)' : '';
     throw new LaxrayError(
       'INVALID_DETECTIONS',
-      `${source}: COCO results must be a JSON array of {"image_id", "category_id", "bbox", "score"} objects, got ${show(json)}${hint}`,
+      `${source}: COCO results must be a JSON array of {"image_id", "category_id", "bbox", "score"} objects, got ${previewJson(json)}${hint}`,
     );
   }
   const n = json.length;
@@ -234,7 +235,7 @@ export function detectionsFromJson(json: unknown, options: DetectionsOptions = {
   for (let i = 0; i < n; i++) {
     const d = json[i] as unknown;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) {
-      problems.add('bad detection', `detections[${i}]: must be an object, got ${show(d)}`);
+      problems.add('bad detection', `detections[${i}]: must be an object, got ${previewJson(d)}`);
       continue;
     }
     const o = d as Record<string, unknown>;
@@ -256,10 +257,10 @@ export function detectionsFromJson(json: unknown, options: DetectionsOptions = {
     }
     const where = `detections[${i}]`;
     for (const [field, v] of [['image_id', im], ['category_id', c], ['score', s]] as const) {
-      if (typeof v !== 'number') problems.add(`bad ${field}`, `${where}: "${field}" must be a number, got ${v === undefined ? 'nothing' : show(v)}`);
+      if (typeof v !== 'number') problems.add(`bad ${field}`, `${where}: "${field}" must be a number, got ${v === undefined ? 'nothing' : previewJson(v)}`);
     }
     if (!Array.isArray(b) || b.length !== 4 || b.some((x) => typeof x !== 'number')) {
-      problems.add('bad bbox', `${where}: "bbox" must be [x, y, width, height] (4 numbers), got ${b === undefined ? 'nothing' : show(b)}`);
+      problems.add('bad bbox', `${where}: "bbox" must be [x, y, width, height] (4 numbers), got ${b === undefined ? 'nothing' : previewJson(b)}`);
     }
   }
   problems.throwIfAny('INVALID_DETECTIONS', source, 'Each result needs "image_id", "category_id", "bbox" [x, y, width, height] and "score".');
@@ -368,7 +369,7 @@ export function resolveImageIds(json: unknown, gt: IndexedGroundTruth, source = 
   if (ids === undefined) {
     throw new LaxrayError(
       'INVALID_ARGUMENT',
-      `${source}: expected a JSON array of image ids (or {"image_ids": [...]}, or a COCO file whose "images" form the subset), got ${show(json)}`,
+      `${source}: expected a JSON array of image ids (or {"image_ids": [...]}, or a COCO file whose "images" form the subset), got ${previewJson(json)}`,
     );
   }
   if (ids.length === 0) {
@@ -378,7 +379,7 @@ export function resolveImageIds(json: unknown, gt: IndexedGroundTruth, source = 
   const unknown: number[] = [];
   const picked = new Set<number>();
   ids.forEach((id, i) => {
-    if (!isFiniteNumber(id)) return problems.add('bad id', `[${i}]: image ids must be finite numbers, got ${show(id)}`);
+    if (!isFiniteNumber(id)) return problems.add('bad id', `[${i}]: image ids must be finite numbers, got ${previewJson(id)}`);
     const idx = gt.imageIndex.get(id);
     if (idx === undefined) unknown.push(id);
     else picked.add(idx);

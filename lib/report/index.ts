@@ -1,8 +1,9 @@
 // Report rendering: line plots (PNG), annotated detection images (PNG) and
 // summary tables (text). Pure rendering: numbers come from the trainer and lib/eval.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { lossCurvesPlot, metricCurvesPlot, renderLinePlot, type LossRecord, type MetricRecord } from './plot.js';
+import { writeFileAtomic } from '../atomic_file.js';
+import { lossCurvesPlot, metricCurvesPlot, renderLinePlot, type LossCurvePoint, type MetricRecord } from './plot.js';
 import { formatSummary, type SummarySection } from './table.js';
 
 export { CLASS_COLORS, SERIES_COLORS, classColor, textColorOn, hexToRgb } from './colors.js';
@@ -14,19 +15,19 @@ export {
   movingAverage,
   type LinePlotSpec,
   type PlotSeries,
-  type LossRecord,
+  type LossCurvePoint,
   type LossPlotOptions,
   type MetricRecord,
   type MetricPlotOptions,
 } from './plot.js';
 export { renderHeatmap, renderHeatmapSvg, heatColor, type HeatmapSpec } from './heatmap.js';
-export { annotateImage, detectionsSvg, type AnnotateInput, type AnnotateOptions, type DrawableDetection } from './annotate.js';
+export { annotateImage, detectionsSvg, type AnnotateInput, type AnnotateOptions, type DrawableDetection } from './draw_detections.js';
 export { formatTable, formatSummary, type TableRow, type TableOptions, type SummarySection } from './table.js';
 export { niceTicks, integerTicks, formatTick, type Ticks } from './ticks.js';
 
 export interface TrainingReport {
   /** Per-iteration losses (loss.png). */
-  losses?: readonly LossRecord[];
+  losses?: readonly LossCurvePoint[];
   /** Per-validation metrics, AP etc. in [0, 1] (map.png). */
   metrics?: readonly MetricRecord[];
   /** Final tables (summary.txt): overall, per class, challenging subset. */
@@ -42,8 +43,8 @@ export interface TrainingReportFiles {
 
 /**
  * Writes the run directory's report: loss.png, map.png and summary.txt (each only
- * when its data is given and non-empty). Each file is written to a temporary name
- * and renamed, so a reader never sees half a file.
+ * when its data is given and non-empty). Each file is written atomically
+ * (writeFileAtomic), so a reader never sees half a file.
  */
 export async function writeTrainingReport(dir: string, report: TrainingReport): Promise<TrainingReportFiles> {
   await mkdir(dir, { recursive: true });
@@ -55,8 +56,6 @@ export async function writeTrainingReport(dir: string, report: TrainingReport): 
 }
 
 async function writeAtomic(file: string, data: Buffer | string): Promise<string> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
+  await writeFileAtomic(file, data);
   return file;
 }

@@ -225,7 +225,7 @@ function pathData(points: readonly (readonly [number, number])[], sx: (x: number
 // ---------------------------------------------------------------- report plots
 
 /** One logged training step: the iteration (from 0 or 1) and each named loss. */
-export interface LossRecord {
+export interface LossCurvePoint {
   iteration: number;
   losses: Readonly<Record<string, number>>;
 }
@@ -242,7 +242,7 @@ export interface LossPlotOptions {
 }
 
 /** Loss curves, one per named loss, against the iteration. Non-finite losses leave gaps. */
-export function lossCurvesPlot(history: readonly LossRecord[], options: LossPlotOptions = {}): LinePlotSpec {
+export function lossCurvesPlot(history: readonly LossCurvePoint[], options: LossPlotOptions = {}): LinePlotSpec {
   const names: string[] = [];
   for (const r of history) for (const k of Object.keys(r.losses)) if (!names.includes(k)) names.push(k);
   const window = options.smoothingWindow ?? (history.length >= 100 ? 2 * Math.floor(history.length / 100) + 1 : 1);

@@ -2,6 +2,7 @@
 // paired per-seed differences against the controls, LA switched off at test
 // time, LA weight statistics, per-class AP50, confusions and mean PR curves.
 // Pure: RunMetrics in, plain JSON-able data out.
+import type { DetectionChanges } from './compare_detections.js';
 import { addConfusion, summarizeConfusion, topConfusions, type ConfusionMatrix, type ConfusionSummary } from './confusion.js';
 import { HEADLINE_STATS, type Headline, type HeadlineStat, type RunMetrics } from './metrics.js';
 import { confidenceInterval95, meanStd, pairedDifference, type MeanStd, type PairedDifference } from './stats.js';
@@ -29,19 +30,12 @@ export interface MethodSummary {
   iterations: number;
 }
 
-export interface LaAblation {
+/** The detection counts are summed over seeds; maxScoreChange is the largest over seeds. */
+export interface LaAblation extends Omit<DetectionChanges, 'meanScoreChange'> {
   method: string;
   /** (LA on) − (LA off) per seed, on the same trained weights. */
   difference: Record<HeadlineStat, IntervalDifference>;
   differenceChallenging: Record<HeadlineStat, IntervalDifference> | null;
-  /** Summed over seeds. */
-  detectionsOn: number;
-  detectionsOff: number;
-  changed: number;
-  changedFraction: number;
-  imagesDiffering: number;
-  images: number;
-  maxScoreChange: number;
   /** Per level: mean over seeds of the mean and p99, maximum over seeds of the max. */
   weights: { level: string; quantity: string; mean: number; p99: number; max: number; values: number }[];
 }

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Detector } from '../detector.js';
-import { DataLoader, loadCocoDataset } from '../data/index.js';
+import { DataLoader, loadCocoDataset, pipelineOptions } from '../data/index.js';
 import { generateDataset } from '../data/synth/index.js';
 import { detectDataset } from '../train/index.js';
 import { laWeightStats } from './la_weights.js';
@@ -80,10 +80,7 @@ export async function* calibrate(
         batchSize,
         train: true,
         seed: 0,
-        scale: config.data.imageScale,
-        mean: config.data.mean,
-        std: config.data.std,
-        sizeDivisor: config.data.padDivisor,
+        ...pipelineOptions(config.data),
         workers: 1,
       });
       const times: number[] = [];

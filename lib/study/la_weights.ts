@@ -4,7 +4,7 @@
 // feature unchanged. Read from detector.inspect() (test mode, pseudo labels),
 // over each image's own area (batch padding left out).
 import { LaxrayError } from '../errors.js';
-import { DataLoader, type Dataset } from '../data/index.js';
+import { evaluationLoader, type Dataset } from '../data/index.js';
 import type { TensorData } from '../tensor.js';
 
 /**
@@ -146,20 +146,7 @@ export interface InspectableModel {
 
 /** Per-level |w1 − w2| (or |w − 0.5|) statistics of a LA detector over `dataset` (null for a model without LA). */
 export async function laWeightStats(detector: InspectableModel, dataset: Dataset, options: { batchSize?: number; workers?: number } = {}): Promise<LevelWeightStats[] | null> {
-  const { imageScale, mean, std, padDivisor } = detector.config.data;
-  const loader = new DataLoader(dataset, {
-    batchSize: options.batchSize ?? detector.config.train.batchSize,
-    train: false,
-    shuffle: false,
-    flipProbability: 0,
-    filterEmpty: false,
-    scale: imageScale,
-    mean,
-    std,
-    sizeDivisor: padDivisor,
-    workers: options.workers ?? 1,
-    prefetch: 1,
-  });
+  const loader = evaluationLoader(dataset, detector.config.data, { batchSize: options.batchSize ?? detector.config.train.batchSize, workers: options.workers ?? 1 });
   const histograms = new Map<string, LogHistogram>();
   let kind: 'cls' | 'reg' | null = null;
   try {

@@ -4,7 +4,7 @@
 // mechanically whether a 95% interval excludes zero.
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { formatTable, type TableRow } from '../report/index.js';
 import type { SynthRecipe, SynthStats } from '../data/synth/index.js';
 import type { IntervalDifference, StudyAggregate } from './aggregate.js';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { Detector } from '../detector.js';
 import { resolveConfig, deepMerge, type LaxrayConfig, type LaxrayConfigInput } from '../config/index.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { detectDataset, readLatestCheckpoint, RUN_FILES, Trainer, type TrainEvent } from '../train/index.js';
 import type { Dataset } from '../data/index.js';
 import type { JsonObject } from '../config/merge.js';

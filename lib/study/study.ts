@@ -13,7 +13,7 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { effectiveLr, type LaxrayConfig } from '../config/index.js';
 import { resolveRecipe, type SynthStats } from '../data/synth/index.js';
 import { datasetGroundTruth, type TrainEvent } from '../train/index.js';

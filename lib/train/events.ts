@@ -1,7 +1,7 @@
 // Progress of a training run as plain data: what Trainer.train() yields and
 // Trainer emits (by `type`, and all of them as 'event'). The CLI draws bars from
 // these or prints them as JSON lines; metrics.jsonl stores them.
-import type { ValidationRecord } from './run_dir.js';
+import type { ValidationRecord } from '../checkpoint/run_dir.js';
 
 export interface StartEvent {
   type: 'start';

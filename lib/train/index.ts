@@ -24,9 +24,9 @@ export {
   type DetectingModel,
   type DetectDatasetOptions,
   type DatasetDetections,
-  type EvaluateOptions,
+  type EvaluateDetectorOptions,
   type Evaluation,
-} from './evaluate.js';
+} from './evaluate_detector.js';
 export {
   RUN_FILES,
   checkpointStem,
@@ -42,8 +42,8 @@ export {
   type ValidationRecord,
   type CheckpointFiles,
   type LoadedCheckpoint,
-} from './run_dir.js';
-export { loadDetector, loadConfigDatasets } from './load.js';
+} from '../checkpoint/run_dir.js';
+export { loadConfigDatasets } from './datasets.js';
 export { writeRunReport, summarySections, type RunReportFiles } from './report.js';
 export { ProcessGroup } from './distributed/group.js';
 export { resolveDistributed, workerDevice, TORCHRUN_ENV, type DistributedBackend, type DistributedOptions, type DistributedSettings } from './distributed/settings.js';

@@ -3,6 +3,9 @@
 // `laxray demo`; the Trainer itself only produces data.
 import cliProgress from 'cli-progress';
 import type { TrainEvent } from './events.js';
+import { formatDuration } from './duration.js';
+
+export { formatDuration };
 
 export interface ProgressOptions {
   /** JSON lines on `out` (stdout) instead of bars. */
@@ -24,14 +27,6 @@ export interface ProgressPrinter {
   stop(): void;
 }
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || v < 0 ? '-' : (100 * v).toFixed(1));
 

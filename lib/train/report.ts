@@ -4,13 +4,13 @@
 // validation images under detections/.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { LaxrayConfig } from '../config/index.js';
 import type { Dataset } from '../data/index.js';
 import { STAT_NAMES, type CocoEvalResult } from '../eval/index.js';
 import { annotateImage, writeTrainingReport, type MetricRecord, type SummarySection, type TableRow } from '../report/index.js';
-import type { Evaluation } from './evaluate.js';
-import type { LossRecord, ValidationRecord } from './run_dir.js';
+import type { Evaluation } from './evaluate_detector.js';
+import type { LossRecord, ValidationRecord } from '../checkpoint/run_dir.js';
 
 export interface RunReportInput {
   config: LaxrayConfig;

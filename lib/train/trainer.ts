@@ -26,10 +26,10 @@ import { createWriteStream, existsSync, promises as fs, type WriteStream } from 
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { learningRateAt, type LaxrayConfig } from '../config/index.js';
-import { DataLoader, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { DataLoader, pipelineOptions, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { StepResult } from '../detector.js';
-import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate.js';
+import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate_detector.js';
 import type { TrainEvent, ValidationEvent } from './events.js';
 import { ProcessGroup, asDistributedError } from './distributed/group.js';
 import { resolveDistributed, workerDevice, type DistributedOptions } from './distributed/settings.js';
@@ -48,7 +48,7 @@ import {
   type CheckpointFiles,
   type TrainingState,
   type ValidationRecord,
-} from './run_dir.js';
+} from '../checkpoint/run_dir.js';
 
 /** What the trainer needs of a detector (lib/detector.ts's Detector has it all). */
 export interface TrainableDetector extends CheckpointableModel, DetectingModel {
@@ -109,6 +109,79 @@ export interface TrainSummary {
 
 const STEP_WINDOW = 20;
 
+/** What one call of train() carries from step to step. */
+interface RunContext {
+  state: TrainingState;
+  loader: DataLoader;
+  group: ProcessGroup | null;
+  rank: number;
+  /** The config with the job's global batch, for the learning rate. */
+  schedule: LaxrayConfig;
+  batchesPerEpoch: number;
+  totalIterations: number;
+  /** Seconds of training so far, earlier runs of a resumed run included. */
+  elapsed: () => number;
+  clock: StepClock;
+  stopped: boolean;
+  lastValidation: { record: ValidationRecord; evaluation: Evaluation | null } | null;
+  stopRequested: () => Promise<boolean>;
+}
+
+/** Step times and images over the last few steps: images/s and the time left. */
+class StepClock {
+  private readonly seconds: number[] = [];
+  private readonly images: number[] = [];
+  private tick = performance.now();
+
+  constructor(private readonly window: number) {}
+
+  restart(): void {
+    this.tick = performance.now();
+  }
+
+  /** Seconds since the last lap or restart: before a step, the time spent waiting for its batch. */
+  sinceTick(): number {
+    return (performance.now() - this.tick) / 1000;
+  }
+
+  lap(images: number): void {
+    const now = performance.now();
+    this.seconds.push((now - this.tick) / 1000);
+    this.images.push(images);
+    this.tick = now;
+    if (this.seconds.length > this.window) {
+      this.seconds.shift();
+      this.images.shift();
+    }
+  }
+
+  imagesPerSecond(): number {
+    const total = sum(this.seconds);
+    return total > 0 ? sum(this.images) / total : 0;
+  }
+
+  secondsFor(steps: number): number {
+    return this.seconds.length > 0 ? (steps * sum(this.seconds)) / this.seconds.length : 0;
+  }
+}
+
+/** Per-loss sums over an epoch's finite steps, for the epoch means. */
+class LossSums {
+  private readonly sums: Record<string, number> = {};
+  private steps = 0;
+
+  add(losses: Record<string, number>): void {
+    this.steps++;
+    for (const [k, v] of Object.entries(losses)) this.sums[k] = (this.sums[k] ?? 0) + v;
+  }
+
+  means(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / Math.max(1, this.steps)]));
+  }
+}
+
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
 /** What rank 0 tells the other ranks about the run at its start. */
 type SharedState = TrainingState & { lastCheckpoint: CheckpointFiles | null };
 
@@ -162,247 +235,27 @@ export class Trainer extends EventEmitter {
   async *train(): AsyncGenerator<TrainEvent, TrainSummary, undefined> {
     if (this.running) throw new LaxrayError('INVALID_ARGUMENT', 'this Trainer is already running');
     this.running = true;
-    const started = performance.now();
-    const config = this.config;
-    const t = config.train;
-    const { detector } = this;
     let loader: DataLoader | undefined;
     let ownedGroup: ProcessGroup | null = null;
     let succeeded = false;
     try {
-      detector.configureOptimizer({ momentum: t.momentum, weightDecay: t.weightDecay, gradClipNorm: t.gradClipNorm });
-      if (config.data.verifyImages) await this.verifyImages(); // every rank: the same files, before any rendezvous wait
+      const started = performance.now();
+      const t = this.config.train;
+      this.detector.configureOptimizer({ momentum: t.momentum, weightDecay: t.weightDecay, gradClipNorm: t.gradClipNorm });
+      if (this.config.data.verifyImages) await this.verifyImages(); // every rank: the same files, before any rendezvous wait
       const joined = await this.joinGroup();
       ownedGroup = joined.owned ? joined.group : null;
-      const group = (this.group = joined.group);
-      const rank = group?.rank ?? 0;
-      const worldSize = group?.worldSize ?? 1;
+      this.group = joined.group;
       const state = await this.startingState();
-      if (group !== null) await detector.broadcastTrainingState!();
-      const elapsedBefore = state.elapsedSeconds;
-      const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
-
-      const workers = this.options.workers ?? config.data.workers;
-      loader = new DataLoader(this.trainSet, {
-        batchSize: t.batchSize,
-        train: true,
-        seed: t.seed,
-        flipProbability: config.data.flipProbability,
-        scale: config.data.imageScale,
-        mean: config.data.mean,
-        std: config.data.std,
-        sizeDivisor: config.data.padDivisor,
-        workers,
-        prefetch: config.data.prefetch,
-        shard: { rank, worldSize },
-      });
-      const batchesPerEpoch = loader.length;
-      if (batchesPerEpoch === 0) {
+      if (this.group !== null) await this.detector.broadcastTrainingState!();
+      loader = this.createLoader();
+      if (loader.length === 0) {
         throw new LaxrayError('INVALID_DATASET', `the training set ${this.trainSet.source ?? ''} has no image with annotations to train on`);
       }
-      // The learning rate follows the job's batch: batchSize per process × processes.
-      const schedule = { ...config, train: { ...t, batchSize: loader.globalBatchSize } };
-      const totalIterations = t.epochs * batchesPerEpoch;
-      if (state.worldSize !== undefined && state.worldSize !== worldSize && state.iteration > 0) {
-        this.emitWarning(
-          `resuming a run of ${state.worldSize} process(es) with ${worldSize}: the global batch is now ${loader.globalBatchSize} images ` +
-            `(learning rate ${learningRateAt(schedule, state.iteration, state.epoch).toExponential(3)}); the epoch continues after its first ${state.epochImages ?? state.batch * t.batchSize} images`,
-        );
-      }
-      state.worldSize = worldSize;
-      yield this.publish({
-        type: 'start',
-        runDir: this.runDir,
-        iteration: state.iteration,
-        epoch: state.epoch,
-        batch: state.batch,
-        epochs: t.epochs,
-        batchesPerEpoch,
-        totalIterations,
-        trainImages: loader.images.length,
-        valImages: this.valSet?.images.length ?? 0,
-        device: config.device,
-        resumedFrom: this.options.resume ? this.lastCheckpoint?.state ?? null : null,
-      });
-      for (const message of this.pendingWarnings.splice(0)) yield this.publish({ type: 'warning', message });
-      if (state.iteration === 0 && this.lastCheckpoint === null) {
-        // checkpoint 0: the initial weights, so a good checkpoint always exists
-        yield this.publish(await this.checkpoint(state, 'interval', elapsed()));
-      }
-
-      const stepTimes: number[] = [];
-      const stepImages: number[] = [];
-      let stopped = false;
-      let lastValidation: { record: ValidationRecord; evaluation: Evaluation | null } | null = null;
-      // Every process must stop after the same step: a signal seen by one stops all.
-      const stopRequested = async () => {
-        const local = (this.options.maxIterations !== undefined && state.iteration >= this.options.maxIterations) || this.options.signal?.aborted === true;
-        return group === null ? local : group.anyRank(local);
-      };
-
-      while (state.epoch < t.epochs && !stopped) {
-        const epoch = state.epoch;
-        const epochStarted = performance.now();
-        const sums: Record<string, number> = {};
-        let finiteSteps = 0;
-        if (await stopRequested()) {
-          stopped = true;
-          break;
-        }
-        const startImage = state.epochImages ?? state.batch * t.batchSize;
-        const epochEnd = loader.plan(epoch, startImage).at(-1)?.end ?? startImage;
-        let tick = performance.now();
-        for await (const batch of loader.iterate({ epoch, startImage })) {
-          const dataWaitSeconds = (performance.now() - tick) / 1000; // since the last step ended
-          const lr = learningRateAt(schedule, state.iteration, epoch);
-          const result = await this.step(batch, lr);
-          loader.recycle(batch);
-          state.iteration++;
-          state.batch = batch.index + 1;
-          state.epochImages = batch.end ?? state.batch * loader.globalBatchSize;
-          const images = result.images ?? batch.metas.length;
-          const now = performance.now();
-          stepTimes.push((now - tick) / 1000);
-          stepImages.push(images);
-          tick = now;
-          if (stepTimes.length > STEP_WINDOW) {
-            stepTimes.shift();
-            stepImages.shift();
-          }
-          const windowSeconds = stepTimes.reduce((a, b) => a + b, 0);
-          const losses: Record<string, number> = { ...result.losses, total: result.total };
-          if (!result.finite) for (const k of Object.keys(losses)) if (!Number.isFinite(losses[k]!)) losses[k] = Number.NaN;
-          if (rank === 0) state.lossHistory.push({ iteration: state.iteration, epoch, lr, losses });
-
-          if (result.finite) {
-            state.nonFinite.inARow = 0;
-            finiteSteps++;
-            for (const [k, v] of Object.entries(losses)) sums[k] = (sums[k] ?? 0) + v;
-          } else {
-            state.nonFinite.total++;
-            state.nonFinite.inARow++;
-            const last = this.lastCheckpoint?.weights ?? null;
-            yield this.publish({
-              type: 'non-finite',
-              iteration: state.iteration,
-              epoch,
-              batch: batch.index,
-              inARow: state.nonFinite.inARow,
-              total: state.nonFinite.total,
-              limit: t.maxNonFiniteInARow,
-              lastCheckpoint: last,
-              message: `iteration ${state.iteration}: the loss or a gradient is NaN/Inf (total ${result.total}); the step was skipped (${state.nonFinite.inARow} in a row, the run stops at ${t.maxNonFiniteInARow})`,
-            });
-            if (state.nonFinite.inARow >= t.maxNonFiniteInARow) {
-              throw new LaxrayError(
-                'TRAINING_DIVERGED',
-                `training diverged: ${state.nonFinite.inARow} non-finite (NaN/Inf) losses in a row up to iteration ${state.iteration} (train.maxNonFiniteInARow = ${t.maxNonFiniteInARow}). ` +
-                  (last !== null
-                    ? `The last good checkpoint is intact: ${last} (iteration ${this.lastCheckpoint!.iteration}). `
-                    : 'No checkpoint was written. ') +
-                  `Lower train.baseLr (now ${t.baseLr}), lengthen train.warmupIters (now ${t.warmupIters}) or set train.gradClipNorm (now ${t.gradClipNorm}), then start again` +
-                  (last !== null ? ' or resume from it.' : '.'),
-              );
-            }
-          }
-          const remaining = totalIterations - state.iteration;
-          yield this.publish({
-            type: 'iteration',
-            iteration: state.iteration,
-            epoch,
-            batch: batch.index,
-            batchesPerEpoch,
-            totalIterations,
-            lr,
-            losses,
-            total: result.total,
-            finite: result.finite,
-            numPositives: result.numPositives,
-            gradNorm: result.gradNorm,
-            images,
-            dataWaitSeconds,
-            imagesPerSecond: windowSeconds > 0 ? stepImages.reduce((a, b) => a + b, 0) / windowSeconds : 0,
-            etaSeconds: stepTimes.length > 0 ? (remaining * windowSeconds) / stepTimes.length : 0,
-            elapsedSeconds: elapsed(),
-          });
-
-          const lastOfEpoch = state.epochImages >= epochEnd;
-          if (!lastOfEpoch && (await stopRequested())) {
-            stopped = true;
-            if (this.lastCheckpoint?.iteration !== state.iteration) yield this.publish(await this.checkpoint(state, 'stop', elapsed()));
-            break;
-          }
-          if (!lastOfEpoch && state.iteration % t.checkpointEvery === 0 && state.nonFinite.inARow === 0) {
-            yield this.publish(await this.checkpoint(state, 'interval', elapsed()));
-          }
-          tick = performance.now(); // checkpoint time does not count as step time
-        }
-        if (stopped) break;
-
-        // epoch end
-        state.epoch = epoch + 1;
-        state.batch = 0;
-        state.epochImages = 0;
-        yield this.publish({
-          type: 'epoch',
-          epoch: epoch + 1,
-          iteration: state.iteration,
-          meanLosses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, finiteSteps)])),
-          seconds: (performance.now() - epochStarted) / 1000,
-        });
-        const validateNow = this.valSet !== null && ((epoch + 1) % t.validateEvery === 0 || epoch + 1 === t.epochs);
-        if (validateNow) {
-          const validation = yield* this.validate(state);
-          lastValidation = validation;
-        }
-        if (state.nonFinite.inARow === 0) {
-          yield this.publish(await this.checkpoint(state, 'epoch', elapsed()));
-        }
-        if (state.epoch < t.epochs && (await stopRequested())) stopped = true;
-      }
-
-      const completed = state.epoch >= t.epochs;
-      let report: RunReportFiles = {};
-      let evaluation: Evaluation | null = null;
-      if (completed && this.valSet !== null) {
-        // the final validation ran at the last epoch end (unless a resumed run was already complete)
-        if (lastValidation === null || lastValidation.record.iteration !== state.iteration) lastValidation = yield* this.validate(state);
-        evaluation = lastValidation.evaluation;
-      }
-      if (group !== null) await group.barrier('the end of training');
-      if (rank === 0) {
-        report = await writeRunReport(path.join(this.runDir, RUN_FILES.report), {
-          config,
-          lossHistory: state.lossHistory,
-          validationHistory: state.validationHistory,
-          evaluation,
-          valSet: this.valSet,
-          samples: completed ? (this.options.reportSamples ?? 8) : 0,
-          ...(this.options.drawThreshold !== undefined ? { drawThreshold: this.options.drawThreshold } : {}),
-          training: { iterations: state.iteration, epochs: state.epoch, seconds: elapsed(), nonFinite: state.nonFinite.total },
-        });
-      }
-      const summary: TrainSummary = {
-        iteration: state.iteration,
-        epoch: state.epoch,
-        completed,
-        seconds: elapsed(),
-        lastCheckpoint: this.lastCheckpoint?.weights ?? null,
-        validation: state.validationHistory.at(-1) ?? null,
-        evaluation,
-        report,
-      };
-      yield this.publish({
-        type: 'done',
-        iteration: state.iteration,
-        epoch: state.epoch,
-        completed,
-        seconds: summary.seconds,
-        nonFinite: state.nonFinite.total,
-        lastCheckpoint: summary.lastCheckpoint,
-        validation: summary.validation,
-        report,
-      });
+      const run = this.runContext(state, loader, started);
+      yield* this.begin(run);
+      while (state.epoch < t.epochs && !run.stopped) yield* this.trainEpoch(run);
+      const summary = yield* this.finish(run);
       succeeded = true;
       return summary;
     } catch (err) {
@@ -418,6 +271,233 @@ export class Trainer extends EventEmitter {
       if (succeeded) await ownedGroup?.close();
       this.running = false;
     }
+  }
+
+  /** The training batches of this process (its shard of each global batch). */
+  private createLoader(): DataLoader {
+    const { config } = this;
+    const loader = new DataLoader(this.trainSet, {
+      batchSize: config.train.batchSize,
+      train: true,
+      seed: config.train.seed,
+      flipProbability: config.data.flipProbability,
+      ...pipelineOptions(config.data),
+      workers: this.options.workers ?? config.data.workers,
+      prefetch: config.data.prefetch,
+      shard: { rank: this.group?.rank ?? 0, worldSize: this.group?.worldSize ?? 1 },
+    });
+    return loader;
+  }
+
+  private runContext(state: TrainingState, loader: DataLoader, started: number): RunContext {
+    const group = this.group;
+    const elapsedBefore = state.elapsedSeconds;
+    return {
+      state,
+      loader,
+      group,
+      rank: group?.rank ?? 0,
+      // The learning rate follows the job's batch: batchSize per process × processes.
+      schedule: { ...this.config, train: { ...this.config.train, batchSize: loader.globalBatchSize } },
+      batchesPerEpoch: loader.length,
+      totalIterations: this.config.train.epochs * loader.length,
+      elapsed: () => elapsedBefore + (performance.now() - started) / 1000,
+      clock: new StepClock(STEP_WINDOW),
+      stopped: false,
+      lastValidation: null,
+      // Every process must stop after the same step: a signal seen by one stops all.
+      stopRequested: async () => {
+        const local = (this.options.maxIterations !== undefined && state.iteration >= this.options.maxIterations) || this.options.signal?.aborted === true;
+        return group === null ? local : group.anyRank(local);
+      },
+    };
+  }
+
+  /** The start event, warnings, and checkpoint 0 of a new run. */
+  private async *begin(run: RunContext): AsyncGenerator<TrainEvent, void, undefined> {
+    const { state, loader, schedule } = run;
+    const worldSize = this.group?.worldSize ?? 1;
+    if (state.worldSize !== undefined && state.worldSize !== worldSize && state.iteration > 0) {
+      this.emitWarning(
+        `resuming a run of ${state.worldSize} process(es) with ${worldSize}: the global batch is now ${loader.globalBatchSize} images ` +
+          `(learning rate ${learningRateAt(schedule, state.iteration, state.epoch).toExponential(3)}); the epoch continues after its first ${state.epochImages ?? state.batch * this.config.train.batchSize} images`,
+      );
+    }
+    state.worldSize = worldSize;
+    yield this.publish({
+      type: 'start',
+      runDir: this.runDir,
+      iteration: state.iteration,
+      epoch: state.epoch,
+      batch: state.batch,
+      epochs: this.config.train.epochs,
+      batchesPerEpoch: run.batchesPerEpoch,
+      totalIterations: run.totalIterations,
+      trainImages: loader.images.length,
+      valImages: this.valSet?.images.length ?? 0,
+      device: this.config.device,
+      resumedFrom: this.options.resume ? this.lastCheckpoint?.state ?? null : null,
+    });
+    for (const message of this.pendingWarnings.splice(0)) yield this.publish({ type: 'warning', message });
+    if (state.iteration === 0 && this.lastCheckpoint === null) {
+      // checkpoint 0: the initial weights, so a good checkpoint always exists
+      yield this.publish(await this.checkpoint(state, 'interval', run.elapsed()));
+    }
+  }
+
+  /** One epoch (or what is left of it): its steps, then the epoch event, validation and checkpoint. */
+  private async *trainEpoch(run: RunContext): AsyncGenerator<TrainEvent, void, undefined> {
+    const { state, loader } = run;
+    const t = this.config.train;
+    const epoch = state.epoch;
+    const epochStarted = performance.now();
+    const sums = new LossSums();
+    if (await run.stopRequested()) {
+      run.stopped = true;
+      return;
+    }
+    const startImage = state.epochImages ?? state.batch * t.batchSize;
+    const epochEnd = loader.plan(epoch, startImage).at(-1)?.end ?? startImage;
+    run.clock.restart();
+    for await (const batch of loader.iterate({ epoch, startImage })) {
+      const dataWaitSeconds = run.clock.sinceTick(); // the loader had not finished this batch when the last step ended
+      const lr = learningRateAt(run.schedule, state.iteration, epoch);
+      const result = await this.step(batch, lr);
+      loader.recycle(batch);
+      state.iteration++;
+      state.batch = batch.index + 1;
+      state.epochImages = batch.end ?? state.batch * loader.globalBatchSize;
+      yield* this.record(run, batch, lr, result, sums, dataWaitSeconds);
+
+      const lastOfEpoch = state.epochImages >= epochEnd;
+      if (!lastOfEpoch && (await run.stopRequested())) {
+        run.stopped = true;
+        if (this.lastCheckpoint?.iteration !== state.iteration) yield this.publish(await this.checkpoint(state, 'stop', run.elapsed()));
+        return;
+      }
+      if (!lastOfEpoch && state.iteration % t.checkpointEvery === 0 && state.nonFinite.inARow === 0) {
+        yield this.publish(await this.checkpoint(state, 'interval', run.elapsed()));
+      }
+      run.clock.restart(); // checkpoint time does not count as step time
+    }
+
+    state.epoch = epoch + 1;
+    state.batch = 0;
+    state.epochImages = 0;
+    yield this.publish({ type: 'epoch', epoch: epoch + 1, iteration: state.iteration, meanLosses: sums.means(), seconds: (performance.now() - epochStarted) / 1000 });
+    if (this.valSet !== null && ((epoch + 1) % t.validateEvery === 0 || epoch + 1 === t.epochs)) run.lastValidation = yield* this.validate(state);
+    if (state.nonFinite.inARow === 0) yield this.publish(await this.checkpoint(state, 'epoch', run.elapsed()));
+    if (state.epoch < t.epochs && (await run.stopRequested())) run.stopped = true;
+  }
+
+  /** A finished step: the loss history, the non-finite count (and the divergence stop), the iteration event. */
+  private async *record(run: RunContext, batch: TrainingBatch, lr: number, result: StepResult, sums: LossSums, dataWaitSeconds: number): AsyncGenerator<TrainEvent, void, undefined> {
+    const { state } = run;
+    const epoch = state.epoch;
+    const images = result.images ?? batch.metas.length;
+    run.clock.lap(images);
+    const losses: Record<string, number> = { ...result.losses, total: result.total };
+    if (!result.finite) for (const k of Object.keys(losses)) if (!Number.isFinite(losses[k]!)) losses[k] = Number.NaN;
+    if (run.rank === 0) state.lossHistory.push({ iteration: state.iteration, epoch, lr, losses });
+    if (result.finite) {
+      state.nonFinite.inARow = 0;
+      sums.add(losses);
+    } else {
+      yield this.publish(this.nonFiniteStep(state, batch, result));
+      this.stopIfDiverged(state);
+    }
+    yield this.publish({
+      type: 'iteration',
+      iteration: state.iteration,
+      epoch,
+      batch: batch.index,
+      batchesPerEpoch: run.batchesPerEpoch,
+      totalIterations: run.totalIterations,
+      lr,
+      losses,
+      total: result.total,
+      finite: result.finite,
+      numPositives: result.numPositives,
+      gradNorm: result.gradNorm,
+      images,
+      dataWaitSeconds,
+      imagesPerSecond: run.clock.imagesPerSecond(),
+      etaSeconds: run.clock.secondsFor(run.totalIterations - state.iteration),
+      elapsedSeconds: run.elapsed(),
+    });
+  }
+
+  /** Counts a skipped (NaN/Inf) step and says so. */
+  private nonFiniteStep(state: TrainingState, batch: TrainingBatch, result: StepResult): TrainEvent {
+    const t = this.config.train;
+    state.nonFinite.total++;
+    state.nonFinite.inARow++;
+    return {
+      type: 'non-finite',
+      iteration: state.iteration,
+      epoch: state.epoch,
+      batch: batch.index,
+      inARow: state.nonFinite.inARow,
+      total: state.nonFinite.total,
+      limit: t.maxNonFiniteInARow,
+      lastCheckpoint: this.lastCheckpoint?.weights ?? null,
+      message: `iteration ${state.iteration}: the loss or a gradient is NaN/Inf (total ${result.total}); the step was skipped (${state.nonFinite.inARow} in a row, the run stops at ${t.maxNonFiniteInARow})`,
+    };
+  }
+
+  /** TRAINING_DIVERGED after train.maxNonFiniteInARow skipped steps in a row. */
+  private stopIfDiverged(state: TrainingState): void {
+    const t = this.config.train;
+    const last = this.lastCheckpoint?.weights ?? null;
+    if (state.nonFinite.inARow >= t.maxNonFiniteInARow) {
+      throw new LaxrayError(
+        'TRAINING_DIVERGED',
+        `training diverged: ${state.nonFinite.inARow} non-finite (NaN/Inf) losses in a row up to iteration ${state.iteration} (train.maxNonFiniteInARow = ${t.maxNonFiniteInARow}). ` +
+          (last !== null ? `The last good checkpoint is intact: ${last} (iteration ${this.lastCheckpoint!.iteration}). ` : 'No checkpoint was written. ') +
+          `Lower train.baseLr (now ${t.baseLr}), lengthen train.warmupIters (now ${t.warmupIters}) or set train.gradClipNorm (now ${t.gradClipNorm}), then start again` +
+          (last !== null ? ' or resume from it.' : '.'),
+      );
+    }
+  }
+
+  /** The final validation, the run report (rank 0), the done event and the summary. */
+  private async *finish(run: RunContext): AsyncGenerator<TrainEvent, TrainSummary, undefined> {
+    const { state } = run;
+    const completed = state.epoch >= this.config.train.epochs;
+    let evaluation: Evaluation | null = null;
+    if (completed && this.valSet !== null) {
+      // the final validation ran at the last epoch end (unless a resumed run was already complete)
+      if (run.lastValidation === null || run.lastValidation.record.iteration !== state.iteration) run.lastValidation = yield* this.validate(state);
+      evaluation = run.lastValidation.evaluation;
+    }
+    if (run.group !== null) await run.group.barrier('the end of training');
+    const report: RunReportFiles = run.rank === 0 ? await this.writeReport(state, evaluation, completed, run.elapsed()) : {};
+    const summary: TrainSummary = {
+      iteration: state.iteration,
+      epoch: state.epoch,
+      completed,
+      seconds: run.elapsed(),
+      lastCheckpoint: this.lastCheckpoint?.weights ?? null,
+      validation: state.validationHistory.at(-1) ?? null,
+      evaluation,
+      report,
+    };
+    const { iteration, epoch, seconds, lastCheckpoint, validation } = summary;
+    yield this.publish({ type: 'done', iteration, epoch, completed, seconds, nonFinite: state.nonFinite.total, lastCheckpoint, validation, report });
+    return summary;
+  }
+
+  private writeReport(state: TrainingState, evaluation: Evaluation | null, completed: boolean, seconds: number): Promise<RunReportFiles> {
+    return writeRunReport(path.join(this.runDir, RUN_FILES.report), {
+      config: this.config,
+      lossHistory: state.lossHistory,
+      validationHistory: state.validationHistory,
+      evaluation,
+      valSet: this.valSet,
+      samples: completed ? (this.options.reportSamples ?? 8) : 0,
+      ...(this.options.drawThreshold !== undefined ? { drawThreshold: this.options.drawThreshold } : {}),
+      training: { iterations: state.iteration, epochs: state.epoch, seconds, nonFinite: state.nonFinite.total },
+    });
   }
 
   /** One training step (a collective in data-parallel runs). */

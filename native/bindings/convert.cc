@@ -102,24 +102,27 @@ HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, co
     throw Napi::TypeError::New(env, what + ": data must be a Float32Array, Uint8Array or Int32Array");
   }
   Napi::TypedArray typed = array.As<Napi::TypedArray>();
-  HostBuffer host;
+  at::ScalarType dtype;
   switch (typed.TypedArrayType()) {
     case napi_float32_array:
-      host.dtype = at::kFloat;
+      dtype = at::kFloat;
       break;
     case napi_uint8_array:
-      host.dtype = at::kByte;
+      dtype = at::kByte;
       break;
     case napi_int32_array:
-      host.dtype = at::kInt;
+      dtype = at::kInt;
       break;
     default:
       throw Napi::TypeError::New(env, what + ": data must be a Float32Array, Uint8Array or Int32Array");
   }
-  host.data = static_cast<const uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
-  host.byteLength = typed.ByteLength();
-  host.shape = shapeFrom(shape, what);
-  return host;
+  return copyTypedArray(typed, dtype, shapeFrom(shape, what));
+}
+
+HostBuffer copyTypedArray(const Napi::TypedArray& typed, at::ScalarType dtype, std::vector<int64_t> shape) {
+  const size_t byteLength = typed.ByteLength();  // 0 once the buffer was detached
+  const void* data = byteLength == 0 ? nullptr : static_cast<const uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
+  return copyHostBuffer(data, byteLength, dtype, std::move(shape));
 }
 
 Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor) {
@@ -170,8 +173,7 @@ Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::st
   return out;
 }
 
-std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what,
-                                                                     std::vector<Napi::Value>& keepAlive) {
+std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) throw Napi::TypeError::New(env, what + " must be an object of {data, shape} entries");
   Napi::Object object = value.As<Napi::Object>();
@@ -183,7 +185,6 @@ std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi:
     if (!entry.IsObject()) throw Napi::TypeError::New(env, what + "['" + name + "'] must be {data, shape}");
     Napi::Object e = entry.As<Napi::Object>();
     out.emplace_back(name, hostBufferFrom(e.Get("data"), e.Get("shape"), what + "['" + name + "']"));
-    keepAlive.push_back(e.Get("data"));
   }
   return out;
 }

@@ -47,21 +47,23 @@ Napi::Object objectField(const Napi::Object& object, const char* key, const std:
 
 std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what);
 
-// A Float32Array / Uint8Array / Int32Array plus a shape. The returned buffer
-// points into the typed array's memory: keep the typed array alive while used.
+// A copy of a Float32Array / Uint8Array / Int32Array, plus a shape. Made on the
+// JS thread before the binding returns: the caller may rewrite, transfer or
+// drop the array at once (the work that reads the copy runs later).
 HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, const std::string& what);
 
-// {data, shape} from a contiguous CPU tensor (float32, uint8 or int32). The
-// typed array views the tensor's memory (no copy); the tensor is freed when
-// the array is collected.
+// A copy of a typed array's bytes (TypedArrayType already checked by the caller).
+HostBuffer copyTypedArray(const Napi::TypedArray& typed, at::ScalarType dtype, std::vector<int64_t> shape);
+
+// {data, shape} from a contiguous CPU tensor (float32, uint8 or int32) that
+// nothing else holds (toHostTensor's result). The typed array views the
+// tensor's memory (no copy); the tensor is freed when the array is collected.
 Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor);
 
 // {name: {data, shape}} from named host tensors (see toHostTensor).
 Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors);
 
-// Named host buffers from {name: {data, shape}}; the buffers point into the
-// typed arrays, which `keepAlive` receives so the caller can hold them.
-std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what,
-                                                                     std::vector<Napi::Value>& keepAlive);
+// Named host buffers (copies, see hostBufferFrom) from {name: {data, shape}}.
+std::vector<std::pair<std::string, HostBuffer>> namedHostBuffersFrom(const Napi::Value& value, const std::string& what);
 
 }  // namespace laxray::js

@@ -1,9 +1,16 @@
 // The detector object: createDetector(modelConfig, device) -> NativeDetector
-// with inspect, stateDict, loadStateDict and setTraining. Each call runs on a
-// worker thread; one operation at a time per detector (training mutates it).
+// with inspect, detect, trainStep, stateDict, ... Each tensor call copies its
+// typed-array arguments on the JS thread, then runs on a worker thread, one
+// operation at a time per detector (training mutates it). lib/detector.ts
+// queues calls so that they reach this lock one at a time, in call order; the
+// lock guards direct users of the addon. The settings (setTraining,
+// configureOptimizer, attachProcessGroup) never wait for it: operations read
+// them when they start.
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 #include "bindings/distributed_bindings.h"
 #include "bindings/model_config_js.h"
@@ -22,13 +29,29 @@ namespace {
 struct DetectorSession {
   Detector model{nullptr};
   torch::Device device{torch::kCPU};
-  TrainerOptions trainerOptions;
   std::unique_ptr<Trainer> trainer;  // made on the first step (holds the momentum buffers)
-  std::shared_ptr<DataParallelGroup> group;  // data-parallel training: the job's other processes
-  std::mutex mutex;
+  std::mutex mutex;                  // model and trainer: one operation at a time
 
+  std::atomic<bool> training{false};  // mode of inspect(); detect() is always eval, trainStep() train
+  std::mutex settingsMutex;          // trainerOptions and group only: held for a copy, never during tensor work
+  TrainerOptions trainerOptions;
+  std::shared_ptr<DataParallelGroup> group;  // data-parallel training: the job's other processes
+
+  TrainerOptions currentTrainerOptions() {
+    std::lock_guard<std::mutex> lock(settingsMutex);
+    return trainerOptions;
+  }
+
+  // The group an operation uses from its start to its end (a detach meanwhile does not free it).
+  std::shared_ptr<DataParallelGroup> currentGroup() {
+    std::lock_guard<std::mutex> lock(settingsMutex);
+    return group;
+  }
+
+  // Call with `mutex` held: the trainer, with the latest settings.
   Trainer& ensureTrainer() {
-    if (!trainer) trainer = std::make_unique<Trainer>(model, trainerOptions);
+    if (!trainer) trainer = std::make_unique<Trainer>(model, currentTrainerOptions());
+    trainer->setOptions(currentTrainerOptions());
     return *trainer;
   }
 };
@@ -39,6 +62,125 @@ NamedTensors toHost(const NamedTensors& tensors) {
   NamedTensors out;
   for (const auto& [name, t] : tensors) out.emplace_back(name, toHostTensor(t, name));
   return out;
+}
+
+// Puts the model in train or eval mode for one operation and back into the
+// mode it was in afterwards, also when the operation throws (an inspect() in
+// eval mode between steps must not leave BN in eval, nor the reverse).
+class ModeFor {
+ public:
+  ModeFor(DetectorImpl& model, bool training) : model_(model), previous_(model.is_training()) { model_.train(training); }
+  ~ModeFor() { model_.train(previous_); }
+  ModeFor(const ModeFor&) = delete;
+  ModeFor& operator=(const ModeFor&) = delete;
+
+ private:
+  DetectorImpl& model_;
+  const bool previous_;
+};
+
+// As JavaScript prints it (NaN, Infinity), for messages.
+std::string numberText(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+// trainStep(images, shape, targets, lr)'s arguments, copied off the JS values.
+struct TrainStepArgs {
+  HostBuffer images;
+  std::vector<std::pair<HostBuffer, HostBuffer>> targets;  // per image: boxes [K, 4], labels [K]
+  std::vector<std::pair<int64_t, int64_t>> extents;        // per image: padWidth, padHeight (0: the whole batch)
+  std::vector<std::pair<int64_t, int64_t>> contents;       // per image: width, height resized (uint8 images: the rest is padding; 0: the whole batch)
+  double lr = 0;
+};
+
+TrainStepArgs trainStepArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrainStepArgs args;
+  args.images = hostBufferFrom(info[0], info[1], "trainStep: images");
+  if (!info[2].IsArray()) throw Napi::TypeError::New(env, "trainStep: targets must be an array of {boxes, labels}");
+  Napi::Array list = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const std::string what = "trainStep: targets[" + std::to_string(i) + "]";
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, what + " must be {boxes, labels}");
+    Napi::Object t = list.Get(i).As<Napi::Object>();
+    Napi::Value boxes = t.Get("boxes"), labels = t.Get("labels");
+    if (!boxes.IsTypedArray() || !labels.IsTypedArray()) {
+      throw Napi::TypeError::New(env, what + " must hold boxes (Float32Array) and labels (Int32Array)");
+    }
+    const double k = static_cast<double>(labels.As<Napi::TypedArray>().ElementLength());
+    Napi::Array boxShape = Napi::Array::New(env, 2);
+    boxShape.Set(0u, Napi::Number::New(env, k));
+    boxShape.Set(1u, Napi::Number::New(env, 4));
+    Napi::Array labelShape = Napi::Array::New(env, 1);
+    labelShape.Set(0u, Napi::Number::New(env, k));
+    args.targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+    args.extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
+                              static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
+    args.contents.emplace_back(static_cast<int64_t>(numberField(t, "width", 0, what)),
+                               static_cast<int64_t>(numberField(t, "height", 0, what)));
+  }
+  args.lr = numberArg(info, 3, "trainStep: lr");
+  if (!(args.lr >= 0) || !std::isfinite(args.lr)) {
+    throw Napi::TypeError::New(env, "trainStep: lr must be a finite number >= 0, got " + numberText(args.lr));
+  }
+  return args;
+}
+
+// detect(images, shape, metas)'s arguments, copied off the JS values.
+struct DetectArgs {
+  HostBuffer images;
+  std::vector<ImageMeta> metas;
+};
+
+DetectArgs detectArgs(const Napi::CallbackInfo& info) {
+  DetectArgs args;
+  args.images = hostBufferFrom(info[0], info[1], "detect: images");
+  if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "detect: metas must be an array");
+  Napi::Array list = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "detect: metas[" + std::to_string(i) + "] must be an object");
+    Napi::Object m = list.Get(i).As<Napi::Object>();
+    const std::string path = "metas[" + std::to_string(i) + "]";
+    ImageMeta meta;
+    meta.inputWidth = numberField(m, "inputWidth", 0, path);
+    meta.inputHeight = numberField(m, "inputHeight", 0, path);
+    meta.scaleX = numberField(m, "scaleX", 0, path);
+    meta.scaleY = numberField(m, "scaleY", 0, path);
+    meta.originalWidth = numberField(m, "originalWidth", 0, path);
+    meta.originalHeight = numberField(m, "originalHeight", 0, path);
+    args.metas.push_back(meta);
+  }
+  return args;
+}
+
+// {momentum, weightDecay, gradClipNorm} with the config schema's rules
+// (lib/config/schema.ts train.*): a bad value would turn every weight NaN.
+TrainerOptions trainerOptionsFrom(const Napi::Value& value) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) throw Napi::TypeError::New(env, "configureOptimizer(options: object)");
+  Napi::Object o = value.As<Napi::Object>();
+  TrainerOptions options;
+  options.sgd.momentum = numberField(o, "momentum", options.sgd.momentum, "optimizer");
+  if (!(options.sgd.momentum >= 0 && options.sgd.momentum < 1)) {
+    throw Napi::TypeError::New(env, "optimizer.momentum must be a number in [0, 1), got " + numberText(options.sgd.momentum));
+  }
+  options.sgd.weightDecay = numberField(o, "weightDecay", options.sgd.weightDecay, "optimizer");
+  if (!(options.sgd.weightDecay >= 0) || !std::isfinite(options.sgd.weightDecay)) {
+    throw Napi::TypeError::New(env, "optimizer.weightDecay must be a finite number >= 0, got " + numberText(options.sgd.weightDecay));
+  }
+  Napi::Value clip = o.Has("gradClipNorm") ? o.Get("gradClipNorm") : env.Null();
+  if (!clip.IsNull() && !clip.IsUndefined()) {
+    const double norm = clip.IsNumber() ? clip.As<Napi::Number>().DoubleValue() : std::nan("");
+    if (!(norm > 0) || !std::isfinite(norm)) {
+      throw Napi::TypeError::New(env, "optimizer.gradClipNorm must be null (no clipping) or a finite number > 0");
+    }
+    options.gradClipNorm = norm;
+  }
+  return options;
 }
 
 class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
@@ -88,11 +230,12 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::NoGradGuard noGrad;  // LA re-enables autograd for its own gradients
           PrecisionScope precision(s->model->execution(), s->device);
+          ModeFor mode(*s->model, s->training.load());
           Inspection inspection;
           s->model->forward(x, nullptr, &inspection);
           return toHost(inspection.tensors);
         },
-        namedTensorsToJs, {info[0]});
+        namedTensorsToJs);
   }
 
   // stateDict(): Promise<{name: {data, shape}}> (CPU copies; int64 buffers as int32)
@@ -109,8 +252,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
 
   // loadStateDict(entries, {module: '' | 'backbone', ignorePrefixes: string[], what: string}): Promise<void>
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    std::vector<Napi::Value> keepAlive;
-    auto entries = namedHostBuffersFrom(info[0], "loadStateDict: entries", keepAlive);
+    auto entries = namedHostBuffersFrom(info[0], "loadStateDict: entries");
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
     const std::string module = stringField(options, "module", "", "options");
     const std::string what = stringField(options, "what", "weights", "options");
@@ -134,14 +276,14 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           loadNamedState(target, state, ignored, what);
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive);
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
-  // setTraining(on: boolean): void — train/eval mode (frozen BN stays in eval).
+  // setTraining(on: boolean): void — the mode inspect() runs in (frozen BN
+  // stays in eval); detect() always runs in eval mode, trainStep() in train mode.
   Napi::Value SetTraining(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setTraining(on: boolean)");
-    std::lock_guard<std::mutex> lock(session_->mutex);
-    session_->model->train(info[0].As<Napi::Boolean>().Value());
+    session_->training.store(info[0].As<Napi::Boolean>().Value());
     return info.Env().Undefined();
   }
 
@@ -150,52 +292,26 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
   // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
   // width/height: the image's resized size, for uint8 images (their padding becomes 0); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
-    std::vector<Napi::Value> keepAlive{info[0]};
-    HostBuffer images = hostBufferFrom(info[0], info[1], "trainStep: images");
-    if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "trainStep: targets must be an array of {boxes, labels}");
-    Napi::Array list = info[2].As<Napi::Array>();
-    std::vector<std::pair<HostBuffer, HostBuffer>> targets;
-    std::vector<std::pair<int64_t, int64_t>> extents, contents;
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "trainStep: targets[" + std::to_string(i) + "] must be {boxes, labels}");
-      Napi::Object t = list.Get(i).As<Napi::Object>();
-      const std::string what = "trainStep: targets[" + std::to_string(i) + "]";
-      Napi::Value boxes = t.Get("boxes"), labels = t.Get("labels");
-      if (!boxes.IsTypedArray() || !labels.IsTypedArray()) throw Napi::TypeError::New(info.Env(), what + " must hold boxes (Float32Array) and labels (Int32Array)");
-      const size_t k = labels.As<Napi::TypedArray>().ElementLength();
-      Napi::Array boxShape = Napi::Array::New(info.Env(), 2);
-      boxShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
-      boxShape.Set(1u, Napi::Number::New(info.Env(), 4));
-      Napi::Array labelShape = Napi::Array::New(info.Env(), 1);
-      labelShape.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(k)));
-      targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
-      extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
-                           static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
-      // uint8 images: the image's own (resized) size; the rest of its slot is padding.
-      contents.emplace_back(static_cast<int64_t>(numberField(t, "width", 0, what)),
-                            static_cast<int64_t>(numberField(t, "height", 0, what)));
-      keepAlive.push_back(boxes);
-      keepAlive.push_back(labels);
-    }
-    const double lr = numberArg(info, 3, "trainStep: lr");
-    if (!(lr >= 0) || !std::isfinite(lr)) throw Napi::TypeError::New(info.Env(), "trainStep: lr must be a finite number >= 0");
+    TrainStepArgs args = trainStepArgs(info);
     SessionPtr s = session_;
     return PromiseWorker<TrainStepResult>::Run(
         info.Env(), "trainStep",
-        [s, images, targets, extents, contents, lr] {
-          torch::Tensor host = tensorFromHost(images, torch::kCPU, "trainStep: images");
+        [s, args] {
+          // Uploaded before taking the lock: a running call on this detector keeps computing meanwhile.
+          torch::Tensor host = tensorFromHost(args.images, torch::kCPU, "trainStep: images");
           std::vector<std::pair<int64_t, int64_t>> sizes;
-          for (const auto& [w, h] : contents) sizes.emplace_back(w > 0 ? w : host.size(-1), h > 0 ? h : host.size(-2));
+          for (const auto& [w, h] : args.contents) sizes.emplace_back(w > 0 ? w : host.size(-1), h > 0 ? h : host.size(-2));
           torch::Tensor x = imagesToDevice(host, s->device, sizes, s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
           std::vector<GroundTruth> gt;
-          for (size_t i = 0; i < targets.size(); ++i) {
+          for (size_t i = 0; i < args.targets.size(); ++i) {
             // On the host: checked there, then moved to the device padded, in one copy (buildTargets).
-            gt.push_back({tensorFromHost(targets[i].first, torch::kCPU, "boxes"),
-                          tensorFromHost(targets[i].second, torch::kCPU, "labels").to(torch::kLong), extents[i].first,
-                          extents[i].second});
+            const auto& [boxes, labels] = args.targets[i];
+            gt.push_back({tensorFromHost(boxes, torch::kCPU, "boxes"), tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong),
+                          args.extents[i].first, args.extents[i].second});
           }
-          return s->ensureTrainer().step(x, gt, lr, s->group.get());
+          const std::shared_ptr<DataParallelGroup> group = s->currentGroup();
+          return s->ensureTrainer().step(x, gt, args.lr, group.get());
         },
         [](Napi::Env env, TrainStepResult& r) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -208,44 +324,27 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           out.Set("images", static_cast<double>(r.images));
           out.Set("gradNorm", r.gradNorm);
           return out;
-        },
-        keepAlive);
+        });
   }
 
   // detect(images, shape, metas: [{inputWidth, inputHeight, scaleX, scaleY, originalWidth, originalHeight}]):
   //   Promise<[{boxes: Float32Array (K×4), scores: Float32Array, labels: Int32Array}]>
   Napi::Value Detect(const Napi::CallbackInfo& info) {
-    HostBuffer images = hostBufferFrom(info[0], info[1], "detect: images");
-    if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "detect: metas must be an array");
-    Napi::Array list = info[2].As<Napi::Array>();
-    std::vector<ImageMeta> metas;
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "detect: metas[" + std::to_string(i) + "] must be an object");
-      Napi::Object m = list.Get(i).As<Napi::Object>();
-      const std::string path = "metas[" + std::to_string(i) + "]";
-      ImageMeta meta;
-      meta.inputWidth = numberField(m, "inputWidth", 0, path);
-      meta.inputHeight = numberField(m, "inputHeight", 0, path);
-      meta.scaleX = numberField(m, "scaleX", 0, path);
-      meta.scaleY = numberField(m, "scaleY", 0, path);
-      meta.originalWidth = numberField(m, "originalWidth", 0, path);
-      meta.originalHeight = numberField(m, "originalHeight", 0, path);
-      metas.push_back(meta);
-    }
+    DetectArgs args = detectArgs(info);
     SessionPtr s = session_;
     using Result = std::vector<std::vector<std::pair<std::string, torch::Tensor>>>;
     return PromiseWorker<Result>::Run(
         info.Env(), "detect",
-        [s, images, metas] {
+        [s, args] {
           std::vector<std::pair<int64_t, int64_t>> sizes;  // uint8 images: each image's content in its slot
-          for (const ImageMeta& m : metas) {
+          for (const ImageMeta& m : args.metas) {
             sizes.emplace_back(static_cast<int64_t>(std::ceil(m.inputWidth)), static_cast<int64_t>(std::ceil(m.inputHeight)));
           }
-          torch::Tensor x = imagesToDevice(tensorFromHost(images, torch::kCPU, "detect: images"), s->device, sizes,
+          torch::Tensor x = imagesToDevice(tensorFromHost(args.images, torch::kCPU, "detect: images"), s->device, sizes,
                                            s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
           Result out;
-          for (const Detections& d : detectBatch(*s->model, x, metas)) {
+          for (const Detections& d : detectBatch(*s->model, x, args.metas)) {
             out.push_back({{"boxes", toHostTensor(d.boxes, "boxes")},
                            {"scores", toHostTensor(d.scores, "scores")},
                            {"labels", toHostTensor(d.labels, "labels")}});
@@ -260,22 +359,15 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
             out.Set(static_cast<uint32_t>(i), image);
           }
           return out;
-        },
-        {info[0]});
+        });
   }
 
-  // configureOptimizer({momentum, weightDecay, gradClipNorm}): void
+  // configureOptimizer({momentum, weightDecay, gradClipNorm}): void — for the
+  // steps that start after it (checked like the config: TypeError naming the field).
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info) {
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "configureOptimizer(options: object)");
-    Napi::Object o = info[0].As<Napi::Object>();
-    TrainerOptions options;
-    options.sgd.momentum = numberField(o, "momentum", options.sgd.momentum, "optimizer");
-    options.sgd.weightDecay = numberField(o, "weightDecay", options.sgd.weightDecay, "optimizer");
-    Napi::Value clip = o.Has("gradClipNorm") ? o.Get("gradClipNorm") : info.Env().Null();
-    options.gradClipNorm = clip.IsNumber() ? clip.As<Napi::Number>().DoubleValue() : 0;
-    std::lock_guard<std::mutex> lock(session_->mutex);
+    TrainerOptions options = trainerOptionsFrom(info.Length() > 0 ? info[0] : info.Env().Undefined());
+    std::lock_guard<std::mutex> lock(session_->settingsMutex);
     session_->trainerOptions = options;
-    if (session_->trainer) session_->trainer->setOptions(options);
     return info.Env().Undefined();
   }
 
@@ -293,8 +385,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
 
   // loadOptimizerState(entries): Promise<void>
   Napi::Value LoadOptimizerState(const Napi::CallbackInfo& info) {
-    std::vector<Napi::Value> keepAlive;
-    auto entries = namedHostBuffersFrom(info[0], "loadOptimizerState: entries", keepAlive);
+    auto entries = namedHostBuffersFrom(info[0], "loadOptimizerState: entries");
     SessionPtr s = session_;
     return PromiseWorker<bool>::Run(
         info.Env(), "loadOptimizerState",
@@ -305,17 +396,18 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           s->ensureTrainer().optimizer().loadState(state);
           return true;
         },
-        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); }, keepAlive);
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
   }
 
-  // attachProcessGroup(group | null): void — trainStep then averages over the group's processes.
+  // attachProcessGroup(group | null): void — the trainStep calls that start
+  // after it average over the group's processes (a setting: no model lock).
   Napi::Value AttachProcessGroup(const Napi::CallbackInfo& info) {
     std::shared_ptr<DataParallelGroup> group = processGroupFrom(info.Length() > 0 ? info[0] : info.Env().Null(), "attachProcessGroup: group");
     if (group && group->device() != session_->device) {
       throw Napi::TypeError::New(info.Env(), "attachProcessGroup: the group's processes train on " + group->device().str() +
                                                  " but this detector is on " + session_->device.str());
     }
-    std::lock_guard<std::mutex> lock(session_->mutex);
+    std::lock_guard<std::mutex> lock(session_->settingsMutex);
     session_->group = std::move(group);
     return info.Env().Undefined();
   }
@@ -327,8 +419,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
         info.Env(), "broadcastTrainingState",
         [s] {
           std::lock_guard<std::mutex> lock(s->mutex);
-          if (!s->group) throw std::invalid_argument("no process group is attached (attachProcessGroup)");
-          broadcastTrainingState(*s->group, *s->model, s->ensureTrainer().optimizer());
+          const std::shared_ptr<DataParallelGroup> group = s->currentGroup();
+          if (!group) throw std::invalid_argument("no process group is attached (attachProcessGroup)");
+          broadcastTrainingState(*group, *s->model, s->ensureTrainer().optimizer());
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });

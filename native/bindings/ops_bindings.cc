@@ -1,8 +1,8 @@
 // `laxray/ops` on plain typed arrays: box IoU / GIoU, NMS, focal loss and the
 // ATSS assigner, plus a test hook that runs buildTargets + computeLosses +
-// postprocess on given head outputs. Arguments are validated on the JS thread;
-// copying them into tensors and the work run on a worker thread (PromiseWorker,
-// which keeps the typed arrays alive until the Promise settles).
+// postprocess on given head outputs. Arguments are validated and copied on the
+// JS thread (the caller may reuse its arrays at once); the work runs on a
+// worker thread (PromiseWorker).
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -21,9 +21,8 @@
 namespace laxray::js {
 namespace {
 
-// A typed array of the expected kind, viewed as shape [length / columns, columns]
-// (columns 0: 1-D). The view borrows the array's memory: keep the array alive
-// (PromiseWorker keepAlive) until `tensorFromHost` has copied it.
+// A copy of a typed array of the expected kind, as shape [length / columns, columns]
+// (columns 0: 1-D).
 HostBuffer hostArg(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
   Napi::Env env = value.Env();
   const char* kind = type == napi_float32_array ? "Float32Array" : "Int32Array";
@@ -37,19 +36,15 @@ HostBuffer hostArg(const Napi::Value& value, napi_typedarray_type type, int64_t 
                                         (columns == 4 ? " (x1, y1, x2, y2)" : "") + " values; its length " +
                                         std::to_string(length) + " is not a multiple of " + std::to_string(columns));
   }
-  HostBuffer host;
-  host.dtype = type == napi_float32_array ? at::kFloat : at::kInt;
-  host.data = static_cast<const uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
-  host.byteLength = typed.ByteLength();
-  host.shape = columns > 0 ? std::vector<int64_t>{length / columns, columns} : std::vector<int64_t>{length};
-  return host;
+  return copyTypedArray(typed, type == napi_float32_array ? at::kFloat : at::kInt,
+                        columns > 0 ? std::vector<int64_t>{length / columns, columns} : std::vector<int64_t>{length});
 }
 
 HostBuffer boxesHost(const Napi::Value& value, const std::string& name) {
   return hostArg(value, napi_float32_array, 4, name);
 }
 
-// The same, copied now into a CPU tensor (for the test hook, whose arrays sit in an object).
+// The same as a CPU tensor (for the test hook, whose arrays sit in an object).
 torch::Tensor arrayArg(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
   return tensorFromHost(hostArg(value, type, columns, name), torch::kCPU, name);
 }
@@ -77,7 +72,7 @@ Napi::Value pairwise(const Napi::CallbackInfo& info, const std::string& what, Pa
         const torch::Device d = resolveDevice(device);
         return fn(tensorFromHost(a, d, what + ": a"), tensorFromHost(b, d, what + ": b"));
       },
-      [what](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, what); }, {info[0], info[1]});
+      [what](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, what); });
 }
 
 // boxIou(a: Float32Array, b: Float32Array, device?): Promise<Float32Array> (N×M)
@@ -98,7 +93,7 @@ Napi::Value Nms(const Napi::CallbackInfo& info) {
       [boxes, scores, iou] {
         return nms(tensorFromHost(boxes, torch::kCPU, "nms: boxes"), tensorFromHost(scores, torch::kCPU, "nms: scores"), iou);
       },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "nms"); }, {info[0], info[1]});
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "nms"); });
 }
 
 // batchedNms(boxes, scores, classIds: Int32Array, iouThreshold): Promise<Int32Array>
@@ -114,7 +109,7 @@ Napi::Value BatchedNms(const Napi::CallbackInfo& info) {
                           tensorFromHost(scores, torch::kCPU, "batchedNms: scores"),
                           tensorFromHost(classIds, torch::kCPU, "batchedNms: classIds"), iou);
       },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "batchedNms"); }, {info[0], info[1], info[2]});
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "batchedNms"); });
 }
 
 // sigmoidFocalLoss(logits, targets, alpha, gamma, reduction, device?): Promise<Float32Array>
@@ -134,7 +129,7 @@ Napi::Value SigmoidFocalLoss(const Napi::CallbackInfo& info) {
                                 tensorFromHost(targets, d, "sigmoidFocalLoss: targets"), alpha, gamma, reduction)
             .reshape({-1});
       },
-      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "sigmoidFocalLoss"); }, {info[0], info[1]});
+      [](Napi::Env env, torch::Tensor& r) { return dataOf(env, r, "sigmoidFocalLoss"); });
 }
 
 // atssAssign(anchors, numAnchorsPerLevel: number[], gtBoxes, gtLabels: Int32Array, topk, numClasses, device?)
@@ -163,8 +158,7 @@ Napi::Value AtssAssign(const Napi::CallbackInfo& info) {
         out.Set("maxIou", dataOf(env, r.maxIou, "atssAssign"));
         out.Set("thresholds", dataOf(env, r.thresholds, "atssAssign"));
         return out;
-      },
-      {info[0], info[2], info[3]});
+      });
 }
 
 // ---- test hook: the head-side math on given head outputs ----

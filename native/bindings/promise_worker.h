@@ -22,8 +22,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Compute = std::function<Result()>;
   using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
 
-  // `keepAlive`: JS values (typed arrays, handles) whose memory `compute` reads;
-  // they are held by the worker until the Promise settles.
+  // `keepAlive`: JS values held by the worker until the Promise settles.
+  // `compute` must not read JS memory (typed arrays): copy it on the JS
+  // thread first (hostBufferFrom), since the caller may change or transfer it
+  // as soon as Run returns.
   static Napi::Promise Run(Napi::Env env, std::string what, Compute compute, Convert convert,
                            const std::vector<Napi::Value>& keepAlive = {}) {
     auto* worker = new PromiseWorker(env, std::move(what), std::move(compute), std::move(convert));

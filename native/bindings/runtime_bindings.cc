@@ -1,5 +1,7 @@
 // runtimeInfo(), setIntraOpThreads(n) and the computeThreadsProbe test hook.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "bindings/promise_worker.h"
@@ -34,10 +36,17 @@ Napi::Value GetRuntimeInfo(const Napi::CallbackInfo& info) {
   return PromiseWorker<RuntimeInfo>::Run(info.Env(), "runtimeInfo", [] { return runtimeInfo(); }, RuntimeInfoToJs);
 }
 
-// setIntraOpThreads(n): n = 0 means all cores.
+// setIntraOpThreads(n): n = 0 means all cores; at most kMaxThreadsPerCore per core.
 Napi::Value SetIntraOpThreads(const Napi::CallbackInfo& info) {
   const double n = numberArg(info, 0, "setIntraOpThreads: threads");
-  guarded(info.Env(), "setIntraOpThreads", [n] { setIntraOpThreads(static_cast<int>(n)); });
+  if (!(n >= 0) || std::floor(n) != n) {
+    throw Napi::TypeError::New(info.Env(), "setIntraOpThreads: threads must be an integer >= 0 (0 = all cores)");
+  }
+  try {
+    setIntraOpThreads(static_cast<int64_t>(std::min(n, 1e15)));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::TypeError::New(info.Env(), e.what());
+  }
   return info.Env().Undefined();
 }
 

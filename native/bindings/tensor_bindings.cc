@@ -16,7 +16,7 @@ Napi::Value TensorFrom(const Napi::CallbackInfo& info) {
   const std::string deviceName = stringArg(info, 2, "tensorFrom: device");
   return PromiseWorker<torch::Tensor>::Run(
       info.Env(), "tensorFrom", [host, deviceName] { return tensorFromHost(host, resolveDevice(deviceName), "tensorFrom"); },
-      [](Napi::Env env, torch::Tensor& tensor) -> Napi::Value { return TensorHandle::NewHandle(env, tensor); }, {info[0]});
+      [](Napi::Env env, torch::Tensor& tensor) -> Napi::Value { return TensorHandle::NewHandle(env, tensor); });
 }
 
 // matmul(a: TensorHandle, b: TensorHandle): Promise<TensorHandle>

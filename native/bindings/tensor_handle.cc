@@ -57,12 +57,12 @@ Napi::Value TensorHandle::Device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), tensor_.device().str());
 }
 
-// toArray(): Promise<{data, shape}> — copies off the device on a worker thread.
+// toArray(): Promise<{data, shape}> — a copy (never a view of the tensor), made on a worker thread.
 Napi::Value TensorHandle::ToArray(const Napi::CallbackInfo& info) {
   torch::Tensor tensor = tensor_;
   return PromiseWorker<torch::Tensor>::Run(
       info.Env(), "toArray", [tensor] { return toHostTensor(tensor, "toArray"); },
-      [](Napi::Env env, torch::Tensor& host) -> Napi::Value { return tensorToJs(env, host); }, {info.This()});
+      [](Napi::Env env, torch::Tensor& host) -> Napi::Value { return tensorToJs(env, host); });
 }
 
 // to(device): Promise<TensorHandle> on another device.

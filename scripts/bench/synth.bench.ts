@@ -10,7 +10,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reportBenchmark } from './machine.js';
-import { imageSeed, Rng } from '../../lib/data/synth/prng.js';
+import { imageSeed, Rng } from '../../lib/data/random.js';
 import { layoutScene } from '../../lib/data/synth/scene.js';
 import { renderScene, RenderScratch } from '../../lib/data/synth/render.js';
 import { annotate } from '../../lib/data/synth/annotate.js';

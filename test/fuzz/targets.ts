@@ -12,7 +12,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError, type LaxrayErrorCode } from '../../lib/errors.js';
 import { encodeSafetensors, laxrayTensorKind, parseSafetensors } from '../../lib/checkpoint/safetensors.js';
-import { parseCocoDataset, parseJsonText as parseCocoText } from '../../lib/data/coco.js';
+import { COCO_FILE, parseCocoDataset } from '../../lib/data/coco.js';
+import { parseJsonText } from '../../lib/json_file.js';
 import { convertOpixray } from '../../lib/data/opixray.js';
 import { preprocess } from '../../lib/data/loader.js';
 import { readGrey16 } from '../../lib/data/dual_energy.js';
@@ -133,7 +134,7 @@ const coco: FuzzTarget = {
   },
   inputs: jsonInputs,
   async run(bytes) {
-    const json = parseCocoText(utf8(bytes), 'fuzz.json');
+    const json = parseJsonText(utf8(bytes), 'fuzz.json', COCO_FILE);
     const ds = await parseCocoDataset(json, { source: 'fuzz.json', imageRoot: '/nonexistent', checkFiles: false });
     expect(ds.categories.every((c, i) => c.label === i) && ds.numClasses === ds.categories.length, 'labels 0..C-1');
     for (const im of ds.images) {
@@ -203,7 +204,7 @@ const evalGroundTruth: FuzzTarget = {
     try {
       json = JSON.parse(utf8(bytes));
     } catch {
-      return; // JSON syntax is read.ts's parseJson, covered by its own tests
+      return; // JSON syntax is json_file.ts's parseJsonText, covered by its own tests
     }
     indexGroundTruth(json, { source: 'fuzz.json' });
   },

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { OPIXRAY_CLASSES, writeOpixrayCoco } from '../../data/opixray.js';
+import { OPIXRAY_CLASSES } from '../../opixray_classes.js';
 import type { BoxPolicy } from '../../data/coco.js';
 
 export function register(program: Command): void {
@@ -66,6 +66,7 @@ function registerOpixray(convert: Command): void {
           throw new LaxrayError('IO_ERROR', `cannot read the image list ${options.imageList}: ${(err as Error).message}`, { cause: err });
         }
       }
+      const { writeOpixrayCoco } = await import('../../data/opixray.js'); // loaded here, so `laxray --help` starts fast
       const { report } = await writeOpixrayCoco({
         imagesDir: images,
         annotationsDir: annotations,
@@ -224,7 +225,7 @@ async function convertWeights(input: string, output: string, map: string | undef
     import('../../checkpoint/weights.js'),
     import('../../checkpoint/safetensors.js'),
     import('../../checkpoint/pytorch/export.js'),
-    import('../../train/run_dir.js'),
+    import('../../checkpoint/run_dir.js'),
     import('node:fs'),
   ]);
   let isDirectory = false;

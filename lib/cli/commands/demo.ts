@@ -6,17 +6,29 @@
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { LaxrayError } from '../../errors.js';
-import { Detector } from '../../detector.js';
-import { resolveConfig, type LaxrayConfig } from '../../config/index.js';
-import { loadCocoDataset } from '../../data/index.js';
-import { generateDataset, SYNTH_CATEGORIES, type SynthRecipe } from '../../data/synth/index.js';
-import { annotateImage, formatSummary } from '../../report/index.js';
-import { writeFileAtomic } from '../../checkpoint/atomic.js';
-import { evaluateDetector, summarySections, Trainer, type TrainEvent } from '../../train/index.js';
-import { createProgressPrinter, formatDuration } from '../../train/progress.js';
-import { deviceOption, positiveInteger } from './train.js';
+import type { LaxrayConfig } from '../../config/index.js';
+import type { SynthRecipe } from '../../data/synth/index.js';
+import { writeFileAtomic } from '../../atomic_file.js';
+import type { TrainEvent } from '../../train/index.js';
+import { formatDuration } from '../../train/duration.js';
+import { deviceOption, integerIn, positiveInteger } from '../options.js';
+
+/** What the demo needs, loaded when it runs (so `laxray --help` starts fast). */
+async function demoModules() {
+  const [progressBars, detector, config, data, synth, report, train, progress] = await Promise.all([
+    import('cli-progress'),
+    import('../../detector.js'),
+    import('../../config/index.js'),
+    import('../../data/index.js'),
+    import('../../data/synth/index.js'),
+    import('../../report/index.js'),
+    import('../../train/index.js'),
+    import('../../train/progress.js'),
+  ]);
+  return { cliProgress: progressBars.default, ...detector, ...config, ...data, ...synth, ...report, ...train, ...progress };
+}
+type DemoModules = Awaited<ReturnType<typeof demoModules>>;
 
 interface DemoCliOptions {
   out: string;
@@ -51,7 +63,8 @@ export const DEMO_DRAW_THRESHOLD = 0.15;
 export const DEMO_SCALE: [number, number] = [384, 256];
 
 /** The demo's model and schedule: ATSS + LAcls, ResNet-18, 512×320 inputs, a few epochs on the CPU. */
-export function demoConfig(options: { dataDir: string; epochs: number; seed: number; device?: string }): LaxrayConfig {
+export function demoConfig(options: { dataDir: string; epochs: number; seed: number; device?: string }, m: DemoModules): LaxrayConfig {
+  const { resolveConfig, SYNTH_CATEGORIES } = m;
   const split = (name: string) => ({ annotations: path.join(options.dataDir, `${name}.json`), images: options.dataDir });
   return resolveConfig({
     preset: 'atss-lacls',
@@ -78,14 +91,6 @@ export function demoConfig(options: { dataDir: string; epochs: number; seed: num
   });
 }
 
-function integer(flag: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer in ${min}..${max}, got "${v}"`);
-    return n;
-  };
-}
-
 /** Reuses a synthetic set generated earlier with the same count, seed and recipe. */
 function existingData(dataDir: string, count: number, seed: number): boolean {
   try {
@@ -103,14 +108,16 @@ export function register(program: Command): void {
     .command('demo')
     .description('the tour: generate synthetic X-ray scans, train ATSS+LAcls (ResNet-18) on the CPU for a few minutes, evaluate, write annotated detections and a report')
     .option('-o, --out <dir>', 'where data, run and detections go', path.join('runs', 'demo'))
-    .option('--images <n>', `synthetic images to generate (48% train, 6% val, 46% test: 240 / 30 / 230 of ${DEMO_IMAGES})`, integer('--images', 20, 100_000), DEMO_IMAGES)
+    .option('--images <n>', `synthetic images to generate (48% train, 6% val, 46% test: 240 / 30 / 230 of ${DEMO_IMAGES})`, integerIn('--images', 20, 100_000), DEMO_IMAGES)
     .option('--epochs <n>', 'training epochs', positiveInteger('--epochs'), 6)
-    .option('--seed <n>', 'seed of the data and the training', integer('--seed', 0, 0xffffffff), 0)
+    .option('--seed <n>', 'seed of the data and the training', integerIn('--seed', 0, 0xffffffff), 0)
     .option('--device <device>', 'cpu, cuda or cuda:<index> (default: LAXRAY_DEVICE, else cpu)', deviceOption)
     .option('--json', 'print progress events and the final result as JSON lines on stdout')
     .option('--no-progress', 'no progress bars / log lines on stderr')
     .addHelpText('after', '\nAfterwards:\n  laxray detect --run runs/demo/run runs/demo/data/images/000001.png --out detections\n  open runs/demo/run/report/summary.txt, loss.png, map.png and runs/demo/detections/')
     .action(async (opts: DemoCliOptions) => {
+      const m = await demoModules();
+      const { annotateImage, cliProgress, createProgressPrinter, Detector, evaluateDetector, formatSummary, generateDataset, loadCocoDataset, summarySections, Trainer } = m;
       const started = performance.now();
       const out = path.resolve(opts.out);
       const dataDir = path.join(out, 'data');
@@ -136,7 +143,7 @@ export function register(program: Command): void {
       const dataSeconds = (performance.now() - started) / 1000;
 
       // 2. train
-      const config = demoConfig({ dataDir, epochs: opts.epochs, seed: opts.seed, ...(opts.device !== undefined ? { device: opts.device } : {}) });
+      const config = demoConfig({ dataDir, epochs: opts.epochs, seed: opts.seed, ...(opts.device !== undefined ? { device: opts.device } : {}) }, m);
       const [train, val, test] = await Promise.all(['train', 'val', 'test'].map((s) => loadCocoDataset(path.join(dataDir, `${s}.json`))));
       await fs.rm(runDir, { recursive: true, force: true });
       const detector = await Detector.create(config);

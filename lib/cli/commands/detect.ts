@@ -3,13 +3,10 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import sharp from 'sharp';
 import { LaxrayError } from '../../errors.js';
 import type { Detection, Detector } from '../../detector.js';
-import { annotateImage } from '../../report/index.js';
-import { writeFileAtomic } from '../../checkpoint/atomic.js';
-import { loadDetector } from '../../train/index.js';
-import { deviceOption, positiveInteger } from './train.js';
+import { writeFileAtomic } from '../../atomic_file.js';
+import { deviceOption, fraction, positiveInteger } from '../options.js';
 
 interface DetectCliOptions {
   run?: string;
@@ -18,18 +15,11 @@ interface DetectCliOptions {
   scoreThreshold?: number;
   drawThreshold: number;
   batchSize: number;
+  maxInputPixels?: number;
   json?: boolean;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
-
-function probability(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${flag} must be a number in [0, 1], got "${v}"`);
-    return n;
-  };
-}
 
 /** Files given directly, and the images (by extension) of folders given, in a stable order. */
 export async function expandImages(inputs: readonly string[]): Promise<string[]> {
@@ -102,6 +92,7 @@ async function detectChunk(detector: Detector, chunk: readonly string[], first: 
 }
 
 async function describeImage(file: string, detections: Detection[]): Promise<ImageDetections> {
+  const { default: sharp } = await import('sharp');
   const meta = await sharp(file).metadata();
   return { file, width: meta.width ?? 0, height: meta.height ?? 0, detections };
 }
@@ -114,9 +105,10 @@ export function register(program: Command): void {
     .option('--run <dir|weights>', 'a run directory (from laxray train / demo) or a .safetensors weights file saved by laxray')
     .option('-o, --out <dir>', 'write detections.json and one annotated PNG per image here')
     .option('--device <device>', 'cpu, cuda or cuda:<index>', deviceOption)
-    .option('--score-threshold <p>', "keep detections scoring at least this (default: the model's test.scoreThreshold, 0.05)", probability('--score-threshold'))
-    .option('--draw-threshold <p>', 'draw boxes scoring at least this on the annotated images', probability('--draw-threshold'), 0.3)
+    .option('--score-threshold <p>', "keep detections scoring at least this (default: the model's test.scoreThreshold, 0.05)", fraction('--score-threshold'))
+    .option('--draw-threshold <p>', 'draw boxes scoring at least this on the annotated images', fraction('--draw-threshold'), 0.3)
     .option('--batch-size <n>', 'images per forward pass', positiveInteger('--batch-size'), 4)
+    .option('--max-input-pixels <n>', 'allow network inputs up to this many pixels per image (default 4096 × 4096; never taken from the weights file)', positiveInteger('--max-input-pixels'))
     .option('--json', 'print the detections as one JSON object on stdout (nothing else)')
     .addHelpText('after', '\nExamples:\n  laxray detect --run runs/demo/run scans/*.png --out detections\n  laxray detect --run runs/demo/run scans/ --json > detections.json')
     .action(async (inputs: string[], opts: DetectCliOptions) => {
@@ -125,8 +117,11 @@ export function register(program: Command): void {
       const overrides = {
         ...(opts.device !== undefined ? { device: opts.device as 'cpu' } : {}),
         ...(opts.scoreThreshold !== undefined ? { model: { test: { scoreThreshold: opts.scoreThreshold } } } : {}),
+        ...(opts.maxInputPixels !== undefined ? { data: { maxInputPixels: opts.maxInputPixels } } : {}),
       };
-      const detector = await loadDetector(opts.run, overrides);
+      // loaded here, so `laxray --help` starts fast
+      const [{ Detector }, { annotateImage }] = await Promise.all([import('../../detector.js'), import('../../report/index.js')]);
+      const detector = await Detector.load(opts.run, overrides);
       const started = performance.now();
       const results: ImageDetections[] = [];
       const failed: FailedImage[] = [];

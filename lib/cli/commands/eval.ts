@@ -2,8 +2,6 @@
 // file and a results file, optionally on a subset of images.
 import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { evaluateCocoFiles } from '../../eval/files.js';
-import { formatReport, resultToJson } from '../../eval/table.js';
 
 interface EvalCliOptions {
   gt?: string;
@@ -42,6 +40,7 @@ export function register(program: Command): void {
       if (method !== 'area' && method !== '11point') {
         throw new LaxrayError('INVALID_ARGUMENT', `--opixray-method must be "area" or "11point", got "${method}"`);
       }
+      const [{ evaluateCocoFiles }, { formatReport, resultToJson }] = await Promise.all([import('../../eval/files.js'), import('../../eval/format_report.js')]);
       const result = await evaluateCocoFiles(opts.gt!, opts.detections!, {
         imageIdsFile: opts.imageIds,
         honorIgnoreFlag: opts.honorIgnore === true,

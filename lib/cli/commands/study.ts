@@ -5,9 +5,12 @@
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { PROFILE_NAMES, runStudy, STUDY_METHODS, type ProfileName, type StudyEvent, type StudyResult } from '../../study/index.js';
-import { createProgressPrinter, formatDuration, type ProgressPrinter } from '../../train/progress.js';
-import { deviceOption } from './train.js';
+import type { ProfileName, StudyEvent, StudyResult } from '../../study/index.js';
+import { PROFILE_NAMES } from '../../study/profiles.js';
+import { STUDY_METHODS } from '../../study/methods.js';
+import type { ProgressPrinter } from '../../train/progress.js';
+import { formatDuration } from '../../train/duration.js';
+import { deviceOption, list, nonNegativeInteger } from '../options.js';
 
 interface StudyCliOptions {
   profile: string;
@@ -23,25 +26,12 @@ interface StudyCliOptions {
   progress: boolean;
 }
 
-function list(v: string): string[] {
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list, got "${v}"`);
-  return items;
-}
-
 function seedList(v: string): number[] {
   return list(v).map((s) => {
     const n = Number(s);
     if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n > 0xffffffff) throw new InvalidArgumentError(`--seeds must be integers in 0..4294967295, got "${s}"`);
     return n;
   });
-}
-
-function nonNegative(flag: string): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`${flag} must be an integer ≥ 0, got "${v}"`);
-    return Number(v);
-  };
 }
 
 /** One line per study event worth a line (training events go to the progress printer). */
@@ -102,7 +92,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', "comma-separated training seeds (default: the profile's, 0,1,2)", seedList)
     .option('--device <device>', 'cpu, cuda or cuda:<index> (default: LAXRAY_DEVICE, else cpu)', deviceOption)
     .option('--pretrained <file>', 'torchvision ResNet weights (.safetensors) for the backbone, as the paper (ImageNet); default: from scratch')
-    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate; default 4, or 0 for the gpu profile on a CPU)', nonNegative('--calibration-steps'))
+    .option('--calibration-steps <n>', 'training steps timed per method for the estimate printed first (0: no estimate; default 4, or 0 for the gpu profile on a CPU)', nonNegativeInteger('--calibration-steps'))
     .option('--dry-run', 'check the configs, time the methods and print the estimate; train nothing')
     .option('--report-only', 'only write the report from the runs finished so far')
     .option('--json', 'print every event as one JSON object per line on stdout')
@@ -136,6 +126,8 @@ export function register(program: Command): void {
       let printer: ProgressPrinter | undefined;
       let result: StudyResult;
       try {
+        // loaded here, so `laxray --help` starts fast
+        const [{ runStudy }, { createProgressPrinter }] = await Promise.all([import('../../study/index.js'), import('../../train/progress.js')]);
         const it = runStudy({
           out,
           profile: opts.profile as ProfileName,

@@ -2,10 +2,9 @@
 // optional raw 16-bit pairs, COCO JSON per split, challenging-subset ids).
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { LaxrayError } from '../../errors.js';
-import { generateDataset } from '../../data/synth/generate.js';
-import { resolveRecipe, type SynthRecipe } from '../../data/synth/recipe.js';
+import { fraction, integerIn } from '../options.js';
+import type { SynthRecipe } from '../../data/synth/recipe.js';
 
 interface SynthCliOptions {
   out: string;
@@ -22,22 +21,6 @@ interface SynthCliOptions {
   preview?: string;
   json?: boolean;
   progress: boolean;
-}
-
-function integer(name: string, min: number, max: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got "${v}"`);
-    return n;
-  };
-}
-
-function fraction(name: string, max = 1): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new InvalidArgumentError(`${name} must be a number in [0, ${max}], got "${v}"`);
-    return n;
-  };
 }
 
 /** "640" or "373-732" → 640 or [373, 732]. */
@@ -59,20 +42,26 @@ export function register(program: Command): void {
         'eq.-1 PNGs, COCO JSON per split with per-object overlap and background similarity, challenging-subset ids',
     )
     .requiredOption('-o, --out <dir>', 'output folder')
-    .requiredOption('-n, --count <n>', 'number of images', integer('--count', 1, 10_000_000))
-    .option('--seed <s>', 'random seed (same seed → byte-identical dataset)', integer('--seed', 0, 0xffffffff), 0)
+    .requiredOption('-n, --count <n>', 'number of images', integerIn('--count', 1, 10_000_000))
+    .option('--seed <s>', 'random seed (same seed → byte-identical dataset)', integerIn('--seed', 0, 0xffffffff), 0)
     .option('--width <px>', 'image width, or a range min-max (default: 373-732, as CLCXray)', sizeOrRange('--width'))
     .option('--height <px>', 'image height, or a range min-max (default: 200-1280, as CLCXray)', sizeOrRange('--height'))
-    .option('--objects-per-image <n>', 'labelled objects in every image (default: CLCXray-like mix, mean 2.15, 60% with ≥ 2)', integer('--objects-per-image', 0, 50))
+    .option('--objects-per-image <n>', 'labelled objects in every image (default: CLCXray-like mix, mean 2.15, 60% with ≥ 2)', integerIn('--objects-per-image', 0, 50))
     .option('--overlap-rate <p>', 'probability that an object is placed over an earlier one (default 0.35)', fraction('--overlap-rate'))
     .option('--clutter <x>', 'multiplier on the amount of clutter (default 1)', fraction('--clutter', 10))
     .option('--raw', 'also write the 16-bit high/low energy pairs under raw/')
-    .option('--workers <n>', 'worker threads (default: cores, at most 8)', integer('--workers', 1, 256))
+    .option('--workers <n>', 'worker threads (default: cores, at most 8)', integerIn('--workers', 1, 256))
     .option('--recipe <file>', 'JSON file of recipe overrides (fields of SynthRecipe); flags win over it')
     .option('--preview <png>', 'also write a contact sheet of the first images (pseudo-colour with boxes, and eq.-1 inputs) to this PNG')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the result as one JSON object on stdout')
     .action(async (options: SynthCliOptions) => {
+      // loaded here, so `laxray --help` starts fast
+      const [{ default: cliProgress }, { generateDataset }, { resolveRecipe }] = await Promise.all([
+        import('cli-progress'),
+        import('../../data/synth/generate.js'),
+        import('../../data/synth/recipe.js'),
+      ]);
       let recipe: Partial<SynthRecipe> = {};
       if (options.recipe !== undefined) {
         try {

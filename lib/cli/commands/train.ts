@@ -11,14 +11,14 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { Detector } from '../../detector.js';
-import { setThreads } from '../../runtime.js';
-import { deepMerge, overrideFromAssignment, PRESET_NAMES, resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from '../../config/index.js';
-import { loadConfigDatasets, readRunConfig, RUN_FILES, Trainer, type TrainSummary } from '../../train/index.js';
-import { ProcessGroup } from '../../train/distributed/group.js';
+import { collect, deviceOption, nonNegativeInteger, positiveInteger } from '../options.js';
+import { PRESET_NAMES } from '../../config/preset_names.js';
+import type { LaxrayConfig, LaxrayConfigInput } from '../../config/index.js';
+import type { TrainSummary } from '../../train/index.js';
+import type { ProcessGroup } from '../../train/distributed/group.js';
 import { launchWorkers, watchLauncher } from '../../train/distributed/launcher.js';
 import { DEFAULT_MASTER_ADDR, DEFAULT_MASTER_PORT, resolveDistributed, workerDevice, type DistributedBackend } from '../../train/distributed/settings.js';
-import { createProgressPrinter, formatDuration } from '../../train/progress.js';
+import { formatDuration } from '../../train/duration.js';
 import type { JsonObject } from '../../config/merge.js';
 
 interface TrainCliOptions {
@@ -44,6 +44,19 @@ interface TrainCliOptions {
   distTimeout?: number;
 }
 
+/** What a training process needs, loaded when it starts (so `laxray --help` and the launcher start fast). */
+async function trainingModules() {
+  const [config, train, detector, runtime, progress] = await Promise.all([
+    import('../../config/index.js'),
+    import('../../train/index.js'),
+    import('../../detector.js'),
+    import('../../runtime.js'),
+    import('../../train/progress.js'),
+  ]);
+  return { ...config, ...train, ...detector, ...runtime, ...progress };
+}
+type TrainingModules = Awaited<ReturnType<typeof trainingModules>>;
+
 /** The launcher's own flags: workers get the command line without them. */
 const LAUNCHER_FLAGS = ['--nproc-per-node', '--nnodes', '--node-rank', '--master-addr', '--master-port'];
 
@@ -68,27 +81,6 @@ export function workerArgs(rawArgs: readonly string[]): string[] {
   return out;
 }
 
-export function deviceOption(v: string): string {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(v)) throw new InvalidArgumentError(`expected cpu, cuda or cuda:<index>, got "${v}"`);
-  return v;
-}
-
-export function positiveInteger(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${v}"`);
-    return n;
-  };
-}
-
-function nonNegativeInteger(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got "${v}"`);
-    return n;
-  };
-}
-
 function portOption(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || n < 1 || n > 65535) throw new InvalidArgumentError(`expected a TCP port 1..65535, got "${v}"`);
@@ -104,10 +96,6 @@ function secondsOption(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds > 0, got "${v}"`);
   return n;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** A COCO file given on the command line as a data split: images relative to the file's folder. */
@@ -202,13 +190,14 @@ export function register(program: Command): void {
         { ...(opts.distBackend !== undefined ? { backend: opts.distBackend } : {}), ...(opts.distTimeout !== undefined ? { timeoutMs: Math.round(opts.distTimeout * 1000) } : {}) },
         deviceHint,
       );
+      const m = await trainingModules();
       if (settings === null) {
-        await trainOneProcess(opts, null);
+        await trainOneProcess(opts, null, m);
         return;
       }
-      const group = await ProcessGroup.create(settings, workerDevice(deviceHint, settings));
+      const group = await m.ProcessGroup.create(settings, workerDevice(deviceHint, settings));
       try {
-        await trainOneProcess(opts, group);
+        await trainOneProcess(opts, group, m);
       } catch (err) {
         // A failed worker leaves at once (draining a broken c10d group could take the whole timeout),
         // after leaving its error where the other ranks' messages will quote it.
@@ -228,7 +217,8 @@ interface RunChoice {
 }
 
 /** The run this command describes (config file / preset / flags, or the run directory's own config with --resume). */
-function chooseRun(opts: TrainCliOptions): RunChoice {
+function chooseRun(opts: TrainCliOptions, m: TrainingModules): RunChoice {
+  const { deepMerge, overrideFromAssignment, readRunConfig, resolveConfig, RUN_FILES } = m;
   let overrides: LaxrayConfigInput = {};
   for (const assignment of opts.set) overrides = deepMerge(overrides as JsonObject, overrideFromAssignment(assignment) as JsonObject) as LaxrayConfigInput;
   const flags: LaxrayConfigInput = {
@@ -267,10 +257,10 @@ function chooseRun(opts: TrainCliOptions): RunChoice {
  * Every rank trains rank 0's run: with --resume the others adopt it (their
  * machine may not hold the run directory); otherwise their own must agree.
  */
-async function agreeOnRun(opts: TrainCliOptions, group: ProcessGroup): Promise<RunChoice> {
-  const rank0 = await group.decide(() => chooseRun(opts));
+async function agreeOnRun(opts: TrainCliOptions, group: ProcessGroup, m: TrainingModules): Promise<RunChoice> {
+  const rank0 = await group.decide(() => chooseRun(opts, m));
   if (group.rank === 0 || opts.resume) return rank0;
-  const mine = chooseRun(opts);
+  const mine = chooseRun(opts, m);
   for (const key of ['model', 'train', 'classes', 'preset'] as const) {
     if (JSON.stringify(mine.config[key]) !== JSON.stringify(rank0.config[key])) {
       throw new LaxrayError('INVALID_CONFIG', `rank ${group.rank}'s config differs from rank 0's in "${key}": start every rank with the same command line and config file`);
@@ -279,8 +269,9 @@ async function agreeOnRun(opts: TrainCliOptions, group: ProcessGroup): Promise<R
   return rank0;
 }
 
-async function trainOneProcess(opts: TrainCliOptions, group: ProcessGroup | null): Promise<void> {
-  let { config, runDir } = group === null ? chooseRun(opts) : await agreeOnRun(opts, group);
+async function trainOneProcess(opts: TrainCliOptions, group: ProcessGroup | null, m: TrainingModules): Promise<void> {
+  const { createProgressPrinter, Detector, loadConfigDatasets, resolveConfig, setThreads, Trainer } = m;
+  let { config, runDir } = group === null ? chooseRun(opts, m) : await agreeOnRun(opts, group, m);
   if (group !== null) {
     if (config.device.startsWith('cuda') !== group.device.startsWith('cuda')) {
       throw new LaxrayError('INVALID_CONFIG', `the config trains on ${config.device} but this worker joined the job on ${group.device}: give workers the device with --device (or LAXRAY_DEVICE)`);

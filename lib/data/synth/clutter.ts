@@ -2,7 +2,7 @@
 // edge-on, zipper, trolley rails, handle, wheels), clothes, cables with
 // chargers, electronics and look-alike non-threat items (pens, keys, coins,
 // cosmetics, belts, shoes, books, batteries, umbrellas).
-import type { Rng } from './prng.js';
+import type { Rng } from '../random.js';
 import type { MaterialName } from './materials.js';
 import type { Primitive } from './shapes.js';
 import { ellipsePts, ellipsoid, revolved, roundedRectPts, slab, subFrame, tube, type Frame } from './build.js';

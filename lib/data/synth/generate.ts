@@ -3,15 +3,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { LaxrayError, type LaxrayErrorCode } from '../../errors.js';
+import { startWorker, whenWorkerStops } from '../../worker_file.js';
 import { dualEnergyToRgb, writeGrey16Png } from '../dual_energy.js';
 import { CATEGORIES } from './objects.js';
 import { resolveRecipe } from './recipe.js';
 import { assignSplits, SPLITS, type SplitName } from './split.js';
 import { selectChallenging } from './challenging.js';
-import { imageSeed, Rng } from './prng.js';
+import { imageSeed, Rng } from '../random.js';
 import { layoutScene, type Scene } from './scene.js';
 import { renderScene, RenderScratch, type RenderedScan } from './render.js';
 import { annotate, type SynthAnnotation } from './annotate.js';
@@ -204,22 +204,10 @@ function workerCount(requested: number | undefined, count: number): number {
   return Math.max(1, Math.min(n, Math.ceil(count / 8)));
 }
 
-function spawnWorker(): Worker {
-  const self = import.meta.url;
-  if (self.endsWith('.ts')) {
-    // running from sources: the worker registers tsx before importing the TypeScript module
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const target = new URL('./worker.ts', self).href;
-    const code = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
-    return new Worker(code, { eval: true });
-  }
-  return new Worker(new URL('./worker.js', self));
-}
-
 async function renderWithWorkers(n: number, init: WorkerInit, count: number, records: SampleRecord[], progress: () => void): Promise<void> {
   const chunk = 4;
   let next = 0;
-  const workers = Array.from({ length: n }, spawnWorker);
+  const workers = Array.from({ length: n }, () => startWorker(import.meta.url, './worker'));
   try {
     await Promise.all(
       workers.map(
@@ -244,9 +232,9 @@ async function renderWithWorkers(n: number, init: WorkerInit, count: number, rec
                 feed();
               } else if (msg.type === 'error') reject(new LaxrayError(msg.code ?? 'IO_ERROR', msg.message));
             });
-            w.on('error', (err) => reject(err));
-            w.on('exit', (code) => {
-              if (code !== 0) reject(new LaxrayError('IO_ERROR', `synth worker exited with code ${code}`));
+            whenWorkerStops(w, (err, code) => {
+              if (code === null) reject(err);
+              else if (code !== 0) reject(new LaxrayError('IO_ERROR', `synth worker exited with code ${code}`));
             });
             w.postMessage({ type: 'init', ...init });
             feed();

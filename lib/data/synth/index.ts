@@ -1,6 +1,6 @@
 // The synthetic dual-energy baggage generator: public surface.
 //
-//   import { generateDataset } from 'laxray/lib/data/synth';   // or lib/data/index.ts: synth.*
+//   import { synth } from 'laxray'; await synth.generateDataset({ ... });
 //   const r = await generateDataset({ outDir: 'runs/synth', count: 500, seed: 1,
 //     recipe: { width: 640, height: 480, overlapRate: 0.5 }, raw: false, workers: 2,
 //     onProgress: (done, total) => ... });
@@ -10,7 +10,7 @@
 //
 // In memory: generateSample(seed, index, resolveRecipe({...})) → eq.-1 RGB,
 // 16-bit pair, annotations (bbox, overlap, backgroundSimilarity), scene.
-// Pipeline: prng → scene (layout: bag, clutter, objects, overlap control) →
+// Pipeline: random (Rng) → scene (layout: bag, clutter, objects, overlap control) →
 // shapes (projected thickness) → render (Beer–Lambert at two energies, NIST
 // μ/ρ from materials, detector blur and noise) → dual_energy eq. 1 →
 // annotate (tight boxes from masks) → generate (files, COCO, splits, workers).
@@ -25,5 +25,5 @@ export { renderScene, RenderScratch, type RenderedScan, type RenderOptions } fro
 export { layoutScene, type Scene, type LabelledObject } from './scene.js';
 export { annotate, overlapRatios, backgroundSimilarity, maskExtent, type SynthAnnotation } from './annotate.js';
 export { MATERIALS, linearAttenuation, massAttenuation, type MaterialName } from './materials.js';
-export { Rng, imageSeed } from './prng.js';
+export { Rng, imageSeed } from '../random.js';
 export { writeContactSheet, type ContactSheetOptions } from './contact_sheet.js';

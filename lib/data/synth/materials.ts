@@ -81,7 +81,7 @@ export const MATERIAL_NAMES = Object.keys(MATERIALS) as MaterialName[];
 /** μ/ρ (cm²/g) of `material` at `keV`, log–log interpolated in the NIST rows (40–150 keV). */
 export function massAttenuation(material: MaterialName, keV: number): number {
   const row = MATERIALS[material].massAttenuation;
-  if (!(keV >= TABLE_KEV[0] && keV <= TABLE_KEV[TABLE_KEV.length - 1])) {
+  if (!(keV >= TABLE_KEV[0]! && keV <= TABLE_KEV[TABLE_KEV.length - 1]!)) {
     throw new RangeError(`effective energy ${keV} keV is outside the tabulated 40–150 keV`);
   }
   let i = 0;

@@ -4,7 +4,7 @@
 // follow everyday items (a 330 ml can is 66 mm × 115 mm, a utility-knife blade
 // 18 mm × 100 mm × 0.6 mm, ...).
 import { CLCXRAY_CLASSES } from '../../clcxray.js';
-import type { Rng } from './prng.js';
+import type { Rng } from '../random.js';
 import type { MaterialName } from './materials.js';
 import type { Primitive } from './shapes.js';
 import { ellipsePts, ellipsoid, revolved, roundedRectPts, slab, subFrame, type Frame, type ProfileSegment } from './build.js';

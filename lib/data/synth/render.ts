@@ -11,7 +11,7 @@
 // clamped to [0, 65535].
 // Noise comes from a table of 4,096 normal quantiles indexed by a xorshift32
 // stream seeded from the scene's PRNG, so renders are fast and bit-reproducible.
-import { Rng } from './prng.js';
+import { Rng } from '../random.js';
 import { attenuationTable } from './materials.js';
 import { primitiveBounds, rasterize, unionBounds, type MaskRegion, type RasterTarget } from './shapes.js';
 import type { Scene } from './scene.js';

@@ -1,7 +1,7 @@
 // Scene layout: image size and scale, the bag, clutter, and the labelled
 // objects with their placement (overlap control). Pure geometry — no pixels —
 // so layouts can be drawn and checked in bulk without rendering.
-import { Rng } from './prng.js';
+import { Rng } from '../random.js';
 import { CATEGORIES, OBJECT_BUILDERS } from './objects.js';
 import { bagPrimitives, CLUTTER, type BagGeometry } from './clutter.js';
 import { primitiveBounds, translatePrimitive, unionBounds, type Bounds, type Primitive } from './shapes.js';
@@ -129,9 +129,4 @@ export function layoutScene(rng: Rng, recipe: SynthRecipe): Scene {
     objects.push({ categoryId, primitives: prims, bounds: [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy], placedOver: over });
   }
   return { width, height, pxPerMm, bag, clutter, objects };
-}
-
-/** Convenience: the scene of image `index` of a dataset seeded with `seed`. */
-export function sceneFor(seed: number, recipe: SynthRecipe): Scene {
-  return layoutScene(new Rng(seed), recipe);
 }

@@ -235,13 +235,13 @@ function rasterizePolygon(p: PolygonPrim, t: RasterTarget, mask?: MaskRegion): v
           let f = taper.gx * (x + 0.5) + taper.gy * yc + taper.g0;
           if (f > 1) f = 1;
           else if (f < taper.gmin) f = taper.gmin;
-          aL[row + x] += kL * f;
-          aH[row + x] += kH * f;
+          aL[row + x]! += kL * f;
+          aH[row + x]! += kH * f;
         }
       } else {
         for (let x = xs; x < xe; x++) {
-          aL[row + x] += kL;
-          aH[row + x] += kH;
+          aL[row + x]! += kL;
+          aH[row + x]! += kH;
         }
       }
       if (mask) {
@@ -335,8 +335,8 @@ function rasterizeRevolved(p: RevolvedPrim, t: RasterTarget, mask?: MaskRegion):
         }
       }
       const i = y * W + x;
-      t.aLow[i] += aL;
-      t.aHigh[i] += aH;
+      t.aLow[i]! += aL;
+      t.aHigh[i]! += aH;
       if (mask) markMask(mask, x, y);
     }
   }
@@ -382,8 +382,8 @@ function rasterizeTube(p: TubePrim, t: RasterTarget, mask?: MaskRegion): void {
         let chord = Math.sqrt(r2 - d2);
         if (d2 < ri2) chord -= Math.sqrt(ri2 - d2);
         const i = y * W + x;
-        t.aLow[i] += kL * chord;
-        t.aHigh[i] += kH * chord;
+        t.aLow[i]! += kL * chord;
+        t.aHigh[i]! += kH * chord;
         if (mask) markMask(mask, x, y);
       }
     }
@@ -411,8 +411,8 @@ function rasterizeEllipsoid(p: EllipsoidPrim, t: RasterTarget, mask?: MaskRegion
       if (q <= 0) continue;
       const f = Math.sqrt(q);
       const i = y * W + x;
-      t.aLow[i] += kL * f;
-      t.aHigh[i] += kH * f;
+      t.aLow[i]! += kL * f;
+      t.aHigh[i]! += kH * f;
       if (mask) markMask(mask, x, y);
     }
   }

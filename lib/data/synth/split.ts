@@ -1,7 +1,7 @@
 // train / val / test assignment: a seeded permutation of the image indices cut
 // at the recipe's fractions (paper: 8:1:1), so split sizes are exact and the
 // same seed gives the same split.
-import { mix32, Rng } from './prng.js';
+import { mix32, Rng } from '../random.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];

@@ -13,9 +13,9 @@ import {
   evaluateDetections,
   toCocoDetection,
   type DetectingModel,
-  type EvaluateOptions,
+  type EvaluateDetectorOptions,
   type Evaluation,
-} from '../evaluate.js';
+} from '../evaluate_detector.js';
 import type { CocoDetection, CocoEvalResult } from '../../eval/index.js';
 import type { ProcessGroup } from './group.js';
 
@@ -35,7 +35,7 @@ export async function evaluateSharded(
   detector: DetectingModel,
   dataset: Dataset,
   group: ProcessGroup,
-  options: Pick<EvaluateOptions, 'batchSize' | 'workers' | 'challenging'> = {},
+  options: Pick<EvaluateDetectorOptions, 'batchSize' | 'workers' | 'challenging'> = {},
 ): Promise<Evaluation | null> {
   const started = performance.now();
   const ids = validationShard(dataset, group.rank, group.worldSize);

@@ -14,10 +14,9 @@
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { removeStaleTempFiles, writeFileAtomic } from '../checkpoint/atomic.js';
-import { readSafetensors, writeSafetensors, type TensorMap } from '../checkpoint/safetensors.js';
-import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput } from '../config/index.js';
-import type { OptimizerOptions } from '../detector.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../atomic_file.js';
+import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.js';
+import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from '../config/index.js';
 
 export const RUN_FILES = {
   config: 'config.json',

@@ -4,7 +4,7 @@ import type { CocoEvalResult } from './evaluate.js';
 import { STAT_NAMES, STAT_SPECS, type StatName } from './summarize.js';
 
 /** The 12 lines COCOeval.summarize() prints, with the same layout. */
-export function formatSummary(result: CocoEvalResult): string {
+export function formatCocoSummary(result: CocoEvalResult): string {
   const lines: string[] = [];
   for (const name of STAT_NAMES) {
     const spec = STAT_SPECS[name];
@@ -60,7 +60,7 @@ export function formatReport(result: CocoEvalResult): string {
       (result.counts.crowd > 0 ? ` (+${result.counts.crowd} crowd)` : '') +
       `, ${result.counts.detections} detections`,
     '',
-    formatSummary(result),
+    formatCocoSummary(result),
     '',
     'Per class (%):',
     formatPerClassTable(result),

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
-import { DataLoader, subsetDataset, type Batch, type Dataset } from '../data/index.js';
+import { evaluationLoader, subsetDataset, type Batch, type Dataset } from '../data/index.js';
 import { DEFAULT_CHALLENGING, isChallenging, type ChallengingOptions } from '../data/synth/challenging.js';
 import { evaluateCoco, type CocoDetection, type CocoEvalResult, type CocoGroundTruth } from '../eval/index.js';
 import type { LaxrayConfig } from '../config/index.js';
@@ -38,7 +38,7 @@ export interface DatasetDetections {
   seconds: number;
 }
 
-export interface EvaluateOptions extends DetectDatasetOptions {
+export interface EvaluateDetectorOptions extends DetectDatasetOptions {
   /**
    * Also score the challenging subset (paper Table VIII) when the dataset marks
    * one (annotations with `overlap` / `background_similarity`, as lib/data/synth
@@ -74,19 +74,9 @@ export async function detectDataset(detector: DetectingModel, dataset: Dataset, 
   checkClasses(detector.config, dataset, 'the dataset');
   const started = performance.now();
   const subset = options.imageIds === undefined ? dataset : subsetDataset(dataset, options.imageIds);
-  const { imageScale, mean, std, padDivisor, workers } = detector.config.data;
-  const loader = new DataLoader(subset, {
+  const loader = evaluationLoader(subset, detector.config.data, {
     batchSize: options.batchSize ?? detector.config.train.batchSize,
-    train: false,
-    shuffle: false,
-    flipProbability: 0,
-    filterEmpty: false,
-    scale: imageScale,
-    mean,
-    std,
-    sizeDivisor: padDivisor,
-    workers: options.workers ?? Math.min(workers, 4),
-    prefetch: 1,
+    workers: options.workers ?? Math.min(detector.config.data.workers, 4),
   });
   const results: CocoDetection[] = [];
   const byImage = new Map<number, Detection[]>();
@@ -198,7 +188,7 @@ export function challengingImageIds(dataset: Dataset, options?: ChallengingOptio
  * Detects over a dataset and scores the result (COCO bbox, pycocotools'
  * numbers), plus the challenging subset when the dataset marks one.
  */
-export async function evaluateDetector(detector: DetectingModel, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluateDetector(detector: DetectingModel, dataset: Dataset, options: EvaluateDetectorOptions = {}): Promise<Evaluation> {
   const detections = await detectDataset(detector, dataset, options);
   const groundTruth = datasetGroundTruth(dataset);
   const overall = evaluateDetections(dataset, detections.results, { groundTruth, ...(options.imageIds !== undefined ? { imageIds: options.imageIds } : {}) });

@@ -1,8 +1,17 @@
-// Reading a JSON config file with errors that point at the file, line and column.
-// JSON.parse does the parsing; when it fails, a small scanner walks the text to
-// find where and why (V8's messages do not always carry a position).
+// Reading JSON files (configs, COCO datasets, detections, image-id lists) with
+// errors a user can act on. A file that cannot be read is IO_ERROR naming the
+// path; malformed JSON is the caller's code, naming `file:line:column` and why.
+// JSON.parse does the parsing; only when it fails does a small scanner walk the
+// text to find where and why (V8's messages do not always carry a position).
 import { readFileSync } from 'node:fs';
-import { LaxrayError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { LaxrayError, type LaxrayErrorCode } from './errors.js';
+
+/** What a JSON file is, for messages ("config", "COCO dataset", "detections"), and the code of a syntax error. */
+export interface JsonFileKind {
+  what: string;
+  code: LaxrayErrorCode;
+}
 
 export interface JsonSyntaxError {
   /** Offset in the text (UTF-16 units). */
@@ -12,38 +21,63 @@ export interface JsonSyntaxError {
   reason: string;
 }
 
-/** Parses `text`; on a syntax error throws INVALID_CONFIG naming `file:line:column`. */
-export function parseJsonText(text: string, file: string): unknown {
+/** The IO_ERROR for a file that could not be read, naming the path, the reason and what to do. */
+export function readError(file: string, what: string, err: unknown): LaxrayError {
+  const e = err as NodeJS.ErrnoException;
+  const reason =
+    e.code === 'ENOENT' ? 'no such file; check the path'
+    : e.code === 'EISDIR' ? 'it is a directory; give the path of the JSON file'
+    : e.code === 'EACCES' ? 'permission denied; check the file\'s permissions'
+    : (e.message ?? String(err));
+  return new LaxrayError('IO_ERROR', `cannot read the ${what} file ${file}: ${reason}`, { cause: err });
+}
+
+/** Parses `text` (a leading byte-order mark is ignored); on a syntax error throws `kind.code` naming `file:line:column` and why. */
+export function parseJsonText(text: string, file: string, kind: JsonFileKind): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
     return JSON.parse(body);
-  } catch {
-    const e = locateJsonError(body);
+  } catch (err) {
+    const e = locateJsonError(body, (err as Error).message);
+    const where = `${file}:${e.line}:${e.column}`;
     throw new LaxrayError(
-      'INVALID_CONFIG',
-      `${file}:${e.line}:${e.column}: malformed JSON at line ${e.line}, column ${e.column}: ${e.reason}; fix the file (JSON allows no comments or trailing commas)`,
-      { details: [`line ${e.line}, column ${e.column}: ${e.reason}`] },
+      kind.code,
+      `${where}: the ${kind.what} file is not valid JSON at line ${e.line}, column ${e.column}: ${e.reason}; fix the file (JSON allows no comments or trailing commas; is it truncated?)`,
+      { cause: err, details: [`${where}: ${e.reason}`] },
     );
   }
 }
 
-/** Reads and parses a JSON file; a missing file is IO_ERROR, bad syntax INVALID_CONFIG. */
-export function readJsonFile(file: string): unknown {
+/** Reads and parses a JSON file; IO_ERROR when it cannot be read, `kind.code` when it is not JSON. */
+export function readJsonFileSync(file: string, kind: JsonFileKind): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new LaxrayError('IO_ERROR', `cannot read config file ${file}: ${why}`, { cause: err });
+    throw readError(file, kind.what, err);
   }
-  return parseJsonText(text, file);
+  return parseJsonText(text, file, kind);
+}
+
+/** readJsonFileSync without blocking the event loop while the file is read. */
+export async function readJsonFile(file: string, kind: JsonFileKind): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw readError(file, kind.what, err);
+  }
+  return parseJsonText(text, file, kind);
 }
 
 const MAX_DEPTH = 2_000;
+const NUMBER = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 
-/** Where and why `text` is not JSON. Only meaningful for text JSON.parse rejects. */
-export function locateJsonError(text: string): JsonSyntaxError {
+/**
+ * Where and why `text` is not JSON. Only meaningful for text JSON.parse
+ * rejects; `fallback` (e.g. V8's message) is the reason when the scan finds nothing.
+ */
+export function locateJsonError(text: string, fallback = 'not valid JSON'): JsonSyntaxError {
   let i = 0;
   const fail = (reason: string, at = i): never => {
     throw Object.assign(new Error(reason), { offset: at });
@@ -54,7 +88,7 @@ export function locateJsonError(text: string): JsonSyntaxError {
   };
   let depth = 0;
   const nested = (scan: () => void): void => {
-    // deeper than any config; scanning on would overflow the stack
+    // deeper than any real file; scanning on would overflow the stack
     if (++depth > MAX_DEPTH) fail(`nested more than ${MAX_DEPTH} levels deep`);
     scan();
     depth--;
@@ -133,12 +167,14 @@ export function locateJsonError(text: string): JsonSyntaxError {
     }
   };
   const number = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    // sticky: matches at i without copying the rest of a (possibly huge) file
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
     if (!m) fail('malformed number');
     i += m![0].length;
   };
   let offset = text.length;
-  let reason = 'not valid JSON';
+  let reason = fallback;
   try {
     ws();
     if (i >= text.length) fail('the file is empty');
@@ -149,8 +185,11 @@ export function locateJsonError(text: string): JsonSyntaxError {
     offset = (err as { offset: number }).offset;
     reason = (err as Error).message;
   }
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - (before.lastIndexOf('\n') + 1) + 1;
-  return { offset, line, column, reason };
+  let line = 1;
+  let lineStart = 0;
+  for (let at = text.indexOf('\n'); at !== -1 && at < offset; at = text.indexOf('\n', at + 1)) {
+    line++;
+    lineStart = at + 1;
+  }
+  return { offset, line, column: offset - lineStart + 1, reason };
 }

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { LaxrayError } from '../errors.js';
+import { LaxrayError } from './errors.js';
 
 /** Temp files this process is writing now: never stale. */
 const inFlight = new Set<string>();
