@@ -5,20 +5,24 @@
 // arrays the caller owns are copied when the method is called, so the caller
 // may reuse, rewrite or transfer them as soon as it returns.
 import { LaxrayError } from './errors.js';
-import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type NativeProcessGroup, type TensorData } from './native.js';
+import { asLaxrayError, native, type HostArray, type NativeDetectorHandle, type NativeExecution, type NativeProcessGroup, type TensorData } from './native.js';
 import { defaultConfig, deepMerge, resolveConfig, resolveOptimizerOptions, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from './config/index.js';
 import type { JsonObject } from './config/merge.js';
 import { CallQueue } from './call_queue.js';
 import sharp from 'sharp';
-import { padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
+import { checkTargetLabels, padTo, preprocess, type Batch, type ImageInput, type TrainingBatch } from './data/index.js';
 import { dualEnergyToRgb, readGrey16, type Grey16Image } from './data/dual_energy.js';
 import { writeSafetensors, type TensorMap } from './checkpoint/safetensors.js';
 import { readBackboneWeights, readWeights } from './checkpoint/weights.js';
 import { resolveModelSource } from './checkpoint/run_dir.js';
 
-/** A normalised input batch as the data pipeline makes it: [N, 3, H, W] float32. */
+/**
+ * An input batch [N, 3, H, W]: normalised float32 as the data pipeline makes
+ * it, or raw RGB uint8 (0..255), which is uploaded as bytes and normalised with
+ * data.mean / data.std on the detector's device.
+ */
 export interface InputBatch {
-  data: Float32Array;
+  data: Float32Array | Uint8Array;
   shape: readonly number[];
 }
 
@@ -92,7 +96,7 @@ export class Detector {
   /** Builds a detector from a config (object, preset overrides, or a JSON file path); loads pretrained backbone weights when the config names them. */
   static async create(config: LaxrayConfigInput | LaxrayConfig | string = {}): Promise<Detector> {
     const resolved = resolveConfig(config);
-    const handle = await native.createDetector(resolved.model, resolved.device, resolved.train.seed);
+    const handle = await native.createDetector(resolved.model, resolved.device, resolved.train.seed, executionOf(resolved));
     const detector = new Detector(handle, resolved);
     if (resolved.model.backbone.pretrained) await detector.loadBackboneWeights(resolved.model.backbone.pretrained);
     return detector;
@@ -174,7 +178,8 @@ export class Detector {
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
       throw new LaxrayError('INVALID_ARGUMENT', `trainStep: lr must be a finite number >= 0, got ${String(lr)}`);
     }
-    const images = ownCopy(batch.data, Float32Array, 'trainStep: batch.data');
+    checkTargetLabels(batch, this.config.model.head.numClasses);
+    const images = ownPixels(batch.data, 'trainStep: batch.data');
     const shape = [...batch.shape];
     // Each image's extent as mmdetection's pad_shape (resized size rounded up to the pad divisor):
     // anchors on the padding added for larger images take no part in training.
@@ -185,6 +190,8 @@ export class Detector {
       labels: ownCopy(t.labels, Int32Array, `trainStep: batch.targets[${i}].labels`),
       padWidth: Math.min(padTo(batch.metas[i]?.resizedWidth ?? width!, divisor), width!),
       padHeight: Math.min(padTo(batch.metas[i]?.resizedHeight ?? height!, divisor), height!),
+      width: batch.metas[i]?.resizedWidth ?? width!,
+      height: batch.metas[i]?.resizedHeight ?? height!,
     }));
     const settings = this.settings; // as of this call
     return this.queued(null, () => {
@@ -281,7 +288,7 @@ export class Detector {
   }
 
   /** A copy of a caller's batch, after checking its shape against data.maxInputPixels. */
-  private ownInputBatch(input: InputBatch): InputBatch {
+  private ownInputBatch(input: InputBatch | Batch): InputBatch | Batch {
     const shape = [...input.shape];
     if (shape.length !== 4 || shape[1] !== 3) {
       throw new LaxrayError('INVALID_ARGUMENT', `input batch shape must be [N, 3, H, W], got [${shape.join(', ')}]`);
@@ -294,7 +301,10 @@ export class Detector {
         `input batch [${shape.join(', ')}]: ${pixels} pixels per image is above data.maxInputPixels (${limit}); resize the images, or raise data.maxInputPixels in the config if the memory is there`,
       );
     }
-    return { data: ownCopy(input.data, Float32Array, 'input batch data'), shape };
+    const data = ownPixels(input.data, 'input batch data');
+    // A pipeline batch keeps its metas: they map boxes back to each original image (and bound uint8 padding).
+    if ('metas' in input && Array.isArray(input.metas)) return { data, shape: shape as Batch['shape'], metas: input.metas.map((m) => ({ ...m })) };
+    return { data, shape };
   }
 
   /** Runs `job` on this model in its turn (after every call made before), turning errors into LaxrayError. */
@@ -340,6 +350,13 @@ function localResources(overrides: LaxrayConfigInput) {
 }
 
 /** A copy of a typed array the caller owns (it may be rewritten or transferred as soon as the call returns). */
+/** A copy of a batch's pixels: normalised float32 or raw RGB bytes. */
+function ownPixels(data: unknown, what: string): Float32Array | Uint8Array {
+  if (data instanceof Uint8Array) return data.slice();
+  if (data instanceof Float32Array) return data.slice();
+  throw new LaxrayError('INVALID_ARGUMENT', `${what} must be a Float32Array (normalised) or a Uint8Array (raw RGB), got ${describeValue(data)}`);
+}
+
 function ownCopy<T extends HostArray>(array: unknown, type: abstract new (...args: never[]) => T, what: string): T {
   if (!(array instanceof type)) throw new LaxrayError('INVALID_ARGUMENT', `${what} must be a ${type.name}, got ${describeValue(array)}`);
   return array.slice() as T;
@@ -388,6 +405,12 @@ function ownImage(input: SingleInput): SingleInput {
   return input;
 }
 
+/** How the native detector runs (precision, layout): the config's top-level execution keys. */
+function executionOf(config: LaxrayConfig): NativeExecution {
+  const { precision, labelAwarePrecision, channelsLast, cudnnBenchmark } = config;
+  return { precision, labelAwarePrecision, channelsLast, cudnnBenchmark, pixelMean: config.data.mean, pixelStd: config.data.std };
+}
+
 function isDualEnergy(input: unknown): input is DualEnergyInput {
   return typeof input === 'object' && input !== null && 'high' in input && 'low' in input;
 }
@@ -408,5 +431,6 @@ async function toImageInput(input: SingleInput): Promise<ImageInput> {
 }
 
 function isInputBatch(input: unknown): input is InputBatch {
-  return typeof input === 'object' && input !== null && (input as InputBatch).data instanceof Float32Array && Array.isArray((input as InputBatch).shape);
+  const data = typeof input === 'object' && input !== null ? (input as InputBatch).data : undefined;
+  return (data instanceof Float32Array || data instanceof Uint8Array) && Array.isArray((input as InputBatch).shape);
 }

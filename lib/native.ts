@@ -36,6 +36,17 @@ export interface NativeRuntimeInfo {
   interOpThreads: number;
 }
 
+/** How a native detector runs its tensor work (native/precision.h). */
+export interface NativeExecution {
+  precision: 'fp32' | 'tf32' | 'bf16' | 'fp16';
+  labelAwarePrecision: 'fp32' | 'compute';
+  channelsLast: boolean;
+  cudnnBenchmark: boolean;
+  /** data.mean / data.std: how uint8 batches are normalised on the device. */
+  pixelMean?: readonly number[];
+  pixelStd?: readonly number[];
+}
+
 /**
  * The addon's detector object (native/bindings/detector_bindings.cc). Typed
  * arrays passed in are copied before a method returns. Tensor calls wait for
@@ -45,7 +56,8 @@ export interface NativeRuntimeInfo {
  */
 export interface NativeDetectorHandle {
   readonly device: string;
-  inspect(images: Float32Array, shape: number[]): Promise<Record<string, TensorData>>;
+  /** images: normalised float32, or raw RGB uint8 (normalised on the device with the execution's pixel mean/std). */
+  inspect(images: Float32Array | Uint8Array, shape: number[]): Promise<Record<string, TensorData>>;
   stateDict(): Promise<Record<string, TensorData>>;
   loadStateDict(
     entries: Record<string, TensorData>,
@@ -53,14 +65,14 @@ export interface NativeDetectorHandle {
   ): Promise<void>;
   setTraining(on: boolean): void;
   trainStep(
-    images: Float32Array,
+    images: Float32Array | Uint8Array,
     shape: number[],
-    /** padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
-    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number }[],
+    /** width/height: the image's resized size in its slot (uint8 images: the rest is padding). padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch. */
+    targets: { boxes: Float32Array; labels: Int32Array; padWidth?: number; padHeight?: number; width?: number; height?: number }[],
     lr: number,
   ): Promise<{ losses: Record<string, number>; total: number; finite: boolean; numPositives: number; images: number; gradNorm: number }>;
   detect(
-    images: Float32Array,
+    images: Float32Array | Uint8Array,
     shape: number[],
     metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[],
   ): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;
@@ -113,7 +125,7 @@ export interface NativeHeadCheckSpec {
   /** Per image, for post-processing; empty: skip it. */
   metas: { inputWidth: number; inputHeight: number; scaleX: number; scaleY: number; originalWidth: number; originalHeight: number }[];
   /** Overrides of the post-processing defaults (nmsPre 1000, scoreThreshold 0.05, nmsIou 0.6, maxPerImage 100). */
-  postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number };
+  postprocess?: { nmsPre?: number; scoreThreshold?: number; nmsIou?: number; maxPerImage?: number; nms?: 'host' | 'device' };
   /** What the quality logits predict; default: 'iou' for the distribution head, 'centerness' for delta. */
   qualityTarget?: 'iou' | 'centerness';
   /** Per image, width and height of its extent in the batch (flattened): anchors beyond are invalid. Default: all valid. */
@@ -139,10 +151,24 @@ export interface NativeHeadCheckResult {
 export interface NativeAddon {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
   setIntraOpThreads(threads: number): void;
+  /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
+  cudaMemoryInUse(index: number): Promise<number>;
+  /** Test hook: LAcls with pseudo labels on several levels in one call (native/label_aware.cc does all levels at once). */
+  labelAwareClsLevels(
+    levels: { x: Float32Array; shape: number[] }[],
+    weight: Float32Array,
+    weightShape: number[],
+    bias: Float32Array,
+    a: number,
+    b: number,
+    c: number,
+  ): Promise<Record<'xNew' | 'w1' | 'w2', TensorData>[]>;
+  /** Test hook: occupies a worker for `ms` and resolves to the intra-op threads its tensor work gets. */
+  computeThreadsProbe(ms: number): Promise<number>;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
   matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
-  /** `model` is the `model` section of a resolved LaxrayConfig. */
-  createDetector(model: object, device: string, seed: number): Promise<NativeDetectorHandle>;
+  /** `model` is the `model` section of a resolved LaxrayConfig; `execution` its top-level precision and layout keys. */
+  createDetector(model: object, device: string, seed: number, execution?: NativeExecution): Promise<NativeDetectorHandle>;
   boxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
   generalizedBoxIou(a: Float32Array, b: Float32Array, device: string): Promise<Float32Array>;
   nms(boxes: Float32Array, scores: Float32Array, iouThreshold: number): Promise<Int32Array>;

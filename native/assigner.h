@@ -37,4 +37,28 @@ AtssAssignment atssAssign(const torch::Tensor& anchors, const std::vector<int64_
                           const torch::Tensor& gtBoxes, const torch::Tensor& gtLabels,
                           const AtssAssignerConfig& config = {});
 
+// atssAssign's checks of one image's gt (boxes well-formed, one label each,
+// labels in [0, numClasses) when numClasses > 0), with its messages.
+void checkAssignerInputs(const torch::Tensor& gtBoxes, const torch::Tensor& gtLabels, int64_t numClasses);
+
+// The same assignment for a whole batch at once, vectorised on the anchors'
+// device: no per-image loop, no host synchronisation, no input checks (model
+// code: the trainer checks the ground truth where it enters). Images have
+// different numbers of gts, so they come padded to G = the most in the batch.
+//   gtBoxes [N, G, 4], gtLabels [N, G] int64, gtPresent [N, G] bool (false:
+//   padding); valid [N, A] bool: anchors of each image that take part
+//   (mmdetection's valid flags), or undefined: all. An invalid anchor is
+//   background with maxIou 0, and is never a candidate: per level an image's
+//   candidates are its topk closest valid anchors, as atssAssign on the valid
+//   anchors alone gives.
+struct AtssBatchAssignment {
+  torch::Tensor labels;     // [N, A] int64: class, −1 background
+  torch::Tensor matchedGt;  // [N, A] int64: index into the image's gts, −1 background
+  torch::Tensor maxIou;     // [N, A] float, as AtssAssignment::maxIou
+};
+
+AtssBatchAssignment atssAssignBatch(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
+                                    const torch::Tensor& gtBoxes, const torch::Tensor& gtLabels,
+                                    const torch::Tensor& gtPresent, const torch::Tensor& valid, int64_t topk);
+
 }  // namespace laxray

@@ -30,7 +30,13 @@ ConvGnReluImpl::ConvGnReluImpl(int64_t in, int64_t out) {
   normalInit(conv);
 }
 
-torch::Tensor ConvGnReluImpl::forward(const torch::Tensor& x) { return torch::relu(gn(conv(x))); }
+torch::Tensor ConvGnReluImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = conv(x);
+  // GroupNorm in float32 under autocast, as CUDA's autocast does: LibTorch 1.13's
+  // CPU autocast leaves group_norm out, and bf16 input with float32 weights fails.
+  if (y.scalar_type() != torch::kFloat && y.is_cpu()) y = y.to(torch::kFloat);
+  return torch::relu(gn(y));
+}
 
 ScaleImpl::ScaleImpl() { scale = register_parameter("scale", torch::ones({})); }
 
@@ -114,33 +120,40 @@ QualityTarget AtssHeadImpl::qualityTarget() const {
   return iou ? QualityTarget::Iou : QualityTarget::Centerness;
 }
 
-torch::Tensor AtssHeadImpl::labelAware(const torch::Tensor& x, size_t level, const LabelAwareTargets* targets,
-                                       Inspection* inspection) {
-  if (config_.labelAware == LabelAwareKind::None) return x;
-  if (!targets && !config_.labelAwareAtTest) return x;  // LA switched off at test time: x_new = x
-  const std::string name = "la.p" + std::to_string(level + 3);
+std::vector<torch::Tensor> AtssHeadImpl::labelAware(const std::vector<torch::Tensor>& features,
+                                                    const LabelAwareTargets* targets, Inspection* inspection) {
+  if (config_.labelAware == LabelAwareKind::None) return features;
+  if (!targets && !config_.labelAwareAtTest) return features;  // LA switched off at test time: x_new = x
+  auto name = [](size_t level) { return "la.p" + std::to_string(level + 3); };
+  std::vector<torch::Tensor> xNew;
   if (config_.labelAware == LabelAwareKind::Cls) {
-    auto predict = [this](const torch::Tensor& xTilde) { return torch::sigmoid(atss_cls(clsTower(xTilde))); };
-    torch::Tensor labels = targets ? targets->classLabels.at(level) : torch::Tensor();
-    LabelAwareClsResult la = labelAwareCls(x, predict, labels, config_.laCoefficients, config_.laWeight);
-    if (inspection) {
-      inspection->add(name + ".w1", la.w1);
-      inspection->add(name + ".w2", la.w2);
-      inspection->add(name + ".x_new", la.xNew);
+    auto predict = [this](const torch::Tensor& xTilde, size_t) { return torch::sigmoid(atss_cls(clsTower(xTilde))); };
+    std::vector<torch::Tensor> labels = targets ? targets->classLabels : std::vector<torch::Tensor>{};
+    std::vector<LabelAwareClsResult> la = labelAwareCls(features, predict, labels, config_.laCoefficients, config_.laWeight);
+    for (size_t level = 0; level < la.size(); ++level) {
+      if (inspection) {
+        inspection->add(name(level) + ".w1", la[level].w1);
+        inspection->add(name(level) + ".w2", la[level].w2);
+        inspection->add(name(level) + ".x_new", la[level].xNew);
+      }
+      xNew.push_back(la[level].xNew);
     }
-    return la.xNew;
+    return xNew;
   }
-  auto predict = [this, level](const torch::Tensor& xTilde) {
+  auto predict = [this](const torch::Tensor& xTilde, size_t level) {
     torch::Tensor logits = regression(regTower(xTilde), level);
     return torch::sigmoid(logits.reshape({logits.size(0), 4, config_.regMax + 1, logits.size(2), logits.size(3)}));
   };
-  torch::Tensor bins = targets ? targets->binLabels.at(level) : torch::Tensor();
-  LabelAwareRegResult la = labelAwareReg(x, predict, bins, config_.laWeight);
-  if (inspection) {
-    inspection->add(name + ".w", la.w);
-    inspection->add(name + ".x_new", la.xNew);
+  std::vector<torch::Tensor> bins = targets ? targets->binLabels : std::vector<torch::Tensor>{};
+  std::vector<LabelAwareRegResult> la = labelAwareReg(features, predict, bins, config_.laWeight);
+  for (size_t level = 0; level < la.size(); ++level) {
+    if (inspection) {
+      inspection->add(name(level) + ".w", la[level].w);
+      inspection->add(name(level) + ".x_new", la[level].xNew);
+    }
+    xNew.push_back(la[level].xNew);
   }
-  return la.xNew;
+  return xNew;
 }
 
 HeadOutputs AtssHeadImpl::forward(const std::vector<torch::Tensor>& features, const LabelAwareTargets* targets,
@@ -156,9 +169,11 @@ HeadOutputs AtssHeadImpl::forward(const std::vector<torch::Tensor>& features, co
   out.regMax = config_.regMax;
   out.qualityTarget = qualityTarget();
   out.strides = config_.strides;
+  // LA's first predictions and gradients for every level before any second prediction (label_aware.h).
+  const std::vector<torch::Tensor> xNew = labelAware(features, targets, inspection);
   for (size_t level = 0; level < features.size(); ++level) {
     const std::string name = "p" + std::to_string(level + 3);
-    torch::Tensor x = labelAware(features[level], level, targets, inspection);  // x_new
+    const torch::Tensor& x = xNew[level];
     torch::Tensor cls = atss_cls(clsTower(x));  // [N, C, H, W]
     torch::Tensor regFeatures = regTower(x);
     if (config_.laRegTwice) regFeatures = regTower(regFeatures);

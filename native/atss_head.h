@@ -62,8 +62,9 @@ class AtssHeadImpl : public torch::nn::Module {
   const HeadConfig& config() const { return config_; }
 
  private:
-  // x [N, Cin, H, W] -> x_new, LA's reweighted feature (x itself without LA).
-  torch::Tensor labelAware(const torch::Tensor& x, size_t level, const LabelAwareTargets* targets, Inspection* inspection);
+  // The LA-reweighted features x_new of every level (the features themselves without LA).
+  std::vector<torch::Tensor> labelAware(const std::vector<torch::Tensor>& features, const LabelAwareTargets* targets,
+                                        Inspection* inspection);
   torch::Tensor clsTower(torch::Tensor x);
   torch::Tensor regTower(torch::Tensor x);
   // reg features -> [N, 4, H, W] deltas or [N, 4·(R+1), H, W] bin logits (scaled)

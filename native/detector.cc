@@ -24,9 +24,16 @@ void DetectorImpl::train(bool on) {
   backbone->train(on);  // re-applies frozen BN / frozen stages
 }
 
+void DetectorImpl::setExecution(const ExecutionConfig& execution, const torch::Device& device) {
+  checkExecution(execution, device);
+  applyProcessSettings(execution, device);
+  applyLayout(*this, execution);
+  execution_ = execution;
+}
+
 std::vector<torch::Tensor> DetectorImpl::pyramid(const torch::Tensor& images, Inspection* inspection) {
   checkImages(images);
-  std::vector<torch::Tensor> c = backbone->forward(images);
+  std::vector<torch::Tensor> c = backbone->forward(withLayout(images, execution_));
   std::vector<torch::Tensor> p = neck->forward(c);
   if (inspection) {
     for (size_t i = 0; i < c.size(); ++i) inspection->add("backbone.c" + std::to_string(i + 3), c[i]);
@@ -47,9 +54,22 @@ void checkImages(const torch::Tensor& images) {
     throw std::invalid_argument("images " + shapeString(images.sizes()) + " are empty (zero batch, height or width)");
   }
   if (images.scalar_type() != torch::kFloat) throw std::invalid_argument("images must be float32");
-  if (!torch::isfinite(images).all().item<bool>()) {
+  // Values are checked where they cost no wait for a device: on the CPU (imagesToDevice checks host images before upload).
+  if (images.device().is_cpu() && !torch::isfinite(images).all().item<bool>()) {
     throw std::invalid_argument("images contain NaN or infinite values; check the image decoding and normalisation");
   }
+}
+
+torch::Tensor imagesToDevice(const torch::Tensor& hostImages, const torch::Device& device,
+                             const std::vector<std::pair<int64_t, int64_t>>& sizes, const InputNormalisation& pixels) {
+  if (hostImages.scalar_type() == torch::kByte) {
+    std::vector<std::pair<int64_t, int64_t>> extents = sizes;
+    if (extents.empty() && hostImages.dim() == 4) extents.assign(hostImages.size(0), {hostImages.size(3), hostImages.size(2)});
+    return normaliseImages(toDevice(hostImages, device), extents, pixels);
+  }
+  if (device.is_cpu()) return hostImages;  // the forward pass checks them
+  checkImages(hostImages);
+  return toDevice(hostImages, device);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> namedState(torch::nn::Module& module) {

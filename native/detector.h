@@ -12,8 +12,10 @@
 #include "atss_head.h"
 #include "fpn.h"
 #include "head_outputs.h"
+#include "input.h"
 #include "inspection.h"
 #include "model_config.h"
+#include "precision.h"
 #include "resnet.h"
 
 namespace laxray {
@@ -33,18 +35,34 @@ class DetectorImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   void train(bool on = true) override;
 
+  // How calls run: precision (autocast), layout. Set once after moving the
+  // model to its device (converts the weights' layout); checked against it.
+  const ExecutionConfig& execution() const { return execution_; }
+  void setExecution(const ExecutionConfig& execution, const torch::Device& device);
+
   ResNet backbone{nullptr};
   Fpn neck{nullptr};
   AtssHead head{nullptr};
 
  private:
   ModelConfig config_;
+  ExecutionConfig execution_;
 };
 TORCH_MODULE(Detector);
 
 // Throws std::invalid_argument naming the problem when `images` is not a
-// finite, non-empty [N, 3, H, W] float tensor.
+// finite, non-empty [N, 3, H, W] float tensor. The finiteness of images
+// already on a GPU is not checked (it would wait for the device): upload
+// with imagesToDevice, which checks them on the host first.
 void checkImages(const torch::Tensor& images);
+
+// A host batch [N, 3, H, W] as the network input on `device`, without blocking
+// the host on CUDA: float32 (normalised) is checked and moved; uint8 (raw RGB,
+// a quarter of the bytes) is moved and normalised there with `pixels`, the
+// padding outside each image's `sizes` (width, height) set to 0.
+torch::Tensor imagesToDevice(const torch::Tensor& hostImages, const torch::Device& device,
+                             const std::vector<std::pair<int64_t, int64_t>>& sizes = {},
+                             const InputNormalisation& pixels = {});
 
 // Every parameter and buffer by its dotted name (the checkpoint's keys).
 std::vector<std::pair<std::string, torch::Tensor>> namedState(torch::nn::Module& module);

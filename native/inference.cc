@@ -23,6 +23,7 @@ std::vector<Detections> detectBatch(DetectorImpl& model, const torch::Tensor& im
   }
   model.train(false);
   torch::NoGradGuard noGrad;  // LA turns autograd back on for its own gradients only
+  PrecisionScope precision(model.execution(), images.device());
   std::vector<torch::Tensor> pyramid = model.pyramid(images);
   HeadOutputs outputs = model.head->forward(pyramid, nullptr);
   std::vector<std::pair<int64_t, int64_t>> sizes;

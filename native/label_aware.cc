@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "precision.h"
 #include "tensor_io.h"
 
 namespace laxray {
@@ -15,15 +16,27 @@ torch::Tensor oneHotAlong(const torch::Tensor& labels, int64_t classes, int64_t 
   return hot.movedim(-1, dim);
 }
 
-// ∇x̃ Σ(y·target), without building a graph of the gradient (the weights are constants).
-torch::Tensor gradientOf(const torch::Tensor& y, const torch::Tensor& target, const torch::Tensor& xTilde, bool keepGraph) {
-  torch::Tensor objective = (y * target).sum();
-  return torch::autograd::grad({objective}, {xTilde}, /*grad_outputs=*/{}, /*retain_graph=*/keepGraph,
-                               /*create_graph=*/false, /*allow_unused=*/true)[0];
+// Labels must have the predictions' shape without the class (bin) dimension.
+void checkShape(const torch::Tensor& labels, const std::vector<int64_t>& expected, const std::string& what, const torch::Tensor& y) {
+  if (!labels.defined() || labels.sizes() != at::IntArrayRef(expected)) {
+    throw std::invalid_argument("label-aware: " + what + " " + (labels.defined() ? shapeString(labels.sizes()) : std::string("(none)")) +
+                                " do not match predictions " + shapeString(y.sizes()));
+  }
 }
 
-torch::Tensor zerosIfUndefined(const torch::Tensor& gradient, const torch::Tensor& like) {
-  return gradient.defined() ? gradient : torch::zeros_like(like);
+// Per level ∇x̃ Σ(y·target) in one backward pass over all levels, without
+// building a graph of the gradient (the weights are constants). A level the
+// objective does not reach gets zeros.
+std::vector<torch::Tensor> gradientsOf(const std::vector<torch::Tensor>& ys, const std::vector<torch::Tensor>& targets,
+                                       const std::vector<torch::Tensor>& xTildes, bool keepGraph) {
+  std::vector<torch::Tensor> objectives;
+  for (size_t l = 0; l < ys.size(); ++l) objectives.push_back((ys[l] * targets[l]).sum());
+  std::vector<torch::Tensor> grads = torch::autograd::grad(objectives, xTildes, /*grad_outputs=*/{}, /*retain_graph=*/keepGraph,
+                                                           /*create_graph=*/false, /*allow_unused=*/true);
+  for (size_t l = 0; l < grads.size(); ++l) {
+    if (!grads[l].defined()) grads[l] = torch::zeros_like(xTildes[l]);
+  }
+  return grads;
 }
 
 constexpr double kMinGradientScale = 1e-12;  // τ floor: a constant gradient gives w = σ(0) = 0.5
@@ -39,64 +52,71 @@ torch::Tensor labelAwareWeight(const torch::Tensor& gradient, LabelAwareWeight w
   return torch::sigmoid(gradient / tau);
 }
 
-LabelAwareClsResult labelAwareCls(const torch::Tensor& x, const ClassProbability& predict, const torch::Tensor& labels,
-                                  const LabelAwareCoefficients& coefficients, LabelAwareWeight weighting) {
+std::vector<LabelAwareClsResult> labelAwareCls(const std::vector<torch::Tensor>& xs, const ClassProbability& predict,
+                                               const std::vector<torch::Tensor>& labels,
+                                               const LabelAwareCoefficients& coefficients, LabelAwareWeight weighting) {
   torch::AutoGradMode gradients(true);  // LA needs autograd at test time too
-  torch::Tensor xTilde = x.detach().requires_grad_(true);
-  torch::Tensor y = predict(xTilde);  // [N, C, H, W]
-  const int64_t classes = y.size(1);
-
-  torch::Tensor label;  // ŷ: [N, C, H, W] one-hot
-  if (labels.defined()) {
-    if (labels.dim() != 3 || labels.size(0) != y.size(0) || labels.size(1) != y.size(2) || labels.size(2) != y.size(3)) {
-      throw std::invalid_argument("label-aware: labels " + shapeString(labels.sizes()) + " do not match predictions " +
-                                  shapeString(y.sizes()));
-    }
-    if (labels.numel() > 0 && (labels.max().item<int64_t>() >= classes || labels.min().item<int64_t>() < -1)) {
-      throw std::invalid_argument("label-aware: labels must be −1 (background) or 0.." + std::to_string(classes - 1));
-    }
-    label = oneHotAlong(labels.to(torch::kLong), classes, 1);
-  } else {
-    label = oneHotAlong(y.detach().argmax(1), classes, 1);  // pseudo label
+  LabelAwarePrecisionScope fullPrecision;
+  std::vector<torch::Tensor> xTildes, ys, hats, misleading;
+  for (size_t l = 0; l < xs.size(); ++l) {
+    xTildes.push_back(fullPrecision.input(xs[l]).detach().requires_grad_(true));
+    torch::Tensor y = predict(xTildes.back(), l);  // [N, C, H, W]
+    const int64_t classes = y.size(1);
+    if (!labels.empty()) checkShape(labels.at(l), {y.size(0), y.size(2), y.size(3)}, "labels", y);
+    // ŷ: the assigned class, or the pseudo label argmax y; one-hot [N, C, H, W]
+    torch::Tensor hat = labels.empty() ? oneHotAlong(y.detach().argmax(1), classes, 1)
+                                       : oneHotAlong(labels.at(l).to(torch::kLong), classes, 1);
+    // y*: the most probable class other than ŷ's (for background: the most probable class).
+    misleading.push_back(oneHotAlong((y.detach() * (1 - hat)).argmax(1), classes, 1));
+    hats.push_back(hat);
+    ys.push_back(y);
   }
-  // y*: the most probable class other than ŷ's (for background: the most probable class).
-  torch::Tensor misleading = oneHotAlong((y.detach() * (1 - label)).argmax(1), classes, 1);
-
-  torch::Tensor g1 = zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/true), x);
-  torch::Tensor g2 = zerosIfUndefined(gradientOf(y, misleading, xTilde, /*keepGraph=*/false), x);
-  torch::Tensor w1 = labelAwareWeight(g1, weighting);  // σ(g1)
-  torch::Tensor w2 = labelAwareWeight(g2, weighting);  // σ(g2)
+  std::vector<torch::Tensor> g1 = gradientsOf(ys, hats, xTildes, /*keepGraph=*/true);
+  std::vector<torch::Tensor> g2 = gradientsOf(ys, misleading, xTildes, /*keepGraph=*/false);
   const auto& [a, b, c] = coefficients;
-  torch::Tensor xNew = a * x + b * w1 * x - c * w2 * x;
-  return {xNew, w1, w2};
+  std::vector<LabelAwareClsResult> out;
+  for (size_t l = 0; l < xs.size(); ++l) {
+    torch::Tensor x = fullPrecision.input(xs[l]);  // the feature itself: the loss's gradient flows back through it
+    torch::Tensor w1 = labelAwareWeight(g1[l], weighting);  // σ(g1)
+    torch::Tensor w2 = labelAwareWeight(g2[l], weighting);  // σ(g2)
+    // Eq. 5 (eq. 7's coefficients), x_new = a·x + b·w1·x − c·w2·x, as one product with x.
+    torch::Tensor xNew = x * (a + b * w1 - c * w2);
+    out.push_back({xNew, w1, w2});
+  }
+  return out;
 }
 
-LabelAwareRegResult labelAwareReg(const torch::Tensor& x, const BinProbability& predict, const torch::Tensor& bins,
-                                  LabelAwareWeight weighting) {
+std::vector<LabelAwareRegResult> labelAwareReg(const std::vector<torch::Tensor>& xs, const BinProbability& predict,
+                                               const std::vector<torch::Tensor>& bins, LabelAwareWeight weighting) {
   torch::AutoGradMode gradients(true);
-  torch::Tensor xTilde = x.detach().requires_grad_(true);
-  torch::Tensor y = predict(xTilde);  // [N, 4, R + 1, H, W]
-  const int64_t numBins = y.size(2);
-
-  torch::Tensor label;  // ŷ: [N, 4, R + 1, H, W] one-hot over bins
-  if (bins.defined()) {
-    if (bins.dim() != 4 || bins.size(0) != y.size(0) || bins.size(1) != 4 || bins.size(2) != y.size(3) ||
-        bins.size(3) != y.size(4)) {
-      throw std::invalid_argument("label-aware: target bins " + shapeString(bins.sizes()) + " do not match predictions " +
-                                  shapeString(y.sizes()));
+  LabelAwarePrecisionScope fullPrecision;
+  std::vector<torch::Tensor> xTildes, ys, hats;
+  for (size_t l = 0; l < xs.size(); ++l) {
+    xTildes.push_back(fullPrecision.input(xs[l]).detach().requires_grad_(true));
+    torch::Tensor y = predict(xTildes.back(), l);  // [N, 4, R + 1, H, W]
+    const int64_t numBins = y.size(2);
+    torch::Tensor pseudo = oneHotAlong(y.detach().argmax(2), numBins, 2);  // ŷ: [N, 4, R + 1, H, W] one-hot over bins
+    if (bins.empty()) {
+      hats.push_back(pseudo);
+    } else {
+      // The target bins (not positive: bin 0), or the pseudo labels when the level has no positive;
+      // chosen on the device, so the choice needs no read-back.
+      const torch::Tensor& level = bins.at(l);
+      checkShape(level, {y.size(0), 4, y.size(3), y.size(4)}, "target bins", y);
+      torch::Tensor assigned = oneHotAlong(level.to(torch::kLong).clamp_min(0), numBins, 2);
+      hats.push_back(torch::where(level.ge(0).any(), assigned, pseudo));
     }
-    if (bins.numel() > 0 && (bins.max().item<int64_t>() >= numBins || bins.min().item<int64_t>() < -1)) {
-      throw std::invalid_argument("label-aware: target bins must be −1 (not positive) or 0.." + std::to_string(numBins - 1));
-    }
+    ys.push_back(y);
   }
-  if (bins.defined() && bins.ge(0).any().item<bool>()) {
-    label = oneHotAlong(bins.to(torch::kLong).clamp_min(0), numBins, 2);  // not positive: bin 0
-  } else {
-    label = oneHotAlong(y.detach().argmax(2), numBins, 2);  // pseudo labels (test time, or no positive)
+  std::vector<torch::Tensor> g = gradientsOf(ys, hats, xTildes, /*keepGraph=*/false);
+  std::vector<LabelAwareRegResult> out;
+  for (size_t l = 0; l < xs.size(); ++l) {
+    torch::Tensor x = fullPrecision.input(xs[l]);
+    torch::Tensor w = labelAwareWeight(g[l], weighting);  // σ(g)
+    // Eq. 6, x_new = 0.5·x + w·x, as one product with x.
+    out.push_back({x * (0.5 + w), w});
   }
-  torch::Tensor g = zerosIfUndefined(gradientOf(y, label, xTilde, /*keepGraph=*/false), x);
-  torch::Tensor w = labelAwareWeight(g, weighting);  // σ(g)
-  return {0.5 * x + w * x, w};
+  return out;
 }
 
 }  // namespace laxray

@@ -14,27 +14,31 @@ namespace {
 
 constexpr double kWeightSumEps = 1e-12;  // the authors' EPS for the box / bin normaliser
 
-// atssAssign on the anchors flagged in `valid` ([A] bool, or undefined: all);
-// the others are background (mmdetection assigns the inside anchors only).
-AtssAssignment assignValid(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
-                           const torch::Tensor& valid, const torch::Tensor& gtBoxes, const torch::Tensor& gtLabels,
-                           const AtssAssignerConfig& config) {
-  if (!valid.defined() || valid.all().item<bool>()) return atssAssign(anchors, numAnchorsPerLevel, gtBoxes, gtLabels, config);
-  std::vector<int64_t> validPerLevel;
-  int64_t start = 0;
-  for (int64_t count : numAnchorsPerLevel) {
-    validPerLevel.push_back(valid.slice(0, start, start + count).sum().item<int64_t>());
-    start += count;
+struct PaddedGroundTruth {
+  torch::Tensor boxes;    // [N, G, 4] float
+  torch::Tensor labels;   // [N, G] int64
+  torch::Tensor present;  // [N, G] bool: false for padding
+};
+
+// The images' gts padded to the most in the batch, built where they are
+// (the host in training) and moved to `device` in one copy each.
+PaddedGroundTruth padGroundTruth(const std::vector<torch::Tensor>& gtBoxes, const std::vector<torch::Tensor>& gtLabels,
+                                 const torch::Device& device) {
+  const int64_t n = static_cast<int64_t>(gtBoxes.size());
+  int64_t g = 0;
+  for (const torch::Tensor& b : gtBoxes) g = std::max(g, b.size(0));
+  const torch::Device source = n > 0 ? gtBoxes[0].device() : device;
+  const auto options = torch::TensorOptions().device(source);
+  PaddedGroundTruth out{torch::zeros({n, g, 4}, options.dtype(torch::kFloat)), torch::zeros({n, g}, options.dtype(torch::kLong)),
+                        torch::zeros({n, g}, options.dtype(torch::kBool))};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = gtBoxes[static_cast<size_t>(i)].size(0);
+    if (k == 0) continue;
+    out.boxes[i].slice(0, 0, k).copy_(gtBoxes[static_cast<size_t>(i)].to(source, torch::kFloat));
+    out.labels[i].slice(0, 0, k).copy_(gtLabels[static_cast<size_t>(i)].to(source, torch::kLong));
+    out.present[i].slice(0, 0, k).fill_(true);
   }
-  torch::Tensor index = torch::nonzero(valid).select(1, 0);  // [A_valid]
-  AtssAssignment inside = atssAssign(anchors.index_select(0, index), validPerLevel, gtBoxes, gtLabels, config);
-  const int64_t numAnchors = anchors.size(0);
-  AtssAssignment out;
-  out.labels = torch::full({numAnchors}, -1, inside.labels.options()).index_copy_(0, index, inside.labels);
-  out.matchedGt = torch::full({numAnchors}, -1, inside.matchedGt.options()).index_copy_(0, index, inside.matchedGt);
-  out.maxIou = torch::zeros({numAnchors}, inside.maxIou.options()).index_copy_(0, index, inside.maxIou);
-  out.thresholds = inside.thresholds;
-  return out;
+  return {toDevice(out.boxes, device), toDevice(out.labels, device), toDevice(out.present, device)};
 }
 
 // Entropy of Bernoulli(t) in nats, 0·log 0 = 0: the least BCE against t can be.
@@ -108,92 +112,76 @@ AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t
   out.regMax = config.regMax;
   const int64_t numAnchors = anchors.size(0);
 
-  AtssAssignerConfig assignerConfig;
-  assignerConfig.topk = config.topk;
-  assignerConfig.numClasses = config.numClasses;
-
-  std::vector<torch::Tensor> valids, labels, matched, maxIou, boxTargets, deltaTargets, centerness, distances, bins;
+  const int64_t n = static_cast<int64_t>(gtBoxes.size());
   for (size_t i = 0; i < gtBoxes.size(); ++i) {
-    torch::Tensor valid = torch::ones({numAnchors}, torch::TensorOptions().dtype(torch::kBool).device(device));
-    if (!validAnchors.empty()) {
+    if (!gtBoxes[i].device().is_cpu() || !gtLabels[i].device().is_cpu()) continue;  // checked only where it costs no sync
+    try {
+      checkAssignerInputs(gtBoxes[i], gtLabels[i], config.numClasses);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("image " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  torch::Tensor valid = torch::ones({n, numAnchors}, torch::TensorOptions().dtype(torch::kBool).device(device));  // [N, A]
+  if (!validAnchors.empty()) {
+    for (size_t i = 0; i < validAnchors.size(); ++i) {
       const torch::Tensor& given = validAnchors[i];
       if (!given.defined() || given.dim() != 1 || given.size(0) != numAnchors || given.scalar_type() != torch::kBool) {
         throw std::invalid_argument("buildTargets: image " + std::to_string(i) + ": valid-anchor flags must be [" +
                                     std::to_string(numAnchors) + "] bool");
       }
-      valid = given.to(device);
     }
-    AtssAssignment assignment;
-    try {
-      assignment = assignValid(out.anchors, numAnchorsPerLevel, valid, gtBoxes[i], gtLabels[i], assignerConfig);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("image " + std::to_string(i) + ": " + e.what());
-    }
-    torch::Tensor positive = assignment.labels >= 0;  // [A]
-    torch::Tensor positive4 = positive.unsqueeze(1).expand({numAnchors, 4});
-    // Background anchors take their own box as a stand-in so every coder stays
-    // finite; the stand-in values are replaced by 0 (or −1) below.
-    torch::Tensor fill = out.anchors;
-    if (gtBoxes[i].size(0) > 0) {
-      torch::Tensor gts = gtBoxes[i].to(device, torch::kFloat);
-      torch::Tensor matchedBox = gts.index_select(0, assignment.matchedGt.clamp_min(0));  // [A, 4]
-      fill = torch::where(positive4, matchedBox, out.anchors);
-    }
-    torch::Tensor zeros4 = torch::zeros_like(fill);
-    torch::Tensor dist = distanceEncode(out.anchorCenters, fill, out.anchorStrides, config.regMax);  // [A, 4]
-    valids.push_back(valid);
-    labels.push_back(assignment.labels);
-    matched.push_back(assignment.matchedGt);
-    maxIou.push_back(assignment.maxIou);
-    boxTargets.push_back(torch::where(positive4, fill, zeros4));
-    deltaTargets.push_back(torch::where(positive4, deltaEncode(out.anchors, fill, config.deltaCoder), zeros4));
-    centerness.push_back(torch::where(positive, centernessTarget(out.anchorCenters, fill),
-                                      torch::zeros({numAnchors}, fill.options())));
-    distances.push_back(torch::where(positive4, dist, zeros4));
-    bins.push_back(torch::where(positive4, dist.floor().to(torch::kLong).clamp(0, config.regMax - 1),
-                                torch::full({numAnchors, 4}, -1, fill.options().dtype(torch::kLong))));
+    valid = n > 0 ? torch::stack(validAnchors).to(device) : valid;
   }
-  const auto floatOptions = torch::TensorOptions().dtype(torch::kFloat).device(device);
-  const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(device);
-  if (gtBoxes.empty()) {
-    out.valid = torch::zeros({0, numAnchors}, longOptions.dtype(torch::kBool));
-    out.labels = torch::zeros({0, numAnchors}, longOptions);
-    out.matchedGt = torch::zeros({0, numAnchors}, longOptions);
-    out.maxIou = torch::zeros({0, numAnchors}, floatOptions);
-    out.boxTargets = torch::zeros({0, numAnchors, 4}, floatOptions);
-    out.deltaTargets = torch::zeros({0, numAnchors, 4}, floatOptions);
-    out.centerness = torch::zeros({0, numAnchors}, floatOptions);
-    out.distanceTargets = torch::zeros({0, numAnchors, 4}, floatOptions);
-    out.distanceBins = torch::zeros({0, numAnchors, 4}, longOptions);
-  } else {
-    out.valid = torch::stack(valids);
-    out.labels = torch::stack(labels);
-    out.matchedGt = torch::stack(matched);
-    out.maxIou = torch::stack(maxIou);
-    out.boxTargets = torch::stack(boxTargets);
-    out.deltaTargets = torch::stack(deltaTargets);
-    out.centerness = torch::stack(centerness);
-    out.distanceTargets = torch::stack(distances);
-    out.distanceBins = torch::stack(bins);
-  }
-  out.positive = out.labels >= 0;
-  out.numPositive = out.positive.sum().item<int64_t>();
+  PaddedGroundTruth gt = padGroundTruth(gtBoxes, gtLabels, device);
+  AtssBatchAssignment assignment =
+      atssAssignBatch(out.anchors, numAnchorsPerLevel, gt.boxes, gt.labels, gt.present, valid, config.topk);
+
+  torch::Tensor positive = assignment.labels >= 0;                // [N, A]
+  torch::Tensor positive4 = positive.unsqueeze(2).expand({n, numAnchors, 4});
+  // Background anchors take their own box as a stand-in so every coder stays
+  // finite; the stand-in values are replaced by 0 (or −1) below.
+  torch::Tensor anchors4 = out.anchors.unsqueeze(0).expand({n, numAnchors, 4});
+  torch::Tensor matchedBox = gt.boxes.size(1) > 0
+                                 ? gt.boxes.gather(1, assignment.matchedGt.clamp_min(0).unsqueeze(2).expand({n, numAnchors, 4}))
+                                 : anchors4;
+  torch::Tensor fill = torch::where(positive4, matchedBox, anchors4).reshape({-1, 4});  // [N·A, 4]
+  torch::Tensor flatAnchors = anchors4.reshape({-1, 4});
+  torch::Tensor flatCentres = out.anchorCenters.unsqueeze(0).expand({n, numAnchors, 2}).reshape({-1, 2});
+  torch::Tensor flatStrides = out.anchorStrides.unsqueeze(0).expand({n, numAnchors}).reshape({-1});
+  torch::Tensor zeros4 = torch::zeros({n, numAnchors, 4}, fill.options());
+  torch::Tensor dist = distanceEncode(flatCentres, fill, flatStrides, config.regMax).view({n, numAnchors, 4});
+  fill = fill.view({n, numAnchors, 4});
+  out.valid = valid;
+  out.labels = assignment.labels;
+  out.matchedGt = assignment.matchedGt;
+  out.maxIou = assignment.maxIou;
+  out.boxTargets = torch::where(positive4, fill, zeros4);
+  out.deltaTargets =
+      torch::where(positive4, deltaEncode(flatAnchors, fill.reshape({-1, 4}), config.deltaCoder).view({n, numAnchors, 4}), zeros4);
+  out.centerness = torch::where(positive, centernessTarget(flatCentres, fill.reshape({-1, 4})).view({n, numAnchors}),
+                                torch::zeros({n, numAnchors}, fill.options()));
+  out.distanceTargets = torch::where(positive4, dist, zeros4);
+  out.distanceBins = torch::where(positive4, dist.floor().to(torch::kLong).clamp(0, config.regMax - 1),
+                                  torch::full({n, numAnchors, 4}, -1, fill.options().dtype(torch::kLong)));
+  out.positive = positive;
+  out.numPositive = positive.sum();
   return out;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> DetectionLoss::named() const {
   std::vector<std::pair<std::string, torch::Tensor>> out{{"cls", cls}, {"box", box}, {"quality", quality}};
   if (distribution.defined()) out.emplace_back("distribution", distribution);
-  out.emplace_back("quality_floor", torch::tensor(qualityFloor));
+  out.emplace_back("quality_floor", qualityFloor);
   out.emplace_back("total", total);
   return out;
 }
 
 DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config,
                             const NormaliserMean& reduceMean) {
-  const torch::Tensor& cls = outputs.clsLogits;         // [N, A, C]
-  const torch::Tensor& reg = outputs.boxRegression;     // [N, A, 4] or [N, A, 4, regMax + 1]
-  const torch::Tensor& quality = outputs.qualityLogits; // [N, A]
+  // In float32 whatever precision the head ran in.
+  const torch::Tensor cls = outputs.clsLogits.defined() ? outputs.clsLogits.to(torch::kFloat) : torch::Tensor();  // [N, A, C]
+  const torch::Tensor reg = outputs.boxRegression.defined() ? outputs.boxRegression.to(torch::kFloat) : torch::Tensor();  // [N, A, 4] or [N, A, 4, regMax + 1]
+  const torch::Tensor quality = outputs.qualityLogits.defined() ? outputs.qualityLogits.to(torch::kFloat) : torch::Tensor();  // [N, A]
   const bool distribution = outputs.regression == RegressionKind::Distribution;
   const int64_t n = targets.labels.size(0);
   const int64_t a = targets.labels.size(1);
@@ -227,73 +215,62 @@ DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targe
   }
 
   DetectionLoss loss;
-  loss.numPositive = targets.numPositive;
-  torch::Tensor positive = targets.positive.to(cls.device());  // [N, A]
+  const torch::Device device = cls.device();
+  torch::Tensor positive = targets.positive.to(device);  // [N, A]
+  loss.numPositive = positive.sum();
+  // Σ of a per-anchor term [N, A, ...] over the positives.
+  auto onPositives = [&](const torch::Tensor& perAnchor) {
+    torch::Tensor mask = positive;
+    while (mask.dim() < perAnchor.dim()) mask = mask.unsqueeze(-1);
+    return torch::where(mask, perAnchor, torch::zeros_like(perAnchor)).sum();
+  };
 
-  // The positives' decoded boxes and quality targets first: the box loss's normaliser is their sum.
-  torch::Tensor posFlat, gtBox, posQuality, predBox, posLogits;
-  torch::Tensor weight;  // [P] the quality target, detached: it weights the box and bin losses too
-  if (targets.numPositive > 0) {
-    posFlat = torch::nonzero(positive.reshape({-1})).select(1, 0);                           // [P] index into N·A
-    torch::Tensor anchorIdx = posFlat.remainder(a);                                          // [P]
-    torch::Tensor posAnchors = targets.anchors.to(cls.device()).index_select(0, anchorIdx);  // [P, 4]
-    gtBox = targets.boxTargets.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);   // [P, 4]
-    posQuality = quality.reshape({-1}).index_select(0, posFlat);                             // [P]
-    if (!distribution) {
-      torch::Tensor posDeltas = reg.reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-      predBox = deltaDecode(posAnchors, posDeltas, config.deltaCoder);
-    } else {
-      const int64_t bins = outputs.regMax + 1;
-      posLogits = reg.reshape({-1, 4, bins}).index_select(0, posFlat);  // [P, 4, regMax + 1]
-      torch::Tensor centres = targets.anchorCenters.to(cls.device()).index_select(0, anchorIdx);  // [P, 2]
-      torch::Tensor stride = targets.anchorStrides.to(cls.device()).index_select(0, anchorIdx);   // [P]
-      torch::Tensor distances = distributionIntegral(posLogits) * stride.unsqueeze(1);            // [P, 4] px
-      predBox = distanceDecode(centres, distances);
-    }
-    weight = outputs.qualityTarget == QualityTarget::Iou
-                 ? alignedBoxIou(predBox.detach(), gtBox).clamp_min(0)
-                 : targets.centerness.to(cls.device()).reshape({-1}).index_select(0, posFlat);
-    weight = weight.detach().to(predBox.scalar_type());
-    loss.qualityWeightSum = weight.sum().item<double>();
+  // Every anchor's decoded box and quality target, masked to the positives below.
+  torch::Tensor gtBox = targets.boxTargets.to(device);  // [N, A, 4]
+  torch::Tensor predBox;                                // [N, A, 4]
+  if (!distribution) {
+    torch::Tensor anchors = targets.anchors.to(device).unsqueeze(0).expand({n, a, 4}).reshape({-1, 4});
+    predBox = deltaDecode(anchors, reg.reshape({-1, 4}), config.deltaCoder).view({n, a, 4});
+  } else {
+    torch::Tensor centres = targets.anchorCenters.to(device).unsqueeze(0).expand({n, a, 2}).reshape({-1, 2});
+    torch::Tensor stride = targets.anchorStrides.to(device).view({1, a, 1});
+    torch::Tensor distances = distributionIntegral(reg) * stride;  // [N, A, 4] px
+    predBox = distanceDecode(centres, distances.reshape({-1, 4})).view({n, a, 4});
   }
+  // [N, A] the quality target, detached: it weights the box and bin losses too
+  torch::Tensor weight = outputs.qualityTarget == QualityTarget::Iou
+                             ? alignedBoxIou(predBox.detach().reshape({-1, 4}), gtBox.reshape({-1, 4})).clamp_min(0).view({n, a})
+                             : targets.centerness.to(device);
+  weight = torch::where(positive, weight.detach().to(predBox.scalar_type()), torch::zeros_like(weight));
+  loss.qualityWeightSum = weight.sum();
   // mmdetection's num_total_samples: Σ over images of max(positives, 1); then
   // both normalisers are averaged over data-parallel processes (its
   // reduce_mean; every process takes part, with or without positives).
-  std::vector<double> normalisers{positive.sum(1).clamp_min(1).sum().item<double>(), loss.qualityWeightSum};
+  torch::Tensor normalisers = torch::stack({positive.sum(1).clamp_min(1).sum().to(torch::kFloat), loss.qualityWeightSum.to(torch::kFloat)});
   if (reduceMean) normalisers = reduceMean(normalisers);
-  const double numPosNorm = std::max(normalisers.at(0), 1.0);
-  const double weightNorm = normalisers.at(1) < kWeightSumEps ? 1.0 : normalisers.at(1);
+  torch::Tensor numPosNorm = normalisers[0].clamp_min(1.0);
+  torch::Tensor weightNorm = torch::where(normalisers[1] < kWeightSumEps, torch::ones_like(normalisers[1]), normalisers[1]);
 
   // Classification over the valid anchors: one-hot of the assigned class, zeros for background.
-  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(cls.device()).clamp_min(0), numClasses)
+  torch::Tensor clsTargets = torch::one_hot(targets.labels.to(device).clamp_min(0), numClasses)
                                  .to(cls.scalar_type()) *
                              positive.unsqueeze(-1).to(cls.scalar_type());  // [N, A, C]
-  torch::Tensor valid = targets.valid.defined() ? targets.valid.to(cls.device()).unsqueeze(-1).to(cls.scalar_type())
+  torch::Tensor valid = targets.valid.defined() ? targets.valid.to(device).unsqueeze(-1).to(cls.scalar_type())
                                                 : torch::ones({n, a, 1}, cls.options());  // [N, A, 1]
   loss.cls = config.clsWeight *
              (sigmoidFocalLoss(cls, clsTargets, config.focalAlpha, config.focalGamma, Reduction::None) * valid).sum() /
              numPosNorm;
-
-  if (targets.numPositive == 0) {
-    // Zero positives: box and quality losses are zeros that still belong to the graph.
-    loss.box = reg.sum() * 0.0;
-    loss.quality = quality.sum() * 0.0;
-    if (distribution) loss.distribution = reg.sum() * 0.0;
-  } else {
-    loss.box = config.boxWeight * (giouLoss(predBox, gtBox) * weight).sum() / weightNorm;
-    loss.quality = config.qualityWeight *
-                   torch::binary_cross_entropy_with_logits(posQuality, weight, {}, {}, at::Reduction::Sum) /
-                   numPosNorm;
-    loss.qualityFloor = config.qualityWeight * bernoulliEntropy(weight).sum().item<double>() / numPosNorm;
-    if (distribution) {
-      torch::Tensor bins = targets.distanceBins.to(cls.device()).reshape({-1, 4}).index_select(0, posFlat);  // [P, 4]
-      torch::Tensor oneHot = torch::one_hot(bins.clamp(0, outputs.regMax), outputs.regMax + 1)
-                                 .to(posLogits.scalar_type());  // [P, 4, regMax + 1]
-      torch::Tensor perSide =
-          sigmoidFocalLoss(posLogits, oneHot, config.focalAlpha, config.focalGamma, Reduction::None).sum(-1);  // [P, 4]
-      loss.distribution =
-          config.distributionLossWeight * (perSide * weight.unsqueeze(1)).sum() / 4.0 / weightNorm;
-    }
+  // Without positives these are zeros that still belong to the graph.
+  loss.box = config.boxWeight *
+             onPositives((giouLoss(predBox.reshape({-1, 4}), gtBox.reshape({-1, 4})).view({n, a}) * weight)) / weightNorm;
+  loss.quality = config.qualityWeight *
+                 onPositives(torch::binary_cross_entropy_with_logits(quality, weight, {}, {}, at::Reduction::None)) / numPosNorm;
+  loss.qualityFloor = (config.qualityWeight * onPositives(bernoulliEntropy(weight)) / numPosNorm).detach();
+  if (distribution) {
+    torch::Tensor bins = targets.distanceBins.to(device);  // [N, A, 4]
+    torch::Tensor oneHot = torch::one_hot(bins.clamp(0, outputs.regMax), outputs.regMax + 1).to(reg.scalar_type());  // [N, A, 4, R + 1]
+    torch::Tensor perSide = sigmoidFocalLoss(reg, oneHot, config.focalAlpha, config.focalGamma, Reduction::None).sum(-1);  // [N, A, 4]
+    loss.distribution = config.distributionLossWeight * onPositives(perSide * weight.unsqueeze(-1)) / 4.0 / weightNorm;
   }
   loss.total = loss.cls + loss.box + loss.quality;
   if (distribution) loss.total = loss.total + loss.distribution;

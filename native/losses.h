@@ -72,16 +72,20 @@ struct AtssTargets {
   torch::Tensor anchorStrides;    // [A] float: stride of each anchor's level
   std::vector<int64_t> numAnchorsPerLevel;
   std::vector<int64_t> strides;
-  int64_t numPositive = 0;  // over the batch
+  torch::Tensor numPositive;  // int64 scalar on the device: positives over the batch
   int64_t numClasses = 0;
   int64_t regMax = 16;
 };
 
 // anchors: [A, 4] (generateAnchors); gtBoxes[i]: [G_i, 4] x1y1x2y2 in input px;
 // gtLabels[i]: [G_i] integer class ids; validAnchors[i]: [A] bool
-// (validAnchorFlags), or empty: every anchor is valid. Runs the ATSS assigner
-// per image on its valid anchors only (mmdetection's inside_flags).
-// Throws std::invalid_argument for malformed gt (see atssAssign).
+// (validAnchorFlags), or empty: every anchor is valid. Assigns each image on
+// its valid anchors only (mmdetection's inside_flags), the whole batch at once
+// on the anchors' device (atssAssignBatch): the gts are padded where they are
+// (the host, in training) and moved over in one copy; nothing is read back.
+// Gts on the CPU are checked first: std::invalid_argument for malformed boxes
+// or labels (see atssAssign), naming the image. Gts already on a device are
+// taken as they are.
 AtssTargets buildTargets(const torch::Tensor& anchors, const std::vector<int64_t>& numAnchorsPerLevel,
                          const std::vector<int64_t>& strides, const std::vector<torch::Tensor>& gtBoxes,
                          const std::vector<torch::Tensor>& gtLabels, const AtssTargetConfig& config = {},
@@ -105,12 +109,14 @@ struct DetectionLoss {
   torch::Tensor quality;       // scalar (gradient-safe 0 without positives)
   torch::Tensor distribution;  // scalar; undefined for the delta head
   torch::Tensor total;         // the sum of the above
-  int64_t numPositive = 0;
-  double qualityWeightSum = 0;  // Σ weights of the box loss (its normaliser unless < 1e-12)
+  // Scalars kept on the device (reading them would wait for it); the trainer
+  // reads everything a step reports in one copy.
+  torch::Tensor numPositive;       // int64
+  torch::Tensor qualityWeightSum;  // Σ weights of the box loss (its normaliser unless < 1e-12)
   // The least the quality term can be on this batch: BCE against a soft target
   // t is at least its entropy H(t), so this is qualityWeight · Σ H(t) / num_pos,
   // the value of `quality` if every quality logit were exactly logit(t).
-  double qualityFloor = 0;
+  torch::Tensor qualityFloor;
 
   // ("cls", cls), ("box", box), ("quality", quality), ["distribution", …],
   // ("quality_floor", qualityFloor), ("total", total). quality_floor is not a
@@ -120,12 +126,15 @@ struct DetectionLoss {
   std::vector<std::pair<std::string, torch::Tensor>> named() const;
 };
 
-// Mean over data-parallel processes of {num_pos, Σ quality weights}; every
-// process calls it exactly once per computeLosses. Empty: one process.
-using NormaliserMean = std::function<std::vector<double>(const std::vector<double>&)>;
+// Mean over data-parallel processes of [num_pos, Σ quality weights] (a float
+// tensor of 2 on the loss's device, reduced there); every process calls it
+// exactly once per computeLosses. Empty: one process.
+using NormaliserMean = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // outputs: what the head produced for the batch the targets were built for
 // (same N, A, levels). Throws std::invalid_argument on mismatched shapes.
+// Every term is computed for all anchors and masked to the positives, so the
+// number of positives is never needed on the host.
 DetectionLoss computeLosses(const HeadOutputs& outputs, const AtssTargets& targets, const LossConfig& config = {},
                             const NormaliserMean& reduceMean = {});
 

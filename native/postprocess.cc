@@ -5,7 +5,7 @@
 #include <string>
 
 #include "anchors.h"
-#include "box_ops.h"
+#include "batch_nms.h"
 #include "tensor_io.h"
 
 namespace laxray {
@@ -26,13 +26,8 @@ void checkMeta(const ImageMeta& m, size_t i) {
   }
 }
 
-}  // namespace
-
-std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Tensor& anchors,
-                                    const std::vector<ImageMeta>& metas, const PostprocessConfig& config) {
-  torch::NoGradGuard noGrad;
-  const torch::Tensor& cls = outputs.clsLogits;  // [N, A, C]
-  const bool distribution = outputs.regression == RegressionKind::Distribution;
+void checkOutputs(const HeadOutputs& outputs, const torch::Tensor& anchors, const std::vector<ImageMeta>& metas) {
+  const torch::Tensor& cls = outputs.clsLogits;
   if (!cls.defined() || cls.dim() != 3) throw std::invalid_argument("postprocess: clsLogits must be [N, A, C]");
   const int64_t n = cls.size(0);
   const int64_t a = cls.size(1);
@@ -54,60 +49,122 @@ std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Ten
                                 std::to_string(a) + " anchors");
   }
   for (size_t i = 0; i < metas.size(); ++i) checkMeta(metas[i], i);
+}
 
-  const torch::Device device = cls.device();
-  torch::Tensor boxAnchors = anchors.to(device, torch::kFloat);
-  torch::Tensor centres = anchorCenters(boxAnchors);                                           // [A, 2]
-  torch::Tensor strides = anchorStrides(outputs.numAnchorsPerLevel, outputs.strides, device);  // [A]
-  torch::Tensor clsProb = torch::sigmoid(cls.to(torch::kFloat));                               // [N, A, C]
-  torch::Tensor qualityProb = torch::sigmoid(outputs.qualityLogits.to(torch::kFloat));         // [N, A]
-
-  std::vector<Detections> results;
-  for (int64_t i = 0; i < n; ++i) {
-    const ImageMeta& meta = metas[static_cast<size_t>(i)];
-    // Per level: the nmsPre best anchors by max over classes of cls·quality.
-    std::vector<torch::Tensor> levelIdx;
-    int64_t start = 0;
-    for (int64_t count : outputs.numAnchorsPerLevel) {
-      if (count == 0) continue;
-      torch::Tensor idx = torch::arange(start, start + count, torch::TensorOptions().dtype(torch::kLong).device(device));
-      if (config.nmsPre > 0 && count > config.nmsPre) {
-        torch::Tensor joint = clsProb[i].slice(0, start, start + count) *
-                              qualityProb[i].slice(0, start, start + count).unsqueeze(1);  // [count, C]
-        torch::Tensor best = std::get<0>(joint.max(1));                                    // [count]
-        idx = std::get<1>(best.topk(config.nmsPre)) + start;
-      }
-      levelIdx.push_back(idx);
-      start += count;
-    }
-    torch::Tensor keep = levelIdx.empty() ? torch::zeros({0}, torch::TensorOptions().dtype(torch::kLong).device(device))
-                                          : torch::cat(levelIdx);  // [K]
-    torch::Tensor boxes;                                            // [K, 4] input px
-    if (!distribution) {
-      boxes = deltaDecode(boxAnchors.index_select(0, keep),
-                          outputs.boxRegression[i].to(torch::kFloat).index_select(0, keep), config.deltaCoder);
+// Per image, the indices [N, K] of the nmsPre anchors of each level with the
+// highest max over classes of cls·quality (all of a smaller level), levels in order.
+torch::Tensor levelTopK(const torch::Tensor& clsProb, const torch::Tensor& qualityProb,
+                        const std::vector<int64_t>& numAnchorsPerLevel, int64_t nmsPre) {
+  const int64_t n = clsProb.size(0);
+  const auto longOptions = torch::TensorOptions().dtype(torch::kLong).device(clsProb.device());
+  std::vector<torch::Tensor> levels;
+  int64_t start = 0;
+  for (int64_t count : numAnchorsPerLevel) {
+    if (count == 0) continue;
+    if (nmsPre > 0 && count > nmsPre) {
+      torch::Tensor joint = clsProb.slice(1, start, start + count) * qualityProb.slice(1, start, start + count).unsqueeze(2);
+      torch::Tensor best = std::get<0>(joint.max(2));                       // [N, count]
+      levels.push_back(std::get<1>(best.topk(nmsPre, /*dim=*/1)) + start);  // [N, nmsPre]
     } else {
-      torch::Tensor logits = outputs.boxRegression[i].to(torch::kFloat).index_select(0, keep);  // [K, 4, regMax + 1]
-      torch::Tensor distances = distributionIntegral(logits) * strides.index_select(0, keep).unsqueeze(1);
-      boxes = distanceDecode(centres.index_select(0, keep), distances);
+      levels.push_back(torch::arange(start, start + count, longOptions).unsqueeze(0).expand({n, count}));
     }
-    boxes = clipBoxes(boxes, meta.inputWidth, meta.inputHeight);
-    torch::Tensor clsScores = clsProb[i].index_select(0, keep);                                   // [K, C]
-    torch::Tensor scores = clsScores * qualityProb[i].index_select(0, keep).unsqueeze(1);        // [K, C]
-    // Threshold on the class score, before the quality factor (mmdet v2 multiclass_nms).
-    torch::Tensor pairs = torch::nonzero(clsScores > config.scoreThreshold);  // [P, 2] (row, class)
-    torch::Tensor rows = pairs.select(1, 0);
-    torch::Tensor classes = pairs.select(1, 1);
-    torch::Tensor pairBoxes = boxes.index_select(0, rows);  // [P, 4]
-    torch::Tensor pairScores = scores.reshape({-1}).index_select(0, rows * scores.size(1) + classes);  // [P]
-    torch::Tensor kept = batchedNmsUnchecked(pairBoxes, pairScores, classes, config.nmsIou, config.maxPerImage);
-    Detections det;
-    torch::Tensor scale = torch::tensor({meta.scaleX, meta.scaleY, meta.scaleX, meta.scaleY},
-                                        torch::TensorOptions().dtype(torch::kFloat).device(device));
-    det.boxes = clipBoxes(pairBoxes.index_select(0, kept) / scale, meta.originalWidth, meta.originalHeight);
-    det.scores = pairScores.index_select(0, kept);
-    det.labels = classes.index_select(0, kept);
-    results.push_back(det);
+    start += count;
+  }
+  if (levels.empty()) return torch::zeros({n, 0}, longOptions);
+  return torch::cat(levels, 1);
+}
+
+// Decoded boxes [N, K, 4] (input px, not clipped) of the anchors `keep` [N, K].
+torch::Tensor decodeKept(const HeadOutputs& outputs, const torch::Tensor& anchors, const torch::Tensor& keep,
+                         const DeltaCoderConfig& coder) {
+  const int64_t n = keep.size(0), k = keep.size(1);
+  torch::Tensor flat = keep.reshape({-1});  // [N·K]
+  if (outputs.regression == RegressionKind::Delta) {
+    torch::Tensor deltas = outputs.boxRegression.to(torch::kFloat).gather(1, keep.unsqueeze(2).expand({n, k, 4}));
+    return deltaDecode(anchors.index_select(0, flat), deltas.reshape({-1, 4}), coder).reshape({n, k, 4});
+  }
+  const int64_t bins = outputs.boxRegression.size(3);
+  torch::Tensor logits =
+      outputs.boxRegression.to(torch::kFloat).gather(1, keep.view({n, k, 1, 1}).expand({n, k, 4, bins}));  // [N, K, 4, R+1]
+  torch::Tensor strides = anchorStrides(outputs.numAnchorsPerLevel, outputs.strides, anchors.device()).index_select(0, flat);
+  torch::Tensor distances = distributionIntegral(logits).reshape({-1, 4}) * strides.unsqueeze(1);  // [N·K, 4] px
+  return distanceDecode(anchorCenters(anchors).index_select(0, flat), distances).reshape({n, k, 4});
+}
+
+// Per image (x1, y1, x2, y2) bounds as a [N, 1, 4] tensor on `device`.
+torch::Tensor imageBounds(const std::vector<ImageMeta>& metas, bool original, const torch::Device& device) {
+  std::vector<float> values;
+  for (const ImageMeta& m : metas) {
+    const double w = original ? m.originalWidth : m.inputWidth;
+    const double h = original ? m.originalHeight : m.inputHeight;
+    values.insert(values.end(), {static_cast<float>(w), static_cast<float>(h), static_cast<float>(w), static_cast<float>(h)});
+  }
+  torch::Tensor host = torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat)).reshape({-1, 1, 4});
+  return toDevice(host, device);
+}
+
+torch::Tensor imageScales(const std::vector<ImageMeta>& metas, const torch::Device& device) {
+  std::vector<float> values;
+  for (const ImageMeta& m : metas) {
+    values.insert(values.end(), {static_cast<float>(m.scaleX), static_cast<float>(m.scaleY), static_cast<float>(m.scaleX),
+                                 static_cast<float>(m.scaleY)});
+  }
+  return toDevice(torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat)).reshape({-1, 4}), device);
+}
+
+// boxes clamped to [0, bound] per coordinate; bounds broadcast against boxes.
+torch::Tensor clipTo(const torch::Tensor& boxes, const torch::Tensor& bounds) {
+  return torch::min(boxes.clamp_min(0), bounds);
+}
+
+}  // namespace
+
+std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Tensor& anchors,
+                                    const std::vector<ImageMeta>& metas, const PostprocessConfig& config) {
+  torch::NoGradGuard noGrad;
+  checkOutputs(outputs, anchors, metas);
+  const torch::Tensor& cls = outputs.clsLogits;  // [N, A, C]
+  const torch::Device device = cls.device();
+  const int64_t n = cls.size(0), numClasses = cls.size(2);
+  torch::Tensor boxAnchors = anchors.to(device, torch::kFloat);
+  torch::Tensor clsProb = torch::sigmoid(cls.to(torch::kFloat));                        // [N, A, C]
+  torch::Tensor qualityProb = torch::sigmoid(outputs.qualityLogits.to(torch::kFloat));  // [N, A]
+
+  torch::Tensor keep = levelTopK(clsProb, qualityProb, outputs.numAnchorsPerLevel, config.nmsPre);  // [N, K]
+  const int64_t k = keep.size(1);
+  torch::Tensor boxes = clipTo(decodeKept(outputs, boxAnchors, keep, config.deltaCoder), imageBounds(metas, false, device));
+  torch::Tensor clsScores = clsProb.gather(1, keep.unsqueeze(2).expand({n, k, numClasses}));  // [N, K, C]
+  torch::Tensor scores = clsScores * qualityProb.gather(1, keep).unsqueeze(2);               // [N, K, C]
+
+  // Threshold on the class score, before the quality factor (mmdet v2 multiclass_nms);
+  // pairs in (image, anchor, class) order, so equal scores keep the per-image order.
+  torch::Tensor pairs = torch::nonzero(clsScores > config.scoreThreshold);  // [P, 3]
+  torch::Tensor image = pairs.select(1, 0), row = pairs.select(1, 1), label = pairs.select(1, 2);
+  torch::Tensor pairBoxes = boxes.reshape({-1, 4}).index_select(0, image * k + row);                  // [P, 4]
+  torch::Tensor pairScores = scores.reshape({-1}).index_select(0, (image * k + row) * numClasses + label);  // [P]
+  torch::Tensor kept = batchNms(pairBoxes, pairScores, image * numClasses + label, image, n, config.nmsIou,
+                                config.maxPerImage, config.nms);  // [D], by image
+
+  torch::Tensor keptImage = image.index_select(0, kept);
+  torch::Tensor original = clipTo(pairBoxes.index_select(0, kept) / imageScales(metas, device).index_select(0, keptImage),
+                                  imageBounds(metas, true, device).squeeze(1).index_select(0, keptImage));
+  // One copy to the host for the whole batch: per detection its box, score,
+  // label and image (labels and image indices are small integers, exact in float).
+  torch::Tensor packed = torch::cat({original, pairScores.index_select(0, kept).unsqueeze(1),
+                                     label.index_select(0, kept).unsqueeze(1).to(torch::kFloat),
+                                     keptImage.unsqueeze(1).to(torch::kFloat)},
+                                    1)
+                             .to(torch::kCPU)
+                             .contiguous();  // [D, 7], by image
+  const float* imageOf = packed.data_ptr<float>() + 6;
+  std::vector<Detections> results;
+  int64_t start = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t end = start;
+    while (end < packed.size(0) && static_cast<int64_t>(imageOf[7 * end]) == i) ++end;
+    torch::Tensor rows = packed.slice(0, start, end);
+    results.push_back({rows.slice(1, 0, 4).contiguous(), rows.select(1, 4).contiguous(), rows.select(1, 5).to(torch::kLong)});
+    start = end;
   }
   return results;
 }

@@ -10,6 +10,9 @@
 // The threshold applies to the class score, not the product: mmdetection v2's
 // multiclass_nms computes `valid_mask = scores > score_thr` first and only then
 // multiplies by score_factors (the centerness / quality), and compares with `>`.
+// The whole batch is processed at once on the outputs' device (top-k per level,
+// decoding, thresholds and class-wise NMS over every image together, see
+// batch_nms.h); the detections come to the host in one copy.
 #pragma once
 
 #include <torch/torch.h>
@@ -17,6 +20,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "batch_nms.h"
 #include "box_coder.h"
 #include "head_outputs.h"
 
@@ -37,6 +41,7 @@ struct PostprocessConfig {
   double nmsIou = 0.6;
   int64_t maxPerImage = 100;  // <= 0 keeps all
   DeltaCoderConfig deltaCoder;
+  NmsMode nms = NmsMode::Auto;  // tests force either implementation
 };
 
 struct Detections {
@@ -46,7 +51,7 @@ struct Detections {
 };
 
 // outputs: the head's batch (N images); anchors: [A, 4] (generateAnchors);
-// metas: one per image. Runs without autograd. -> N Detections on the outputs' device.
+// metas: one per image. Runs without autograd. -> N Detections on the CPU.
 std::vector<Detections> postprocess(const HeadOutputs& outputs, const torch::Tensor& anchors,
                                     const std::vector<ImageMeta>& metas, const PostprocessConfig& config = {});
 

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <thread>
 
@@ -40,7 +41,68 @@ std::vector<CudaDeviceInfo> queryCudaDevices(int count) {
   return devices;  // the driver stays loaded: LibTorch holds it open anyway
 }
 
+std::atomic<int> threadBudget{1};  // setIntraOpThreads
+std::atomic<int> runningCalls{0};  // ComputeThreads alive now
+thread_local int threadsOfThisThread = 0;  // team size last applied on this thread (0: never)
+
+// OpenMP's per-thread team size. Looked up at run time: LibTorch brings the
+// OpenMP runtime it was built with; a build without OpenMP has one shared
+// thread pool, where a per-thread size neither exists nor is needed.
+using OmpSetNumThreads = void (*)(int);
+OmpSetNumThreads ompSetNumThreads() {
+  static const OmpSetNumThreads fn = reinterpret_cast<OmpSetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  return fn;
+}
+
+void* cudaDriver() {
+  static void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  return driver;
+}
+
 }  // namespace
+
+int64_t cudaMemoryInUse(int index) {
+  void* driver = cudaDriver();
+  if (!driver || !torch::cuda::is_available() || index < 0 || index >= static_cast<int>(torch::cuda::device_count())) return -1;
+  using GetFn = int (*)(int*, int);
+  using RetainFn = int (*)(void**, int);
+  using ReleaseFn = int (*)(int);
+  using PushFn = int (*)(void*);
+  using PopFn = int (*)(void**);
+  using MemFn = int (*)(size_t*, size_t*);
+  auto cuDeviceGet = reinterpret_cast<GetFn>(dlsym(driver, "cuDeviceGet"));
+  auto retain = reinterpret_cast<RetainFn>(dlsym(driver, "cuDevicePrimaryCtxRetain"));
+  auto release = reinterpret_cast<ReleaseFn>(dlsym(driver, "cuDevicePrimaryCtxRelease_v2"));
+  auto push = reinterpret_cast<PushFn>(dlsym(driver, "cuCtxPushCurrent_v2"));
+  auto pop = reinterpret_cast<PopFn>(dlsym(driver, "cuCtxPopCurrent_v2"));
+  auto memInfo = reinterpret_cast<MemFn>(dlsym(driver, "cuMemGetInfo_v2"));
+  int device = 0;
+  void* context = nullptr;
+  if (!cuDeviceGet || !retain || !release || !push || !pop || !memInfo || cuDeviceGet(&device, index) != 0 ||
+      retain(&context, device) != 0) {
+    return -1;
+  }
+  size_t free = 0, total = 0;
+  int64_t used = -1;
+  if (push(context) == 0) {
+    if (memInfo(&free, &total) == 0) used = static_cast<int64_t>(total - free);
+    void* popped = nullptr;
+    pop(&popped);
+  }
+  release(device);
+  return used;
+}
+
+ComputeThreads::ComputeThreads() {
+  const int running = runningCalls.fetch_add(1) + 1;
+  threads_ = std::max(1, threadBudget.load() / running);
+  if (threads_ == threadsOfThisThread) return;
+  at::get_num_threads();  // LibTorch's lazy per-thread set-up first, so it cannot undo the size set below
+  if (OmpSetNumThreads set = ompSetNumThreads()) set(threads_);
+  threadsOfThisThread = threads_;
+}
+
+ComputeThreads::~ComputeThreads() { runningCalls.fetch_sub(1); }
 
 RuntimeInfo runtimeInfo() {
   RuntimeInfo info;
@@ -49,7 +111,7 @@ RuntimeInfo runtimeInfo() {
   info.cudaAvailable = torch::cuda::is_available();
   info.deviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
   info.devices = queryCudaDevices(info.deviceCount);
-  info.intraOpThreads = at::get_num_threads();
+  info.intraOpThreads = threadBudget.load();
   info.interOpThreads = at::get_num_interop_threads();
   return info;
 }
@@ -63,8 +125,10 @@ void setIntraOpThreads(int64_t threads) {
                                 " per core: this machine has " + std::to_string(cores) + " core(s), so use at most " +
                                 std::to_string(most) + " (or 0 for one per core)");
   }
-  const int count = threads == 0 ? cores : static_cast<int>(threads);
-  if (at::get_num_threads() != count) at::set_num_threads(count);
+  const int budget = threads == 0 ? cores : static_cast<int>(threads);
+  if (at::get_num_threads() != budget) at::set_num_threads(budget);  // this thread, and LibTorch's default for threads it sets up later
+  threadBudget.store(budget);
+  threadsOfThisThread = budget;
 }
 
 torch::Device resolveDevice(const std::string& name) {

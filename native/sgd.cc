@@ -39,24 +39,31 @@ void Sgd::step(double lr) {
   }
 }
 
-double Sgd::gradNorm() const {
-  double sumSquares = 0;
+std::vector<torch::Tensor> Sgd::gradients() const {
+  std::vector<torch::Tensor> grads;
   for (const auto& [name, p] : parameters_) {
-    if (p.grad().defined()) sumSquares += p.grad().pow(2).sum().item<double>();
+    if (p.grad().defined()) grads.push_back(p.grad());
   }
-  return std::sqrt(sumSquares);
+  return grads;
 }
 
-double Sgd::clipGradNorm(double maxNorm) {
-  const double norm = gradNorm();
-  const double coefficient = maxNorm / (norm + 1e-6);
-  if (coefficient < 1 && std::isfinite(norm)) {
-    torch::NoGradGuard noGrad;
-    for (auto& [name, p] : parameters_) {
-      if (p.grad().defined()) p.mutable_grad().mul_(coefficient);
-    }
+torch::Tensor Sgd::gradNormTensor() const {
+  std::vector<torch::Tensor> grads = gradients();
+  if (grads.empty()) {
+    return torch::zeros({}, parameters_.empty() ? torch::TensorOptions() : parameters_.front().second.options().dtype(torch::kFloat));
   }
-  return norm;
+  return torch::stack(at::_foreach_norm(grads, 2)).to(torch::kFloat).norm();
+}
+
+void Sgd::scaleGradients(double factor) {
+  std::vector<torch::Tensor> grads = gradients();
+  torch::NoGradGuard noGrad;
+  if (!grads.empty()) at::_foreach_mul_(grads, factor);
+}
+
+void Sgd::clipGradients(double maxNorm, double norm) {
+  const double coefficient = maxNorm / (norm + 1e-6);
+  if (coefficient < 1 && std::isfinite(norm)) scaleGradients(coefficient);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> Sgd::state() const {

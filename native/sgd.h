@@ -28,10 +28,14 @@ class Sgd {
   // One update with learning rate `lr` from the parameters' current .grad.
   void step(double lr);
 
-  // L2 norm of all gradients; scales them down to maxNorm when above it
-  // (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
-  double clipGradNorm(double maxNorm);
-  double gradNorm() const;
+  // L2 norm of all gradients as a scalar tensor on their device: one
+  // reduction over per-parameter norms (_foreach_norm), nothing read back.
+  torch::Tensor gradNormTensor() const;
+  // Multiplies every gradient by `factor` (loss-scale removal).
+  void scaleGradients(double factor);
+  // torch.nn.utils.clip_grad_norm_ given the norm already read: scales the
+  // gradients down to maxNorm when `norm` is above it.
+  void clipGradients(double maxNorm, double norm);
 
   // Momentum buffers by parameter name (absent until the first step).
   std::vector<std::pair<std::string, torch::Tensor>> state() const;
@@ -42,6 +46,8 @@ class Sgd {
   void setOptions(SgdOptions options) { options_ = options; }
 
  private:
+  std::vector<torch::Tensor> gradients() const;  // the defined ones
+
   SgdOptions options_;
   std::vector<std::pair<std::string, torch::Tensor>> parameters_;
   std::map<std::string, torch::Tensor> momentum_;

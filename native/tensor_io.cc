@@ -59,6 +59,11 @@ torch::Tensor tensorFromHost(const HostBuffer& host, const torch::Device& device
   return device.is_cpu() ? tensor : tensor.to(device);
 }
 
+torch::Tensor toDevice(const torch::Tensor& host, const torch::Device& device) {
+  if (device.is_cpu()) return host;
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 torch::Tensor toHostTensor(const torch::Tensor& tensor, const std::string& what) {
   torch::Tensor t = tensor.detach().to(torch::kCPU);
   switch (t.scalar_type()) {

@@ -33,6 +33,10 @@ std::string shapeString(at::IntArrayRef shape);
 // copy): treat it as read-only, as the model does its inputs.
 torch::Tensor tensorFromHost(const HostBuffer& host, const torch::Device& device, const std::string& what);
 
+// A small host tensor (sizes, scales) on `device`: on CUDA copied from pinned
+// memory without blocking the host (the copy is ordered on the current stream).
+torch::Tensor toDevice(const torch::Tensor& host, const torch::Device& device);
+
 // "float32", "uint8", "int32", ... (the names JS users know from typed arrays).
 std::string dtypeName(at::ScalarType dtype);
 

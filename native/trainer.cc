@@ -71,10 +71,38 @@ LabelAwareTargets labelAwareTargets(const AtssTargets& targets, const std::vecto
   return out;
 }
 
-std::vector<double> meanOverRanks(Collectives& peers, const std::vector<double>& values, const std::string& what) {
-  std::vector<double> sum = peers.sumOverRanks(values, what);
-  for (double& v : sum) v /= peers.worldSize();
-  return sum;
+// One copy to the host of everything a step reports: the loss terms (in
+// DetectionLoss::named order), then numPositive, the gradient norm and whether
+// the buffers are finite.
+struct StepReadout {
+  std::vector<std::pair<std::string, double>> losses;  // without "total"
+  double total = 0;
+  int64_t numPositive = 0;
+  double gradNorm = 0;
+  bool buffersFinite = true;
+};
+
+StepReadout readStep(const DetectionLoss& loss, const torch::Tensor& gradNorm, const torch::Tensor& buffersFinite) {
+  std::vector<std::pair<std::string, torch::Tensor>> named = loss.named();
+  std::vector<torch::Tensor> values;
+  for (const auto& [name, value] : named) values.push_back(value.detach().to(torch::kDouble).reshape({}));
+  values.push_back(loss.numPositive.to(torch::kDouble).reshape({}));
+  values.push_back(gradNorm.to(torch::kDouble).reshape({}));
+  values.push_back(buffersFinite.to(values.back().device(), torch::kDouble).reshape({}));
+  torch::Tensor host = torch::stack(values).to(torch::kCPU);  // the step's one synchronisation
+  const double* v = host.data_ptr<double>();
+  StepReadout out;
+  for (size_t i = 0; i < named.size(); ++i) {
+    if (named[i].first == "total") {
+      out.total = v[i];
+    } else {
+      out.losses.emplace_back(named[i].first, v[i]);
+    }
+  }
+  out.numPositive = static_cast<int64_t>(v[named.size()]);
+  out.gradNorm = v[named.size() + 1];
+  out.buffersFinite = v[named.size() + 2] != 0;
+  return out;
 }
 
 // One all-reduce per step: the job's images and positives, whether any
@@ -118,9 +146,9 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
   }
   torch::Tensor anchors = generateAnchors(sizes, config.head.strides, config.head.anchorScale, images.device());
   std::vector<torch::Tensor> boxes, labels, valid;
-  for (const GroundTruth& g : gt) {
-    boxes.push_back(g.boxes.to(images.device(), torch::kFloat));
-    labels.push_back(g.labels.to(images.device(), torch::kLong));
+  for (const GroundTruth& g : gt) {  // left where they are: buildTargets moves them over in one copy
+    boxes.push_back(g.boxes);
+    labels.push_back(g.labels);
     const int64_t width = g.padWidth > 0 ? g.padWidth : images.size(3);
     const int64_t height = g.padHeight > 0 ? g.padHeight : images.size(2);
     valid.push_back(validAnchorFlags(sizes, config.head.strides, width, height, images.device()));
@@ -152,22 +180,27 @@ void restoreBuffers(const BufferSnapshot& snapshot) {
   for (const auto& [live, saved] : snapshot) live.copy_(saved);
 }
 
-// False when the forward pass left a NaN/Inf in a floating-point buffer (a BN
-// variance overflows on huge activations while the normalised output, and so
-// the loss, stays finite): committing it would poison every later forward.
-bool buffersFinite(const BufferSnapshot& snapshot) {
+// A bool scalar on the device, false when the forward pass left a NaN/Inf in a
+// floating-point buffer (a BN variance overflows on huge activations while the
+// normalised output, and so the loss, stays finite): committing it would poison
+// every later forward. Read with the step's other values (readStep).
+torch::Tensor buffersFinite(const BufferSnapshot& snapshot) {
   torch::NoGradGuard noGrad;
-  torch::Tensor finite = torch::ones({}, torch::kBool);
+  std::vector<torch::Tensor> floating;
   for (const auto& [live, saved] : snapshot) {
-    if (live.is_floating_point()) finite = finite.logical_and(torch::isfinite(live).all().to(finite.device()));
+    if (live.is_floating_point()) floating.push_back(live.reshape({-1}));
   }
-  return finite.item<bool>();
+  if (floating.empty()) return torch::ones({}, torch::kBool);
+  return torch::isfinite(torch::cat(floating)).all();
 }
 
 }  // namespace
 
 Trainer::Trainer(Detector model, TrainerOptions options)
-    : model_(std::move(model)), options_(options), sgd_(namedState(*model_), options.sgd) {}
+    : model_(std::move(model)),
+      options_(options),
+      sgd_(namedState(*model_), options.sgd),
+      scaler_(model_->execution().precision == Precision::Fp16) {}
 
 void Trainer::setOptions(TrainerOptions options) {
   options_ = options;
@@ -175,6 +208,7 @@ void Trainer::setOptions(TrainerOptions options) {
 }
 
 TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr, Collectives* peers) {
+  PrecisionScope precision(model_->execution(), images.device());
   model_->train(true);
   sgd_.zeroGrad();
   // A skipped step (non-finite loss, gradient or BN statistic on any process,
@@ -182,30 +216,37 @@ TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<Gro
   // exactly as they were.
   const BufferSnapshot buffers = snapshotBuffers(*model_);
   NormaliserMean reduceMean;
-  if (peers != nullptr) reduceMean = [peers](const std::vector<double>& v) { return meanOverRanks(*peers, v, "the loss normalisers"); };
+  if (peers != nullptr) {
+    reduceMean = [peers](const torch::Tensor& normalisers) {
+      torch::Tensor mean = normalisers.clone();
+      peers->averageOverRanks({mean}, "the loss normalisers");
+      return mean;
+    };
+  }
   TrainStepResult result;
   try {
     DetectionLoss loss = trainingLosses(*model_, images, gt, reduceMean);
-    for (const auto& [name, value] : loss.named()) {
-      if (name != "total") result.losses.emplace_back(name, value.item<double>());
-    }
-    result.total = loss.total.item<double>();
-    result.numPositive = loss.numPositive;
+    // Backward whatever the loss: a non-finite loss gives non-finite gradients,
+    // which every process sees after the all-reduce, and the step is skipped.
+    (scaler_.enabled() ? loss.total * scaler_.scale() : loss.total).backward();
+    if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
+    if (scaler_.enabled()) sgd_.scaleGradients(1.0 / scaler_.scale());
+    StepReadout read = readStep(loss, sgd_.gradNormTensor(), buffersFinite(buffers));
+    result.losses = read.losses;
+    result.total = read.total;
+    result.numPositive = read.numPositive;
     result.images = images.size(0);
-    result.finite = std::isfinite(result.total) && buffersFinite(buffers);
+    result.gradNorm = read.gradNorm;
+    result.finite = std::isfinite(result.total) && std::isfinite(result.gradNorm) && read.buffersFinite;
+    scaler_.update(std::isfinite(result.gradNorm));
     if (peers != nullptr) agreeOnStep(*peers, result);
-    if (result.finite) {
-      loss.total.backward();
-      if (peers != nullptr) peers->averageOverRanks(trainableGradients(*model_), "the gradient all-reduce");
-      result.gradNorm = options_.gradClipNorm > 0 ? sgd_.clipGradNorm(options_.gradClipNorm) : sgd_.gradNorm();
-      result.finite = std::isfinite(result.gradNorm);
-    }
   } catch (...) {
     restoreBuffers(buffers);
     sgd_.zeroGrad();
     throw;
   }
   if (result.finite) {
+    if (options_.gradClipNorm > 0) sgd_.clipGradients(options_.gradClipNorm, result.gradNorm);
     sgd_.step(lr);
   } else {
     restoreBuffers(buffers);

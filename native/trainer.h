@@ -2,7 +2,11 @@
 // branch gets the assigned labels), the losses, backward, optional gradient
 // clipping and the SGD update. A non-finite loss, gradient or BN statistic
 // skips the update, and a skipped or failed step changes nothing (the BN
-// statistics the forward pass moved are put back).
+// statistics the forward pass moved are put back). On a GPU the step queues
+// its work without waiting for the device, except once: the loss terms,
+// positives, gradient norm and the buffers' finiteness come back in one copy,
+// which decides the update (and clipping). In fp16 the loss is scaled
+// (LossScaler) and an overflowing step is skipped like any non-finite one.
 //
 // Data-parallel (a Collectives given): the loss normalisers are averaged over
 // the processes, the processes agree on whether every loss is finite (one
@@ -72,6 +76,7 @@ class Trainer {
   Detector model_;
   TrainerOptions options_;
   Sgd sgd_;
+  LossScaler scaler_;  // fp16 only
 };
 
 }  // namespace laxray

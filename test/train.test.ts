@@ -180,6 +180,23 @@ test('a run writes config.json, checkpoints with latest.json, metrics.jsonl and 
   t.true(readdirSync(path.join(runDir, 'report', 'detections')).length >= 1);
 });
 
+test('iteration events report the data wait: the first batch waits for its decode; behind a slow step, prefetching workers leave none', async (t) => {
+  const { train } = await data();
+  /** A training step that takes 300 ms, as a real one does, so the loader can work ahead. */
+  class SlowStep extends FakeDetector {
+    override async trainStep(batch: TrainingBatch, lr: number): Promise<StepResult> {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return super.trainStep(batch, lr);
+    }
+  }
+  const config = tinyConfig({ epochs: 1 }, { data: { workers: 2, prefetch: 2 } });
+  const its = iterations(await collect(new Trainer({ detector: new SlowStep(config), train, runDir: path.join(tmp, 'data-wait'), workers: 2 })));
+  t.true(its.length >= 3);
+  t.true(its.every((e) => Number.isFinite(e.dataWaitSeconds) && e.dataWaitSeconds >= 0));
+  t.true(its[0]!.dataWaitSeconds > 0, 'nothing is decoded before the first step asks');
+  for (const e of its.slice(1)) t.true(e.dataWaitSeconds < 0.15, `step ${e.iteration} waited ${e.dataWaitSeconds} s for data that was prefetched during a 300 ms step`);
+});
+
 test('resume continues exactly: interrupted after k iterations, the loss curve equals an uninterrupted run', async (t) => {
   const { train } = await data();
   const config = tinyConfig({ epochs: 3, checkpointEvery: 100 });

@@ -125,7 +125,8 @@ test('bad targets are refused naming the image and box, and training goes on', a
   };
   await t.throwsAsync(bad([50, 10, 20, 40]), { instanceOf: LaxrayError, message: /image 1, box 0 .*x2 < x1/ });
   await t.throwsAsync(bad([10, 10, 400, 40]), { instanceOf: LaxrayError, message: /image 1, box 0 .*outside the 128x128 input/ });
-  await t.throwsAsync(bad([10, 10, 40, 40], 7), { instanceOf: LaxrayError, message: /class id 7 but the model has 2 classes/ });
+  await t.throwsAsync(bad([10, 10, 40, 40], 7), { instanceOf: LaxrayError, message: /image 1 .*box 0: label 7 is not a class id of this model: it has 2 classes/ });
+  await t.throwsAsync(bad([10, 10, 40, 40], -1), { instanceOf: LaxrayError, message: /box 0: label -1 is not a class id/ });
   await t.throwsAsync(bad([10, NaN, 40, 40]), { instanceOf: LaxrayError, message: /not finite/ });
   const ok = await detector.trainStep(batchOf(scenes()), 0.01);
   t.true(ok.finite);

@@ -247,6 +247,23 @@ export const configShape = z
       .optional()
       .describe("'cpu', 'cuda' or 'cuda:<index>'. Default: LAXRAY_DEVICE, else 'cpu'"),
     threads: nonNegativeInt().default(0).describe('intra-op CPU threads of LibTorch; 0 uses all cores; at most 4 per core'),
+    precision: z
+      .enum(['fp32', 'tf32', 'bf16', 'fp16'])
+      .default('fp32')
+      .describe(
+        "arithmetic of the network: 'fp32'; 'tf32' (CUDA tensor cores for float32 convs and matmuls; the same as fp32 on the CPU); 'bf16' (autocast to bfloat16, CUDA or CPU); 'fp16' (autocast to float16 with dynamic loss scaling, CUDA only)",
+      ),
+    labelAwarePrecision: z
+      .enum(['fp32', 'compute'])
+      .default('fp32')
+      .describe(
+        "precision of LA's gradient passes and reweighting under bf16/fp16: 'fp32' (default: w1 - w2 is about 0.01, finer than bfloat16 resolves) or 'compute' (the network's precision)",
+      ),
+    channelsLast: z.boolean().default(false).describe('channels-last (NHWC) memory layout for the convolutions (often faster on CUDA tensor cores)'),
+    cudnnBenchmark: z
+      .boolean()
+      .default(true)
+      .describe('on CUDA, let cuDNN time its convolution algorithms once per input shape and keep the fastest; no effect on the CPU'),
     classes: z
       .array(z.string().min(1))
       .min(1)
@@ -329,6 +346,15 @@ function resolveDerived(c: ParsedShape, ctx: z.RefinementCtx) {
       return z.NEVER;
     }
     device = env !== undefined && env !== '' ? env : 'cpu';
+  }
+  if (c.precision === 'fp16' && device === 'cpu') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['precision'],
+      input: c.precision,
+      message: "'fp16' needs a CUDA device (LibTorch's CPU autocast supports bfloat16 only): use 'bf16' or 'fp32' on the CPU, or device 'cuda'",
+    });
+    return z.NEVER;
   }
   const { $schema: _editorsOnly, ...rest } = c;
   return {

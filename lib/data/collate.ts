@@ -45,8 +45,13 @@ export interface ImageTargets {
 
 /** A batch for inference: images only. */
 export interface Batch {
-  /** N × 3 × H × W, row-major, normalised RGB, zeros in the padding. */
-  data: Float32Array;
+  /**
+   * N × 3 × H × W, row-major: normalised RGB with zeros in the padding, or raw
+   * RGB bytes (0..255), which the detector uploads as they are (a quarter of
+   * the bytes) and normalises on its device, zeroing each image's padding
+   * (outside resizedWidth × resizedHeight).
+   */
+  data: Float32Array | Uint8Array;
   /** [N, 3, H, W]; H and W are multiples of the size divisor (32 by default). */
   shape: [number, number, number, number];
   metas: ImageMeta[];
@@ -84,6 +89,28 @@ export interface CollateOptions {
    * at least N·3·H·W floats; its padding is zeroed explicitly.
    */
   out?: ArrayBuffer;
+}
+
+/**
+ * Checks that every target label of a training batch is a class id of a model
+ * with `numClasses` classes (0..numClasses−1), where the batch enters the
+ * engine: the native step then reads labels without checking them on the
+ * device (which would wait for the GPU). Throws INVALID_ARGUMENT naming the
+ * image, box and label.
+ */
+export function checkTargetLabels(batch: Pick<TrainingBatch, 'targets' | 'metas'>, numClasses: number): void {
+  batch.targets.forEach((t, i) => {
+    for (let k = 0; k < t.labels.length; k++) {
+      const label = t.labels[k]!;
+      if (label < 0 || label >= numClasses) {
+        const image = batch.metas[i];
+        throw new LaxrayError(
+          'INVALID_ARGUMENT',
+          `training batch image ${i} (image id ${image?.imageId ?? '?'}${image?.fileName ? `, ${image.fileName}` : ''}), box ${k}: label ${label} is not a class id of this model: it has ${numClasses} classes (0..${numClasses - 1}); the dataset's classes must match model.head.numClasses / classes`,
+        );
+      }
+    }
+  });
 }
 
 /**

@@ -17,7 +17,7 @@ export {
   type BoxDrop,
 } from './coco.js';
 export { convertOpixray, writeOpixrayCoco, OPIXRAY_CLASSES, type OpixrayOptions, type OpixrayResult, type OpixrayReport, type CocoJson } from './opixray.js';
-export { collate, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
+export { collate, checkTargetLabels, type Batch, type TrainingBatch, type ImageMeta, type ImageTargets, type PreparedImage, type CollateOptions } from './collate.js';
 export {
   DataLoader,
   evaluationLoader,

@@ -141,7 +141,7 @@ export interface InspectableModel {
     data: { imageScale: [number, number]; mean: [number, number, number]; std: [number, number, number]; padDivisor: number };
     train: { batchSize: number };
   };
-  inspect(input: { data: Float32Array; shape: readonly number[] }): Promise<Record<string, TensorData>>;
+  inspect(input: { data: Float32Array | Uint8Array; shape: readonly number[] }): Promise<Record<string, TensorData>>;
 }
 
 /** Per-level |w1 − w2| (or |w − 0.5|) statistics of a LA detector over `dataset` (null for a model without LA). */

@@ -37,6 +37,11 @@ export interface IterationEvent {
   numPositives: number;
   gradNorm: number;
   images: number;
+  /**
+   * Seconds this step waited for its batch from the loader (decode, augment,
+   * collate not yet done): 0 when the loader's workers keep up with training.
+   */
+  dataWaitSeconds: number;
   /** Throughput over the last few steps, data loading included. */
   imagesPerSecond: number;
   /** Seconds of training left at the current pace (validation not counted). */

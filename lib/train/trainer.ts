@@ -139,6 +139,11 @@ class StepClock {
     this.tick = performance.now();
   }
 
+  /** Seconds since the last lap or restart: before a step, the time spent waiting for its batch. */
+  sinceTick(): number {
+    return (performance.now() - this.tick) / 1000;
+  }
+
   lap(images: number): void {
     const now = performance.now();
     this.seconds.push((now - this.tick) / 1000);
@@ -355,13 +360,14 @@ export class Trainer extends EventEmitter {
     const epochEnd = loader.plan(epoch, startImage).at(-1)?.end ?? startImage;
     run.clock.restart();
     for await (const batch of loader.iterate({ epoch, startImage })) {
+      const dataWaitSeconds = run.clock.sinceTick(); // the loader had not finished this batch when the last step ended
       const lr = learningRateAt(run.schedule, state.iteration, epoch);
       const result = await this.step(batch, lr);
       loader.recycle(batch);
       state.iteration++;
       state.batch = batch.index + 1;
       state.epochImages = batch.end ?? state.batch * loader.globalBatchSize;
-      yield* this.record(run, batch, lr, result, sums);
+      yield* this.record(run, batch, lr, result, sums, dataWaitSeconds);
 
       const lastOfEpoch = state.epochImages >= epochEnd;
       if (!lastOfEpoch && (await run.stopRequested())) {
@@ -385,7 +391,7 @@ export class Trainer extends EventEmitter {
   }
 
   /** A finished step: the loss history, the non-finite count (and the divergence stop), the iteration event. */
-  private async *record(run: RunContext, batch: TrainingBatch, lr: number, result: StepResult, sums: LossSums): AsyncGenerator<TrainEvent, void, undefined> {
+  private async *record(run: RunContext, batch: TrainingBatch, lr: number, result: StepResult, sums: LossSums, dataWaitSeconds: number): AsyncGenerator<TrainEvent, void, undefined> {
     const { state } = run;
     const epoch = state.epoch;
     const images = result.images ?? batch.metas.length;
@@ -414,6 +420,7 @@ export class Trainer extends EventEmitter {
       numPositives: result.numPositives,
       gradNorm: result.gradNorm,
       images,
+      dataWaitSeconds,
       imagesPerSecond: run.clock.imagesPerSecond(),
       etaSeconds: run.clock.secondsFor(run.totalIterations - state.iteration),
       elapsedSeconds: run.elapsed(),

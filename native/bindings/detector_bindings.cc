@@ -93,6 +93,7 @@ struct TrainStepArgs {
   HostBuffer images;
   std::vector<std::pair<HostBuffer, HostBuffer>> targets;  // per image: boxes [K, 4], labels [K]
   std::vector<std::pair<int64_t, int64_t>> extents;        // per image: padWidth, padHeight (0: the whole batch)
+  std::vector<std::pair<int64_t, int64_t>> contents;       // per image: width, height resized (uint8 images: the rest is padding; 0: the whole batch)
   double lr = 0;
 };
 
@@ -119,6 +120,8 @@ TrainStepArgs trainStepArgs(const Napi::CallbackInfo& info) {
     args.targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
     args.extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
                               static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
+    args.contents.emplace_back(static_cast<int64_t>(numberField(t, "width", 0, what)),
+                               static_cast<int64_t>(numberField(t, "height", 0, what)));
   }
   args.lr = numberArg(info, 3, "trainStep: lr");
   if (!(args.lr >= 0) || !std::isfinite(args.lr)) {
@@ -221,9 +224,12 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return PromiseWorker<NamedTensors>::Run(
         info.Env(), "inspect",
         [s, images] {
+          // Uploaded before taking the lock: a running call on this detector keeps computing meanwhile.
+          torch::Tensor x = imagesToDevice(tensorFromHost(images, torch::kCPU, "inspect: images"), s->device, {},
+                                           s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
           torch::NoGradGuard noGrad;  // LA re-enables autograd for its own gradients
-          torch::Tensor x = tensorFromHost(images, s->device, "inspect: images");
+          PrecisionScope precision(s->model->execution(), s->device);
           ModeFor mode(*s->model, s->training.load());
           Inspection inspection;
           s->model->forward(x, nullptr, &inspection);
@@ -281,20 +287,27 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?}], lr): Promise<StepResult>
+  // trainStep(images, shape, targets: [{boxes: Float32Array, labels: Int32Array, padWidth?, padHeight?, width?, height?}], lr): Promise<StepResult>
+  // images: Float32Array normalised, or Uint8Array raw RGB (normalised on the device).
   // padWidth/padHeight: the image's extent in the batch (mmdetection's pad_shape); absent: the whole batch.
+  // width/height: the image's resized size, for uint8 images (their padding becomes 0); absent: the whole batch.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     TrainStepArgs args = trainStepArgs(info);
     SessionPtr s = session_;
     return PromiseWorker<TrainStepResult>::Run(
         info.Env(), "trainStep",
         [s, args] {
+          // Uploaded before taking the lock: a running call on this detector keeps computing meanwhile.
+          torch::Tensor host = tensorFromHost(args.images, torch::kCPU, "trainStep: images");
+          std::vector<std::pair<int64_t, int64_t>> sizes;
+          for (const auto& [w, h] : args.contents) sizes.emplace_back(w > 0 ? w : host.size(-1), h > 0 ? h : host.size(-2));
+          torch::Tensor x = imagesToDevice(host, s->device, sizes, s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
-          torch::Tensor x = tensorFromHost(args.images, s->device, "trainStep: images");
           std::vector<GroundTruth> gt;
           for (size_t i = 0; i < args.targets.size(); ++i) {
+            // On the host: checked there, then moved to the device padded, in one copy (buildTargets).
             const auto& [boxes, labels] = args.targets[i];
-            gt.push_back({tensorFromHost(boxes, s->device, "boxes"), tensorFromHost(labels, s->device, "labels").to(torch::kLong),
+            gt.push_back({tensorFromHost(boxes, torch::kCPU, "boxes"), tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong),
                           args.extents[i].first, args.extents[i].second});
           }
           const std::shared_ptr<DataParallelGroup> group = s->currentGroup();
@@ -323,8 +336,13 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return PromiseWorker<Result>::Run(
         info.Env(), "detect",
         [s, args] {
+          std::vector<std::pair<int64_t, int64_t>> sizes;  // uint8 images: each image's content in its slot
+          for (const ImageMeta& m : args.metas) {
+            sizes.emplace_back(static_cast<int64_t>(std::ceil(m.inputWidth)), static_cast<int64_t>(std::ceil(m.inputHeight)));
+          }
+          torch::Tensor x = imagesToDevice(tensorFromHost(args.images, torch::kCPU, "detect: images"), s->device, sizes,
+                                           s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
-          torch::Tensor x = tensorFromHost(args.images, s->device, "detect: images");
           Result out;
           for (const Detections& d : detectBatch(*s->model, x, args.metas)) {
             out.push_back({{"boxes", toHostTensor(d.boxes, "boxes")},
@@ -418,9 +436,10 @@ Napi::Value CreateDetector(const Napi::CallbackInfo& info) {
   ModelConfig config = modelConfigFrom(info[0]);
   const std::string deviceName = stringArg(info, 1, "createDetector: device");
   const double seed = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
+  const ExecutionConfig execution = executionConfigFrom(info[3]);
   return PromiseWorker<SessionPtr>::Run(
       info.Env(), "createDetector",
-      [config, deviceName, seed] {
+      [config, deviceName, seed, execution] {
         static std::mutex seedMutex;  // the generator is global: seed and build as one step
         std::lock_guard<std::mutex> seedLock(seedMutex);
         torch::manual_seed(static_cast<uint64_t>(seed));
@@ -428,6 +447,7 @@ Napi::Value CreateDetector(const Napi::CallbackInfo& info) {
         session->device = resolveDevice(deviceName);
         session->model = Detector(config);
         session->model->to(session->device);
+        session->model->setExecution(execution, session->device);
         session->model->train(false);
         return session;
       },

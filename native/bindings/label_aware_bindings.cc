@@ -37,6 +37,13 @@ PredictorArgs predictorArgs(const Napi::CallbackInfo& info) {
   return args;
 }
 
+// User-given labels are checked here, on the host (label_aware.cc trusts the assigner's).
+void checkLabelRange(const torch::Tensor& labels, int64_t count, const std::string& what) {
+  if (labels.numel() > 0 && (labels.max().item<int64_t>() >= count || labels.min().item<int64_t>() < -1)) {
+    throw std::invalid_argument("label-aware: " + what + " must be −1 or 0.." + std::to_string(count - 1));
+  }
+}
+
 // The optional weighting argument: 'sigmoid' (default) or 'scaled'.
 LabelAwareWeight weightingArg(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return LabelAwareWeight::Sigmoid;
@@ -64,9 +71,13 @@ Napi::Value LabelAwareCls(const Napi::CallbackInfo& info) {
                                       ", " + shapeString(w.sizes()) + ", " + shapeString(b.sizes()));
         }
         torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
-        auto predict = [&](const torch::Tensor& xTilde) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
-        torch::Tensor l = hasLabels ? tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong) : torch::Tensor();
-        LabelAwareClsResult r = labelAwareCls(xt, predict, l, k, weighting);
+        auto predict = [&](const torch::Tensor& xTilde, size_t) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
+        std::vector<torch::Tensor> l;
+        if (hasLabels) {
+          l.push_back(tensorFromHost(labels, torch::kCPU, "labels").to(torch::kLong));
+          checkLabelRange(l[0], w.size(0), "labels (−1 = background)");
+        }
+        LabelAwareClsResult r = labelAwareCls({xt}, predict, l, k, weighting).at(0);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}};
       },
       [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
@@ -90,15 +101,59 @@ Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
         }
         torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
         const int64_t numBins = w.size(0) / 4;
-        auto predict = [&](const torch::Tensor& xTilde) {
+        auto predict = [&](const torch::Tensor& xTilde, size_t) {
           torch::Tensor logits = torch::conv2d(xTilde, kernel, b);
           return torch::sigmoid(logits.reshape({logits.size(0), 4, numBins, logits.size(2), logits.size(3)}));
         };
-        torch::Tensor t = hasBins ? tensorFromHost(bins, torch::kCPU, "bins").to(torch::kLong) : torch::Tensor();
-        LabelAwareRegResult r = labelAwareReg(xt, predict, t, weighting);
+        std::vector<torch::Tensor> t;
+        if (hasBins) {
+          t.push_back(tensorFromHost(bins, torch::kCPU, "bins").to(torch::kLong));
+          checkLabelRange(t[0], numBins, "target bins (−1 = not positive)");
+        }
+        LabelAwareRegResult r = labelAwareReg({xt}, predict, t, weighting).at(0);
         return LabelAwareOutput{{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w", toHostTensor(r.w, "w")}}};
       },
       [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
+}
+
+// labelAwareClsLevels(levels: [{x, shape}], weight, weightShape, bias, a, b, c): Promise<[{xNew, w1, w2}]>.
+// Test hook: LAcls with pseudo labels on several levels in one call (one gradient pass per objective).
+Napi::Value LabelAwareClsLevels(const Napi::CallbackInfo& info) {
+  if (info.Length() < 7 || !info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "labelAwareClsLevels(levels, weight, weightShape, bias, a, b, c)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<HostBuffer> levels;
+  std::vector<Napi::Value> keepAlive{info[1], info[3]};
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Object level = list.Get(i).As<Napi::Object>();
+    levels.push_back(hostBufferFrom(level.Get("x"), level.Get("shape"), "levels[" + std::to_string(i) + "].x"));
+    keepAlive.push_back(level.Get("x"));
+  }
+  const HostBuffer weight = hostBufferFrom(info[1], info[2], "weight");
+  HostBuffer bias = hostBufferFrom(info[3], Napi::Array::New(info.Env()), "bias");
+  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
+  const LabelAwareCoefficients k{numberArg(info, 4, "a"), numberArg(info, 5, "b"), numberArg(info, 6, "c")};
+  using Result = std::vector<LabelAwareOutput>;
+  return PromiseWorker<Result>::Run(
+      info.Env(), "labelAwareClsLevels",
+      [levels, weight, bias, k] {
+        torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
+        torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
+        torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
+        std::vector<torch::Tensor> xs;
+        for (const HostBuffer& level : levels) xs.push_back(tensorFromHost(level, torch::kCPU, "x"));
+        auto predict = [&](const torch::Tensor& xTilde, size_t) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
+        Result out;
+        for (const LabelAwareClsResult& r : labelAwareCls(xs, predict, {}, k)) {
+          out.push_back({{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}});
+        }
+        return out;
+      },
+      [](Napi::Env env, Result& result) -> Napi::Value {
+        Napi::Array out = Napi::Array::New(env, result.size());
+        for (size_t i = 0; i < result.size(); ++i) out.Set(static_cast<uint32_t>(i), namedTensorsToJs(env, result[i].tensors));
+        return out;
+      },
+      keepAlive);
 }
 
 }  // namespace
@@ -106,6 +161,7 @@ Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
 void registerLabelAwareBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("labelAwareCls", Napi::Function::New<LabelAwareCls>(env, "labelAwareCls"));
   exports.Set("labelAwareReg", Napi::Function::New<LabelAwareReg>(env, "labelAwareReg"));
+  exports.Set("labelAwareClsLevels", Napi::Function::New<LabelAwareClsLevels>(env, "labelAwareClsLevels"));
 }
 
 }  // namespace laxray::js

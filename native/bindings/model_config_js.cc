@@ -1,5 +1,7 @@
 #include "bindings/model_config_js.h"
 
+#include <cmath>
+
 #include "bindings/convert.h"
 
 namespace laxray::js {
@@ -79,6 +81,34 @@ ModelConfig modelConfigFrom(const Napi::Value& value) {
   c.test.nmsIou = numberField(test, "nmsIou", c.test.nmsIou, "model.test");
   c.test.maxPerImage = static_cast<int64_t>(numberField(test, "maxPerImage", static_cast<double>(c.test.maxPerImage), "model.test"));
   h.labelAwareAtTest = boolField(test, "labelAware", h.labelAwareAtTest, "model.test");
+  return c;
+}
+
+ExecutionConfig executionConfigFrom(const Napi::Value& value) {
+  ExecutionConfig c;
+  if (value.IsUndefined()) return c;
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "execution config must be an object");
+  Napi::Object o = value.As<Napi::Object>();
+  c.precision = enumField(o, "precision", c.precision, "config",
+                          {{"fp32", Precision::Fp32}, {"tf32", Precision::Tf32}, {"bf16", Precision::Bf16}, {"fp16", Precision::Fp16}});
+  c.labelAwareInCompute = enumField(o, "labelAwarePrecision", false, "config", {{"fp32", false}, {"compute", true}});
+  c.channelsLast = boolField(o, "channelsLast", c.channelsLast, "config");
+  c.cudnnBenchmark = boolField(o, "cudnnBenchmark", c.cudnnBenchmark, "config");
+  // pixelMean / pixelStd: 3 finite numbers (RGB, 0..255), std > 0; absent: ImageNet's.
+  auto rgb = [&](const char* key, std::array<double, 3>& out, bool positive) {
+    if (!o.Has(key) || o.Get(key).IsUndefined()) return;
+    const std::string what = std::string("config.") + key + " must be 3 finite numbers (RGB" + (positive ? ", each > 0)" : ")");
+    if (!o.Get(key).IsArray() || o.Get(key).As<Napi::Array>().Length() != 3) throw Napi::TypeError::New(o.Env(), what);
+    Napi::Array list = o.Get(key).As<Napi::Array>();
+    for (uint32_t i = 0; i < 3; ++i) {
+      if (!list.Get(i).IsNumber()) throw Napi::TypeError::New(o.Env(), what);
+      const double v = list.Get(i).As<Napi::Number>().DoubleValue();
+      if (!std::isfinite(v) || (positive && v <= 0)) throw Napi::TypeError::New(o.Env(), what);
+      out[i] = v;
+    }
+  };
+  rgb("pixelMean", c.pixels.mean, false);
+  rgb("pixelStd", c.pixels.std, true);
   return c;
 }
 

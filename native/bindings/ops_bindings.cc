@@ -251,6 +251,11 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
     if (p.Has("scoreThreshold")) postConfig.scoreThreshold = numberField(p, "scoreThreshold");
     if (p.Has("nmsIou")) postConfig.nmsIou = numberField(p, "nmsIou");
     if (p.Has("maxPerImage")) postConfig.maxPerImage = static_cast<int64_t>(numberField(p, "maxPerImage"));
+    if (p.Has("nms")) {
+      const std::string mode = p.Get("nms").ToString().Utf8Value();
+      if (mode != "host" && mode != "device") throw Napi::TypeError::New(env, "headCheck: postprocess.nms must be 'host' or 'device'");
+      postConfig.nms = mode == "host" ? NmsMode::Host : NmsMode::Device;
+    }
   }
   const std::string device = deviceArg(info, 1);
 
@@ -287,9 +292,9 @@ Napi::Value HeadCheck(const Napi::CallbackInfo& info) {
         result.targets = buildTargets(anchors, outputs.numAnchorsPerLevel, strides, gtBoxes, gtLabels, targetConfig, valid);
         DetectionLoss loss = computeLosses(outputs, result.targets);
         for (const auto& [name, value] : loss.named()) result.losses.emplace_back(name, value.item<double>());
-        result.numPositive = loss.numPositive;
-        result.qualityWeightSum = loss.qualityWeightSum;
-        result.qualityFloor = loss.qualityFloor;
+        result.numPositive = loss.numPositive.item<int64_t>();
+        result.qualityWeightSum = loss.qualityWeightSum.item<double>();
+        result.qualityFloor = loss.qualityFloor.item<double>();
         loss.total.backward();
         const std::pair<const char*, torch::Tensor> leaves[] = {{"clsLogits", outputs.clsLogits},
                                                                 {"boxRegression", outputs.boxRegression},

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <napi.h>
-#include <ATen/Parallel.h>
 
 #include <functional>
 #include <string>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "bindings/convert.h"
+#include "runtime.h"
 
 namespace laxray::js {
 
@@ -38,9 +38,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      // OpenMP thread counts are per thread: apply the process-wide setting
-      // (setIntraOpThreads) to this libuv worker before any tensor work.
-      at::init_num_threads();
+      ComputeThreads threads;  // this call's share of the intra-op threads
       result_ = compute_();
     } catch (...) {
       SetError(prefixed(what_, describeCurrentException()));

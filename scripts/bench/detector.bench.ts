@@ -1,45 +1,126 @@
-// CPU (or LAXRAY_DEVICE) forward latency of ResNet-50 ATSS and ATSS+LAcls at
-// 800×1333, measured side by side in one process, and their ratio.
-// Options (env): LAXRAY_BENCH_REPEATS (default 5), LAXRAY_BENCH_SIZE ("800x1333").
+// CPU detector latency (forward + post-processing, batch 1), laxray next to
+// the same network in PyTorch eager (scripts/bench/peer), same LibTorch, same
+// weights, same thread count, interleaved in one run:
+//   - the demo model: ATSS+LAcls, ResNet-18, FPN/head at 128 channels, 384×256;
+//   - ResNet-50 at 800×1333: ATSS (delta, no LA) and ATSS+LAcls.
+// Before timing, both sides detect on the same input and the detections are
+// compared (count, labels, largest box and score differences).
+// Options (env): LAXRAY_BENCH_REPEATS (default 5), LAXRAY_BENCH_MODELS
+// (comma list of demo, r50-atss, r50-lacls; default all), LAXRAY_BENCH_PYTHON.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import path from 'node:path';
 import { Detector } from '../../lib/detector.js';
 import { runtimeInfo } from '../../lib/runtime.js';
+import { demoConfig, demoModules, DEMO_SCALE } from '../../lib/cli/commands/demo.js';
+import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import { reportBenchmark } from './machine.js';
+import { compareDetections, Peer, peerUnavailable, type ImageMetaInput, type PeerDetection } from './peer/client.js';
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+interface Case {
+  key: string;
+  name: string;
+  config: LaxrayConfigInput;
+  /** [H, W] of the (padded) input. */
+  size: [number, number];
+}
+
+async function cases(): Promise<Case[]> {
+  const demo = demoConfig({ dataDir: tmpdir(), epochs: 1, seed: 0 }, await demoModules());
+  const pad = (v: number) => Math.ceil(v / 32) * 32;
+  return [
+    { key: 'demo', name: 'demo: ATSS+LAcls ResNet-18 (128 ch)', config: demo, size: [pad(DEMO_SCALE[1]), pad(DEMO_SCALE[0])] },
+    { key: 'r50-atss', name: 'ATSS ResNet-50 (delta, no LA)', config: { preset: 'atss', model: { backbone: { depth: 50 } } }, size: [800, 1344] },
+    { key: 'r50-lacls', name: 'ATSS+LAcls ResNet-50', config: { preset: 'atss-lacls', model: { backbone: { depth: 50 } } }, size: [800, 1344] },
+  ];
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/**
+ * Random-init heads score every class at the prior (0.01), below the 0.05
+ * threshold, so post-processing would see nothing. Three classes get a bias
+ * just above it: a few thousand (anchor, class) pairs reach NMS, as with a
+ * trained model.
+ */
+async function withScoringHead(detector: Detector, file: string): Promise<void> {
+  const state = await detector.stateDict();
+  const bias = state['head.atss_cls.bias']!;
+  const data = Float32Array.from(bias.data as Float32Array);
+  const logit = Math.log(0.06 / 0.94);
+  for (const c of [0, 1, 2]) if (c < data.length) data[c] = logit;
+  state['head.atss_cls.bias'] = { data, shape: bias.shape };
+  const { writeSafetensors } = await import('../../lib/checkpoint/safetensors.js');
+  await writeSafetensors(file, state);
+  await detector.loadWeights(file);
+}
+
+function toPeerFormat(result: { box: number[]; score: number; label: number }[][]): PeerDetection[][] {
+  return result.map((image) => image.map((d) => ({ box: d.box as PeerDetection['box'], score: d.score, label: d.label })));
 }
 
 export async function run(): Promise<void> {
   const repeats = Number(process.env.LAXRAY_BENCH_REPEATS ?? 5);
-  const [height, width] = (process.env.LAXRAY_BENCH_SIZE ?? '800x1333').split('x').map(Number) as [number, number];
+  const wanted = (process.env.LAXRAY_BENCH_MODELS ?? 'demo,r50-atss,r50-lacls').split(',');
   const info = await runtimeInfo();
-  const variants = [
-    { name: 'ATSS (delta, no LA)', preset: 'atss' },
-    { name: 'ATSS+LAcls (distribution)', preset: 'atss-lacls' },
-  ] as const;
-  const detectors = await Promise.all(variants.map((v) => Detector.create({ preset: v.preset, model: { backbone: { depth: 50 } } })));
-  const input = { data: new Float32Array(3 * height * width).map((_, i) => Math.sin(i * 0.001)), shape: [1, 3, height, width] };
-  const times: number[][] = variants.map(() => []);
-  for (const d of detectors) await d.detect(input); // warm-up
-  // Interleave the variants so machine noise hits both alike.
-  for (let r = 0; r < repeats; r++) {
-    for (let v = 0; v < variants.length; v++) {
-      const start = process.hrtime.bigint();
-      await detectors[v]!.detect(input);
-      times[v]!.push(Number(process.hrtime.bigint() - start) / 1e6);
+  const unavailable = peerUnavailable();
+  const dir = mkdtempSync(path.join(tmpdir(), 'laxray-bench-'));
+  try {
+    for (const c of (await cases()).filter((x) => wanted.includes(x.key))) {
+      const detector = await Detector.create({ ...c.config, device: 'cpu' });
+      const weights = path.join(dir, `${c.key}.safetensors`);
+      await withScoringHead(detector, weights);
+      const [height, width] = c.size;
+      const data = new Float32Array(3 * height * width).map((_, i) => Math.sin(i * 0.001) * 1.5);
+      const input = { data, shape: [1, 3, height, width] };
+      const metas: ImageMetaInput[] = [{ inputWidth: width, inputHeight: height, scaleX: 1, scaleY: 1, originalWidth: width, originalHeight: height }];
+      const inputFile = path.join(dir, `${c.key}.f32`);
+      writeFileSync(inputFile, Buffer.from(data.buffer));
+
+      let peer: Peer | null = null;
+      let peerInfo: { threads: number; torch: string } | null = null;
+      let agreement: ReturnType<typeof compareDetections> | null = null;
+      if (unavailable === null) {
+        peer = Peer.start();
+        peerInfo = await peer.load(detector.config.model, weights, info.intraOpThreads);
+        const ours = toPeerFormat(await detector.detect(input));
+        const theirs = (await peer.detect(inputFile, input.shape, metas, 1, true)).detections!;
+        agreement = compareDetections(ours, theirs);
+      } else {
+        await detector.detect(input); // warm-up
+      }
+      const laxrayMs: number[] = [];
+      const peerMs: number[] = [];
+      const loadBefore = loadavg()[0]!;
+      // Interleaved, so machine noise hits both alike.
+      for (let r = 0; r < repeats; r++) {
+        const start = process.hrtime.bigint();
+        await detector.detect(input);
+        laxrayMs.push(Number(process.hrtime.bigint() - start) / 1e6);
+        if (peer) peerMs.push(...(await peer.detect(inputFile, input.shape, metas, 1)).ms);
+      }
+      await peer?.close();
+      const ours = median(laxrayMs);
+      const theirs = peerMs.length > 0 ? median(peerMs) : null;
+      reportBenchmark('detector-cpu-latency', {
+        model: c.name,
+        device: 'cpu',
+        torch: info.torchVersion,
+        threads: info.intraOpThreads,
+        input: input.shape,
+        repeats,
+        loadAverage1m: [round(loadBefore, 2), round(loadavg()[0]!, 2)],
+        laxray: { medianMs: round(ours), samplesMs: laxrayMs.map((t) => Math.round(t)) },
+        peer:
+          theirs === null
+            ? { skipped: unavailable }
+            : { medianMs: round(theirs), samplesMs: peerMs.map((t) => Math.round(t)), torch: peerInfo!.torch, threads: peerInfo!.threads, agreement },
+        ratioLaxrayToPeer: theirs === null ? null : round(ours / theirs, 3),
+        note: 'detect() = upload + forward + post-processing + results to JS; the peer times forward + post-processing + results to the host inside Python',
+      });
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  const medians = times.map(median);
-  reportBenchmark('detector-forward-latency', {
-    device: detectors[0]!.device,
-    torch: info.torchVersion,
-    threads: info.intraOpThreads,
-    input: [1, 3, height, width],
-    backbone: 'resnet50',
-    repeats,
-    variants: variants.map((v, i) => ({ name: v.name, medianMs: Math.round(medians[i]! * 10) / 10, samplesMs: times[i]!.map((t) => Math.round(t)) })),
-    ratioLaclsToAtss: Math.round((medians[1]! / medians[0]!) * 1000) / 1000,
-    note: 'detect() = forward + post-processing; LAcls adds a first cls prediction and two autograd passes per level',
-  });
 }

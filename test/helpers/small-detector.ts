@@ -40,14 +40,14 @@ export function smallConfig(overrides: { seed?: number; norm?: Norm } = {}): Lax
 }
 
 /** A [n, 3, h, w] batch of values in [−1, 1) from a seeded linear congruential generator. */
-export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { shape: number[] } {
+export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { data: Float32Array; shape: number[] } {
   const next = lcg(seed);
   const data = Float32Array.from({ length: n * 3 * h * w }, () => next() * 2 - 1);
   return { data, shape: [n, 3, h, w] };
 }
 
 /** A training batch of `n` random images of size × size with two boxes each (classes 0 and 1). */
-export function trainingBatch(n: number, size: number, seed = 1): TrainingBatch {
+export function trainingBatch(n: number, size: number, seed = 1): TrainingBatch & { data: Float32Array } {
   const { data } = randomBatch(n, size, size, seed);
   const s = size;
   return {
