@@ -10,6 +10,7 @@ import type { LaxrayConfigInput } from '../lib/config/index.js';
 import { encodeSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.js';
 import { preprocess } from '../lib/data/index.js';
 import sharp from 'sharp';
+import { lcg } from './helpers/numbers.js';
 import { randomBatch } from './helpers/small-detector.js';
 import { tempDir } from './helpers/temp_dir.js';
 
@@ -173,7 +174,7 @@ function torchvisionResnet18(): Map<string, number[]> {
 
 function syntheticStateDict(shapes: Map<string, number[]>, seed: number): TensorMap {
   const out: TensorMap = {};
-  let s = seed;
+  const next = lcg(seed);
   for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     if (name.endsWith('num_batches_tracked')) {
@@ -182,8 +183,8 @@ function syntheticStateDict(shapes: Map<string, number[]>, seed: number): Tensor
     }
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      s = (s * 1664525 + 1013904223) >>> 0;
-      data[i] = name.endsWith('running_var') ? 1 + s / 2 ** 32 : (s / 2 ** 32 - 0.5) * 0.1;
+      const u = next();
+      data[i] = name.endsWith('running_var') ? 1 + u : (u - 0.5) * 0.1;
     }
     out[name] = { data, shape };
   }
