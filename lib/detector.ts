@@ -288,7 +288,7 @@ export class Detector {
   }
 
   /** A copy of a caller's batch, after checking its shape against data.maxInputPixels. */
-  private ownInputBatch(input: InputBatch): InputBatch {
+  private ownInputBatch(input: InputBatch | Batch): InputBatch | Batch {
     const shape = [...input.shape];
     if (shape.length !== 4 || shape[1] !== 3) {
       throw new LaxrayError('INVALID_ARGUMENT', `input batch shape must be [N, 3, H, W], got [${shape.join(', ')}]`);
@@ -301,7 +301,10 @@ export class Detector {
         `input batch [${shape.join(', ')}]: ${pixels} pixels per image is above data.maxInputPixels (${limit}); resize the images, or raise data.maxInputPixels in the config if the memory is there`,
       );
     }
-    return { data: ownPixels(input.data, 'input batch data'), shape };
+    const data = ownPixels(input.data, 'input batch data');
+    // A pipeline batch keeps its metas: they map boxes back to each original image (and bound uint8 padding).
+    if ('metas' in input && Array.isArray(input.metas)) return { data, shape: shape as Batch['shape'], metas: input.metas.map((m) => ({ ...m })) };
+    return { data, shape };
   }
 
   /** Runs `job` on this model in its turn (after every call made before), turning errors into LaxrayError. */

@@ -9,6 +9,8 @@ import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import type { LaxrayConfigInput } from '../lib/config/index.js';
 import { encodeSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.js';
+import { preprocess } from '../lib/data/index.js';
+import sharp from 'sharp';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-detector-'));
 const small = (head: Record<string, unknown> = {}, backbone: Record<string, unknown> = {}): LaxrayConfigInput =>
@@ -280,4 +282,24 @@ test('a raw dual-energy pair is turned into the eq.-1 image before detection', a
     instanceOf: LaxrayError,
     message: /same size/,
   });
+});
+
+test('a pipeline batch keeps its metas: detect(batch) gives the boxes detect(image) gives, in the original image', async (t) => {
+  const config = {
+    classes: ['a', 'b', 'c'],
+    data: { imageScale: [96, 64] },
+    model: { backbone: { depth: 18 }, head: { regression: 'delta', la: 'none' }, test: { scoreThreshold: 0, nmsPre: 20, maxPerImage: 20 } },
+  } as LaxrayConfigInput;
+  const detector = await Detector.create(config);
+  // 300×200 noise: the pipeline resizes it by 0.32 to 96×64, so boxes in the input differ from boxes in the image
+  const pixels = Buffer.from(randomBatch(1, 200, 300, 7).data.map((v) => Math.round((v + 1) * 127.5)));
+  const png = await sharp(new Uint8Array(pixels.buffer, pixels.byteOffset, 3 * 200 * 300), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+  const { imageScale, mean, std, padDivisor } = detector.config.data;
+  const batch = await preprocess(png, { scale: imageScale, mean, std, sizeDivisor: padDivisor });
+  t.is(batch.metas[0]!.originalWidth, 300);
+  const fromImage = await detector.detect(png);
+  const fromBatch = await detector.detect(batch);
+  t.true(fromImage.length > 0);
+  t.deepEqual(fromBatch[0], fromImage);
+  t.true(fromImage.some((d) => d.box[2] > 96), 'boxes are in the 300×200 image, not in the 96×64 input');
 });

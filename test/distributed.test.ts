@@ -94,6 +94,20 @@ async function latestWeights(runDir: string): Promise<{ iteration: number; tenso
   return { iteration: checkpoint.state.iteration, tensors: (await readSafetensors(checkpoint.files.weights)).tensors };
 }
 
+interface IterationRecord {
+  type: string;
+  images: number;
+  numPositives: number;
+  gradNorm: number;
+  losses: Record<string, number>;
+}
+
+/** The iteration events a run's rank 0 wrote to metrics.jsonl. */
+function iterationEvents(runDir: string): IterationRecord[] {
+  const lines = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  return lines.map((l) => JSON.parse(l) as IterationRecord).filter((e) => e.type === 'iteration');
+}
+
 /** ‖a − b‖ / ‖a‖ over all the weights (parameters and buffers) as one vector (L2 norms). */
 function relativeError(a: TensorMap, b: TensorMap): number {
   let diff = 0;
@@ -142,18 +156,28 @@ for (const [preset, norm] of [
     t.log(`${preset}: weights moved by ${moved.toExponential(2)} (relative) in ${ITERATIONS} steps; 1×4 vs 2×2 differ by ${error.toExponential(2)}`);
     t.true(moved > 1e-4, 'training changed the weights');
     t.true(error <= 1e-5, `relative error ${error} > 1e-5`);
-    // LAcls's y* is an argmax over the near-equal class probabilities of a fresh head: a discontinuity that
-    // the float rounding of batch-2 vs batch-4 convolutions can cross, so its runs get 1 %, ATSS's 0.1 %
-    const tolerance = preset === 'atss-lacls' ? 1e-2 : 1e-3;
-    t.true(error <= tolerance * moved, `the two runs made the same updates (to ${tolerance * 100} % of their size)`);
-    // the job's progress counts the global batch; the loss normalisers were averaged (numPositives is the job's)
-    const metrics = readFileSync(path.join(pair, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; images?: number; numPositives?: number });
-    const iterations = metrics.filter((e) => e.type === 'iteration');
+    // The job's progress counts the global batch; the loss normalisers were averaged (numPositives is the job's).
+    const iterations = iterationEvents(pair);
+    const singleIterations = iterationEvents(single);
     t.is(iterations.length, ITERATIONS, 'rank 0 alone wrote metrics');
     t.true(iterations.every((e) => e.images === 4));
-    const singleIterations = readFileSync(path.join(single, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; numPositives?: number }).filter((e) => e.type === 'iteration');
     t.deepEqual(iterations.map((e) => e.numPositives), singleIterations.map((e) => e.numPositives));
-    t.true(iterations.every((e) => e.numPositives! >= 2 * 2), 'the mean number of positives stays above max(·, 1)');
+    t.true(iterations.every((e) => e.numPositives >= 2 * 2), 'the mean number of positives stays above max(·, 1)');
+    // The claim is exact for a step: from the same weights, the averaged gradients are those of the whole
+    // batch (up to float rounding: batch-4 vs 2 × batch-2 sums). The first step checks it without
+    // amplification: its losses and gradient norm agree to 1e-6 (a wrong normaliser or a missed
+    // all-reduce is off by tens of %). Later steps start from weights that differ by that rounding, and
+    // the network has discontinuities the rounding can cross — the stem's max-pool argmax on the scans'
+    // saturated background (measured: every parameter's gradient within 3e-7 for 4 steps, then a jump
+    // confined to backbone.conv1 / bn1), LAcls's argmax y* over a fresh head's near-equal class
+    // probabilities — so over 10 steps only the issue's bound (≤ 1e-5 of the weights) is asserted.
+    const first = iterations[0]!;
+    const firstSingle = singleIterations[0]!;
+    const close = (x: number, y: number) => Math.abs(x - y) <= 1e-6 * Math.max(Math.abs(x), Math.abs(y));
+    t.true(close(first.gradNorm, firstSingle.gradNorm), `first step's gradient norm: ${first.gradNorm} vs ${firstSingle.gradNorm}`);
+    for (const [name, value] of Object.entries(firstSingle.losses)) {
+      t.true(close(first.losses[name]!, value), `first step's ${name} loss: ${first.losses[name]} vs ${value}`);
+    }
 
     if (preset !== 'atss-lacls') return;
     // A checkpoint does not depend on the world size: 2 → 1 and 1 → 2 continue the same schedule.

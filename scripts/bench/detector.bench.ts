@@ -12,7 +12,7 @@ import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { Detector } from '../../lib/detector.js';
 import { runtimeInfo } from '../../lib/runtime.js';
-import { demoConfig, DEMO_SCALE } from '../../lib/cli/commands/demo.js';
+import { demoConfig, demoModules, DEMO_SCALE } from '../../lib/cli/commands/demo.js';
 import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import { reportBenchmark } from './machine.js';
 import { compareDetections, Peer, peerUnavailable, type ImageMetaInput, type PeerDetection } from './peer/client.js';
@@ -25,8 +25,8 @@ interface Case {
   size: [number, number];
 }
 
-function cases(): Case[] {
-  const demo = demoConfig({ dataDir: tmpdir(), epochs: 1, seed: 0 });
+async function cases(): Promise<Case[]> {
+  const demo = demoConfig({ dataDir: tmpdir(), epochs: 1, seed: 0 }, await demoModules());
   const pad = (v: number) => Math.ceil(v / 32) * 32;
   return [
     { key: 'demo', name: 'demo: ATSS+LAcls ResNet-18 (128 ch)', config: demo, size: [pad(DEMO_SCALE[1]), pad(DEMO_SCALE[0])] },
@@ -67,7 +67,7 @@ export async function run(): Promise<void> {
   const unavailable = peerUnavailable();
   const dir = mkdtempSync(path.join(tmpdir(), 'laxray-bench-'));
   try {
-    for (const c of cases().filter((x) => wanted.includes(x.key))) {
+    for (const c of (await cases()).filter((x) => wanted.includes(x.key))) {
       const detector = await Detector.create({ ...c.config, device: 'cpu' });
       const weights = path.join(dir, `${c.key}.safetensors`);
       await withScoringHead(detector, weights);

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Detector } from '../../lib/detector.js';
-import { demoConfig, DEMO_RECIPE } from '../../lib/cli/commands/demo.js';
+import { demoConfig, demoModules, DEMO_RECIPE } from '../../lib/cli/commands/demo.js';
 import { loadCocoDataset } from '../../lib/data/index.js';
 import { generateDataset } from '../../lib/data/synth/index.js';
 import { Trainer } from '../../lib/train/index.js';
@@ -42,7 +42,7 @@ export async function run(): Promise<void> {
   try {
     const dataDir = path.join(dir, 'data');
     await generateDataset({ outDir: dataDir, count: 80, seed: 5, recipe: DEMO_RECIPE });
-    const config = demoConfig({ dataDir, epochs: 1, seed: 0, device: 'cpu' });
+    const config = demoConfig({ dataDir, epochs: 1, seed: 0, device: 'cpu' }, await demoModules());
     let runDir = process.env.LAXRAY_BENCH_RUN;
     const iterations = Number(process.env.LAXRAY_BENCH_TRAIN_ITERS ?? 60);
     if (!runDir) {

@@ -25,7 +25,7 @@ export function smallConfig(overrides: { seed?: number; norm?: 'bn' | 'gn' | 'fr
 }
 
 /** A [n, 3, h, w] batch of values in [−1, 1) from a linear congruential generator. */
-export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { shape: number[] } {
+export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { data: Float32Array; shape: number[] } {
   const data = new Float32Array(n * 3 * h * w);
   let s = seed >>> 0;
   for (let i = 0; i < data.length; i++) {
@@ -36,7 +36,7 @@ export function randomBatch(n: number, h: number, w: number, seed = 1): InputBat
 }
 
 /** A training batch of `n` random images of size × size with two boxes each (classes 0 and 1). */
-export function trainingBatch(n: number, size: number, seed = 1): TrainingBatch {
+export function trainingBatch(n: number, size: number, seed = 1): TrainingBatch & { data: Float32Array } {
   const { data } = randomBatch(n, size, size, seed);
   const s = size;
   return {

@@ -15,7 +15,7 @@ import { formatDuration } from '../../train/duration.js';
 import { deviceOption, integerIn, positiveInteger } from '../options.js';
 
 /** What the demo needs, loaded when it runs (so `laxray --help` starts fast). */
-async function demoModules() {
+export async function demoModules() {
   const [progressBars, detector, config, data, synth, report, train, progress] = await Promise.all([
     import('cli-progress'),
     import('../../detector.js'),
