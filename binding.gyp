@@ -1,10 +1,23 @@
 {
   # The one build of the addon. LibTorch's location and flags come from
   # scripts/libtorch.mjs (LIBTORCH env -> python torch -> Debian libtorch-dev).
+  "variables": {
+    # 1: also compile the test hooks (native/bindings/test_hooks/, bindings
+    # only tests call). scripts/build.mjs sets it through node-gyp's
+    # npm_config_laxray_test_hooks: 1 for `npm run build:native` and setup, 0
+    # for the release binary (`npm run prebuildify`). A plain node-gyp build
+    # (an install from source) leaves them out. It only adds sources: every
+    # file compiles with the same flags either way (one precompiled header,
+    # one ccache).
+    "laxray_test_hooks%": 0
+  },
   "targets": [
     {
       "target_name": "laxray",
       "sources": ["<!@(node scripts/native-sources.mjs)"],
+      "conditions": [
+        ["laxray_test_hooks==1", {"sources": ["<!@(node scripts/native-sources.mjs --test-hooks)"]}]
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native",

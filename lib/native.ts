@@ -104,7 +104,7 @@ export interface NativeAtssAssignment {
   thresholds: Float32Array;
 }
 
-/** Test hook (native/bindings/ops_bindings.cc): head outputs in, targets, losses and detections out. */
+/** Test hook (native/bindings/test_hooks/head_check.cc): head outputs in, targets, losses and detections out. */
 export interface NativeHeadCheckSpec {
   regression: 'delta' | 'distribution';
   regMax: number;
@@ -147,13 +147,14 @@ export interface NativeHeadCheckResult {
   detections: { boxes: Float32Array; scores: Float32Array; labels: Int32Array }[];
 }
 
-/** What the addon exports (native/bindings/*). */
-export interface NativeAddon {
-  runtimeInfo(): Promise<NativeRuntimeInfo>;
-  setIntraOpThreads(threads: number): void;
-  /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
-  cudaMemoryInUse(index: number): Promise<number>;
-  /** Test hook: LAcls with pseudo labels on several levels in one call (native/label_aware.cc does all levels at once). */
+/**
+ * Bindings only tests call (native/bindings/test_hooks/). Development builds
+ * (`npm run build:native`, setup) have them; the release binary
+ * (`npm run prebuildify`) does not, and calling one there rejects with a
+ * LaxrayError (NATIVE_LOAD_FAILED) that says so.
+ */
+export interface NativeTestHooks {
+  /** LAcls with pseudo labels on several levels in one call (native/label_aware.cc does all levels at once). */
   labelAwareClsLevels(
     levels: { x: Float32Array; shape: number[] }[],
     weight: Float32Array,
@@ -163,8 +164,20 @@ export interface NativeAddon {
     b: number,
     c: number,
   ): Promise<Record<'xNew' | 'w1' | 'w2', TensorData>[]>;
-  /** Test hook: occupies a worker for `ms` and resolves to the intra-op threads its tensor work gets. */
+  /** Occupies a worker for `ms` and resolves to the intra-op threads its tensor work gets. */
   computeThreadsProbe(ms: number): Promise<number>;
+  /** Targets, losses (+ gradients) and detections for given head outputs. */
+  headCheck(spec: NativeHeadCheckSpec, device: string): Promise<NativeHeadCheckResult>;
+}
+
+export const testHookNames: readonly (keyof NativeTestHooks)[] = ['headCheck', 'labelAwareClsLevels', 'computeThreadsProbe'];
+
+/** What the addon exports (native/bindings/*); the test hooks in development builds only. */
+export interface NativeAddon extends NativeTestHooks {
+  runtimeInfo(): Promise<NativeRuntimeInfo>;
+  setIntraOpThreads(threads: number): void;
+  /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
+  cudaMemoryInUse(index: number): Promise<number>;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
   matmul(a: NativeTensorHandle, b: NativeTensorHandle): Promise<NativeTensorHandle>;
   /** `model` is the `model` section of a resolved LaxrayConfig; `execution` its top-level precision and layout keys. */
@@ -190,7 +203,6 @@ export interface NativeAddon {
     numClasses: number,
     device: string,
   ): Promise<NativeAtssAssignment>;
-  headCheck(spec: NativeHeadCheckSpec, device: string): Promise<NativeHeadCheckResult>;
   /** Resolves once all worldSize ranks have joined the rendezvous at masterAddr:masterPort. */
   createProcessGroup(options: {
     rank: number;
@@ -253,11 +265,14 @@ export function addonFile(): string {
 
 /**
  * The addon, with every function's errors turned into LaxrayError
- * (code NATIVE_ERROR, or INVALID_ARGUMENT for argument type errors).
+ * (code NATIVE_ERROR, or INVALID_ARGUMENT for argument type errors). A test
+ * hook that the addon lacks (a release build) rejects with NATIVE_LOAD_FAILED.
  */
 export const native: NativeAddon = new Proxy({} as NativeAddon, {
   get(_target, name: string) {
-    const value = (load().addon as unknown as Record<string, unknown>)[name];
+    const { addon, file } = load();
+    const value = (addon as unknown as Record<string, unknown>)[name];
+    if (value === undefined && isTestHook(name)) return missingTestHook(name, file);
     if (typeof value !== 'function') return value;
     return (...args: unknown[]) => {
       try {
@@ -269,6 +284,21 @@ export const native: NativeAddon = new Proxy({} as NativeAddon, {
     };
   },
 });
+
+function isTestHook(name: string): name is keyof NativeTestHooks {
+  return (testHookNames as readonly string[]).includes(name);
+}
+
+function missingTestHook(name: keyof NativeTestHooks, file: string): () => Promise<never> {
+  return () =>
+    Promise.reject(
+      new LaxrayError(
+        'NATIVE_LOAD_FAILED',
+        `${name}: the addon at ${file} was built without test hooks (release build); ` +
+          'build with npm run build:native (the tests need a development build)',
+      ),
+    );
+}
 
 export function asLaxrayError(err: unknown): LaxrayError {
   if (err instanceof LaxrayError) return err;

@@ -37,9 +37,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   laxray::js::registerLabelAwareBindings(env, exports);
   laxray::js::registerOpsBindings(env, exports);
   laxray::js::registerDistributedBindings(env, exports);
+  for (laxray::js::RegisterFunction registerHook : laxray::js::testHookRegistry()) registerHook(env, exports);
   return exports;
 }
 
 }  // namespace
+
+namespace laxray::js {
+
+std::vector<RegisterFunction>& testHookRegistry() {
+  static std::vector<RegisterFunction> hooks;  // filled before Init: the hooks' static TestHooks run at load
+  return hooks;
+}
+
+}  // namespace laxray::js
 
 NODE_API_MODULE(laxray, Init)

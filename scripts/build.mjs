@@ -6,8 +6,9 @@
 //   `npm run build:native` (and setup): node-gyp into build/Release, all
 //     cores, torch/torch.h precompiled once (binding.gyp's torch_pch action);
 //     only what changed is recompiled. node-gyp-build prefers build/Release.
+//     With the test hooks (native/bindings/test_hooks/).
 //   `npm run prebuildify`: the release binary for prebuilds/<platform>/
-//     (prebuildify around the same node-gyp build).
+//     (prebuildify around the same node-gyp build), without the test hooks.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { locateLibTorch } from './libtorch.mjs';
-import { nativeSources } from './native-sources.mjs';
+import { nativeSources, testHookSources } from './native-sources.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const buildStampFile = path.join(root, 'build', 'laxray-build.json');
@@ -41,6 +42,14 @@ export function readBuildStamp() {
   }
 }
 
+/**
+ * binding.gyp's variables, as node-gyp takes them from the environment: the
+ * test hooks go into development builds only, never into the release binary.
+ */
+export function gypVariables({ release }) {
+  return { npm_config_laxray_test_hooks: release ? '0' : '1' };
+}
+
 // Build against the running Node's own headers: no download (machines here
 // have no network), and N-API keeps the binary valid for later Node versions.
 function useLocalNodeHeaders() {
@@ -54,7 +63,11 @@ const nodeGyp = () => path.join(path.dirname(require.resolve('node-gyp/package.j
 
 const jobs = () => String(Math.max(1, availableParallelism()));
 
-/** node-gyp into build/Release; reconfigures from scratch when LibTorch or the source list changed. */
+/**
+ * node-gyp into build/Release; reconfigures from scratch when LibTorch
+ * changed, and reconfigures when the source list did or build/ was last
+ * configured without the test hooks (a release build, which shares build/).
+ */
 function buildLocal(libtorch, sources, describe) {
   const stamp = readBuildStamp();
   const sameLibTorch = stamp && JSON.stringify(stamp.libtorch) === JSON.stringify(libtorchIdentity(libtorch));
@@ -65,7 +78,9 @@ function buildLocal(libtorch, sources, describe) {
     run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
   } else {
     process.stderr.write(`laxray: rebuilding changed native sources against ${describe}\n`);
-    if (JSON.stringify(stamp.sources) !== JSON.stringify(sources)) run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
+    if (JSON.stringify(stamp.sources) !== JSON.stringify(sources) || stamp.testHooks !== true) {
+      run(process.execPath, [nodeGyp(), 'configure'], 'configuring the addon build');
+    }
   }
   run(process.execPath, [nodeGyp(), 'build', '-j', jobs()], 'building the addon (node-gyp)');
   // make leaves the binary untouched when no C++ changed (e.g. only the
@@ -88,12 +103,15 @@ function buildRelease(describe) {
 export function buildAddon({ release = false } = {}) {
   const libtorch = locateLibTorch();
   useLocalNodeHeaders();
-  const sources = nativeSources();
+  Object.assign(process.env, gypVariables({ release }));
+  const testHooks = !release;
+  const sources = testHooks ? [...nativeSources(), ...testHookSources()] : nativeSources();
   const describe = `LibTorch ${libtorch.version} (${libtorch.source}, ${libtorch.cuda ? 'CUDA' : 'CPU'})`;
   if (release) buildRelease(describe);
   else buildLocal(libtorch, sources, describe);
   mkdirSync(path.dirname(buildStampFile), { recursive: true });
-  writeFileSync(buildStampFile, JSON.stringify({ libtorch: libtorchIdentity(libtorch), sources, builtAt: new Date().toISOString() }, null, 2));
+  const stamp = { libtorch: libtorchIdentity(libtorch), sources, testHooks, builtAt: new Date().toISOString() };
+  writeFileSync(buildStampFile, JSON.stringify(stamp, null, 2));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -5,8 +5,8 @@
 //      libtorch-dev with apt-get when none is found; otherwise says what to do.
 //   2. npm dependencies: `npm ci` when node_modules is missing or older than
 //      package-lock.json.
-//   3. The addon: built when missing, older than its sources, or built against
-//      another LibTorch.
+//   3. The addon: built when missing, older than its sources, built against
+//      another LibTorch, or left in build/ by a release build (no test hooks).
 // `npm test`, `npm run demo` and `npm run bench` run it first.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -103,6 +103,7 @@ async function ensureAddon(libtorch) {
   else if (stamp && JSON.stringify(stamp.libtorch) !== JSON.stringify(libtorchIdentity(libtorch))) {
     reason = `LibTorch changed (built for ${stamp.libtorch.source} ${stamp.libtorch.version}, now ${libtorch.source} ${libtorch.version})`;
   } else if (binaryTime < sourcesTime) reason = 'native sources changed since the last build';
+  else if (local && stamp?.testHooks === false) reason = 'build/Release holds the release binary (npm run prebuildify), without the test hooks';
   if (!reason) return false;
   say(`building the addon: ${reason}`);
   buildAddon();

@@ -218,6 +218,27 @@ test('bad gt reaches the caller as an error naming the image; the process carrie
   t.true((await native.headCheck(spec({ ...scene, ...sceneGt }), 'cpu')).gradsFinite);
 });
 
+test('a spec with a missing or mistyped field is refused at the call, naming the field', (t) => {
+  const good = spec({ ...scene, ...sceneGt });
+  const meta = { inputWidth: 36, inputHeight: 20, scaleX: 2, scaleY: 2, originalWidth: 18, originalHeight: 10 };
+  const { batch: _batch, ...noBatch } = good;
+  const { scaleX: _scaleX, ...noScale } = meta;
+  const cases: [unknown, RegExp][] = [
+    [noBatch, /^headCheck: spec\.batch is missing$/],
+    [{ ...good, regMax: '16' }, /^headCheck: spec\.regMax must be a number$/],
+    [{ ...good, regression: 'bins' }, /^headCheck: spec\.regression must be 'delta' or 'distribution'$/],
+    [{ ...good, qualityTarget: 'giou' }, /^headCheck: spec\.qualityTarget must be 'iou' or 'centerness'$/],
+    [{ ...good, featureSizes: [8, 8, 4] }, /^headCheck: spec\.featureSizes must list height, width per level/],
+    [{ ...good, gtBoxes: [new Float32Array(3)] }, /^headCheck: spec\.gtBoxes\[0\] must hold rows of 4 \(x1, y1, x2, y2\) values; its length 3/],
+    [{ ...good, gtLabels: [new Float32Array(1)] }, /^headCheck: spec\.gtLabels\[0\] must be an Int32Array$/],
+    [{ ...good, metas: [noScale] }, /^headCheck: spec\.metas\[0\]\.scaleX is missing$/],
+    [{ ...good, metas: [meta], postprocess: { nms: 'gpu' } }, /^headCheck: spec\.postprocess\.nms must be 'host' or 'device'$/],
+  ];
+  for (const [bad, message] of cases) {
+    t.throws(() => native.headCheck(bad as NativeHeadCheckSpec, 'cpu'), { code: 'INVALID_ARGUMENT', message }, String(message));
+  }
+});
+
 test('post-processing: top scores by cls × quality, threshold on the class score, class-wise NMS, clip and map back', async (t) => {
   // P3 3×5 (stride 8) + P4 2×3 (stride 16), anchorScale 2 (side 16 on P3), 3 classes; everything at logit −10 except:
   //   anchor 7 (y1, x2): centre (16, 8), box [8,0,24,16]; class 0 logit 10, quality 10 -> σ(10)² = 0.99991.

@@ -31,6 +31,11 @@ std::string stringArg(const Napi::CallbackInfo& info, size_t index, const std::s
   return info[index].As<Napi::String>().Utf8Value();
 }
 
+std::string optionalStringArg(const Napi::CallbackInfo& info, size_t index, const std::string& fallback, const std::string& name) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return fallback;
+  return stringArg(info, index, name);
+}
+
 double numberArg(const Napi::CallbackInfo& info, size_t index, const std::string& name) {
   if (info.Length() <= index || !info[index].IsNumber()) {
     throw Napi::TypeError::New(info.Env(), name + " must be a number");
@@ -80,6 +85,18 @@ Napi::Object objectField(const Napi::Object& object, const char* key, const std:
   return v.As<Napi::Object>();
 }
 
+Napi::Value requiredField(const Napi::Object& object, const char* key, const std::string& path) {
+  Napi::Value v = fieldOf(object, key);
+  if (v.IsUndefined()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " is missing");
+  return v;
+}
+
+double requiredNumberField(const Napi::Object& object, const char* key, const std::string& path) {
+  Napi::Value v = requiredField(object, key, path);
+  if (!v.IsNumber()) throw Napi::TypeError::New(object.Env(), keyPath(path, key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what) {
   Napi::Env env = value.Env();
   if (!value.IsArray()) throw Napi::TypeError::New(env, what + ": shape must be an array of integers");
@@ -117,6 +134,23 @@ HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, co
       throw Napi::TypeError::New(env, what + ": data must be a Float32Array, Uint8Array or Int32Array");
   }
   return copyTypedArray(typed, dtype, shapeFrom(shape, what));
+}
+
+HostBuffer typedArrayFrom(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name) {
+  Napi::Env env = value.Env();
+  const bool isFloat = type == napi_float32_array;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(env, name + " must be a" + std::string(isFloat ? " Float32Array" : "n Int32Array"));
+  }
+  Napi::TypedArray typed = value.As<Napi::TypedArray>();
+  const int64_t length = static_cast<int64_t>(typed.ElementLength());
+  if (columns > 0 && length % columns != 0) {
+    throw Napi::TypeError::New(env, name + " must hold rows of " + std::to_string(columns) +
+                                        (columns == 4 ? " (x1, y1, x2, y2)" : "") + " values; its length " +
+                                        std::to_string(length) + " is not a multiple of " + std::to_string(columns));
+  }
+  return copyTypedArray(typed, isFloat ? at::kFloat : at::kInt,
+                        columns > 0 ? std::vector<int64_t>{length / columns, columns} : std::vector<int64_t>{length});
 }
 
 HostBuffer copyTypedArray(const Napi::TypedArray& typed, at::ScalarType dtype, std::vector<int64_t> shape) {
@@ -163,9 +197,7 @@ Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor) {
   return result;
 }
 
-}  // namespace laxray::js
-
-namespace laxray::js {
+Napi::Value typedArrayToJs(Napi::Env env, const torch::Tensor& hostTensor) { return tensorToJs(env, hostTensor).Get("data"); }
 
 Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors) {
   Napi::Object out = Napi::Object::New(env);

@@ -35,6 +35,8 @@ auto guarded(const Napi::Env& env, const std::string& what, Body&& body) -> decl
 }
 
 std::string stringArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
+// Absent, undefined or null -> `fallback`; another non-string -> TypeError.
+std::string optionalStringArg(const Napi::CallbackInfo& info, size_t index, const std::string& fallback, const std::string& name);
 double numberArg(const Napi::CallbackInfo& info, size_t index, const std::string& name);
 // Optional fields of a config object; `path` names the object in errors
 // ("model.head"). Absent or undefined -> the default; wrong type -> TypeError.
@@ -44,6 +46,9 @@ std::string stringField(const Napi::Object& object, const char* key, const std::
 std::vector<int64_t> intArrayField(const Napi::Object& object, const char* key, const std::vector<int64_t>& fallback,
                                    const std::string& path);
 Napi::Object objectField(const Napi::Object& object, const char* key, const std::string& path);
+// Required fields: absent or undefined -> TypeError "path.key is missing".
+Napi::Value requiredField(const Napi::Object& object, const char* key, const std::string& path);
+double requiredNumberField(const Napi::Object& object, const char* key, const std::string& path);
 
 std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what);
 
@@ -52,6 +57,10 @@ std::vector<int64_t> shapeFrom(const Napi::Value& value, const std::string& what
 // drop the array at once (the work that reads the copy runs later).
 HostBuffer hostBufferFrom(const Napi::Value& array, const Napi::Value& shape, const std::string& what);
 
+// A copy of a typed array that must be of `type` (Float32Array or Int32Array),
+// shaped [length / columns, columns] (columns 0: 1-D [length]); `name` in errors.
+HostBuffer typedArrayFrom(const Napi::Value& value, napi_typedarray_type type, int64_t columns, const std::string& name);
+
 // A copy of a typed array's bytes (TypedArrayType already checked by the caller).
 HostBuffer copyTypedArray(const Napi::TypedArray& typed, at::ScalarType dtype, std::vector<int64_t> shape);
 
@@ -59,6 +68,8 @@ HostBuffer copyTypedArray(const Napi::TypedArray& typed, at::ScalarType dtype, s
 // nothing else holds (toHostTensor's result). The typed array views the
 // tensor's memory (no copy); the tensor is freed when the array is collected.
 Napi::Object tensorToJs(Napi::Env env, const torch::Tensor& hostTensor);
+// The same, only the typed array (the caller knows the shape).
+Napi::Value typedArrayToJs(Napi::Env env, const torch::Tensor& hostTensor);
 
 // {name: {data, shape}} from named host tensors (see toHostTensor).
 Napi::Object namedTensorsToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& tensors);

@@ -11,7 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
+#include "bindings/detections_js.h"
 #include "bindings/distributed_bindings.h"
 #include "bindings/model_config_js.h"
 #include "bindings/promise_worker.h"
@@ -107,17 +109,13 @@ TrainStepArgs trainStepArgs(const Napi::CallbackInfo& info) {
     const std::string what = "trainStep: targets[" + std::to_string(i) + "]";
     if (!list.Get(i).IsObject()) throw Napi::TypeError::New(env, what + " must be {boxes, labels}");
     Napi::Object t = list.Get(i).As<Napi::Object>();
-    Napi::Value boxes = t.Get("boxes"), labels = t.Get("labels");
-    if (!boxes.IsTypedArray() || !labels.IsTypedArray()) {
-      throw Napi::TypeError::New(env, what + " must hold boxes (Float32Array) and labels (Int32Array)");
+    HostBuffer boxes = typedArrayFrom(t.Get("boxes"), napi_float32_array, 4, what + ".boxes");
+    HostBuffer labels = typedArrayFrom(t.Get("labels"), napi_int32_array, 0, what + ".labels");
+    if (boxes.shape[0] != labels.shape[0]) {
+      throw Napi::TypeError::New(env, what + " has " + std::to_string(boxes.shape[0]) + " boxes but " +
+                                          std::to_string(labels.shape[0]) + " labels (one label per box)");
     }
-    const double k = static_cast<double>(labels.As<Napi::TypedArray>().ElementLength());
-    Napi::Array boxShape = Napi::Array::New(env, 2);
-    boxShape.Set(0u, Napi::Number::New(env, k));
-    boxShape.Set(1u, Napi::Number::New(env, 4));
-    Napi::Array labelShape = Napi::Array::New(env, 1);
-    labelShape.Set(0u, Napi::Number::New(env, k));
-    args.targets.emplace_back(hostBufferFrom(boxes, boxShape, what + ".boxes"), hostBufferFrom(labels, labelShape, what + ".labels"));
+    args.targets.emplace_back(std::move(boxes), std::move(labels));
     args.extents.emplace_back(static_cast<int64_t>(numberField(t, "padWidth", 0, what)),
                               static_cast<int64_t>(numberField(t, "padHeight", 0, what)));
     args.contents.emplace_back(static_cast<int64_t>(numberField(t, "width", 0, what)),
@@ -139,21 +137,7 @@ struct DetectArgs {
 DetectArgs detectArgs(const Napi::CallbackInfo& info) {
   DetectArgs args;
   args.images = hostBufferFrom(info[0], info[1], "detect: images");
-  if (!info[2].IsArray()) throw Napi::TypeError::New(info.Env(), "detect: metas must be an array");
-  Napi::Array list = info[2].As<Napi::Array>();
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    if (!list.Get(i).IsObject()) throw Napi::TypeError::New(info.Env(), "detect: metas[" + std::to_string(i) + "] must be an object");
-    Napi::Object m = list.Get(i).As<Napi::Object>();
-    const std::string path = "metas[" + std::to_string(i) + "]";
-    ImageMeta meta;
-    meta.inputWidth = numberField(m, "inputWidth", 0, path);
-    meta.inputHeight = numberField(m, "inputHeight", 0, path);
-    meta.scaleX = numberField(m, "scaleX", 0, path);
-    meta.scaleY = numberField(m, "scaleY", 0, path);
-    meta.originalWidth = numberField(m, "originalWidth", 0, path);
-    meta.originalHeight = numberField(m, "originalHeight", 0, path);
-    args.metas.push_back(meta);
-  }
+  args.metas = imageMetasFrom(info[2], "detect: metas");
   return args;
 }
 
@@ -332,8 +316,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
   Napi::Value Detect(const Napi::CallbackInfo& info) {
     DetectArgs args = detectArgs(info);
     SessionPtr s = session_;
-    using Result = std::vector<std::vector<std::pair<std::string, torch::Tensor>>>;
-    return PromiseWorker<Result>::Run(
+    return PromiseWorker<std::vector<HostDetections>>::Run(
         info.Env(), "detect",
         [s, args] {
           std::vector<std::pair<int64_t, int64_t>> sizes;  // uint8 images: each image's content in its slot
@@ -343,23 +326,9 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           torch::Tensor x = imagesToDevice(tensorFromHost(args.images, torch::kCPU, "detect: images"), s->device, sizes,
                                            s->model->execution().pixels);
           std::lock_guard<std::mutex> lock(s->mutex);
-          Result out;
-          for (const Detections& d : detectBatch(*s->model, x, args.metas)) {
-            out.push_back({{"boxes", toHostTensor(d.boxes, "boxes")},
-                           {"scores", toHostTensor(d.scores, "scores")},
-                           {"labels", toHostTensor(d.labels, "labels")}});
-          }
-          return out;
+          return detectionsToHost(detectBatch(*s->model, x, args.metas));
         },
-        [](Napi::Env env, Result& result) -> Napi::Value {
-          Napi::Array out = Napi::Array::New(env, result.size());
-          for (size_t i = 0; i < result.size(); ++i) {
-            Napi::Object image = Napi::Object::New(env);
-            for (const auto& [name, tensor] : result[i]) image.Set(name, tensorToJs(env, tensor).Get("data"));
-            out.Set(static_cast<uint32_t>(i), image);
-          }
-          return out;
-        });
+        [](Napi::Env env, std::vector<HostDetections>& result) -> Napi::Value { return detectionsToJs(env, result); });
   }
 
   // configureOptimizer({momentum, weightDecay, gradClipNorm}): void — for the

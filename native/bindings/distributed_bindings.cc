@@ -108,7 +108,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
 
   // barrier(what?: string): Promise<void>
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
-    const std::string what = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "barrier";
+    const std::string what = optionalStringArg(info, 0, "barrier", "barrier: what");
     GroupPtr g = group_;
     return PromiseWorker<bool>::Run(
         info.Env(), "barrier",

@@ -27,8 +27,7 @@ PredictorArgs predictorArgs(const Napi::CallbackInfo& info) {
   args.keepAlive = {info[0], info[2], info[4]};
   args.x = hostBufferFrom(info[0], info[1], "x");
   args.weight = hostBufferFrom(info[2], info[3], "weight");
-  args.bias = hostBufferFrom(info[4], Napi::Array::New(info.Env()), "bias");
-  args.bias.shape = {static_cast<int64_t>(args.bias.byteLength / sizeof(float))};
+  args.bias = typedArrayFrom(info[4], napi_float32_array, 0, "bias");
   args.hasLabels = info.Length() > 6 && !info[5].IsNull() && !info[5].IsUndefined();
   if (args.hasLabels) {
     args.labels = hostBufferFrom(info[5], info[6], "labels");
@@ -116,52 +115,11 @@ Napi::Value LabelAwareReg(const Napi::CallbackInfo& info) {
       [](Napi::Env env, LabelAwareOutput& out) -> Napi::Value { return namedTensorsToJs(env, out.tensors); }, a.keepAlive);
 }
 
-// labelAwareClsLevels(levels: [{x, shape}], weight, weightShape, bias, a, b, c): Promise<[{xNew, w1, w2}]>.
-// Test hook: LAcls with pseudo labels on several levels in one call (one gradient pass per objective).
-Napi::Value LabelAwareClsLevels(const Napi::CallbackInfo& info) {
-  if (info.Length() < 7 || !info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "labelAwareClsLevels(levels, weight, weightShape, bias, a, b, c)");
-  Napi::Array list = info[0].As<Napi::Array>();
-  std::vector<HostBuffer> levels;
-  std::vector<Napi::Value> keepAlive{info[1], info[3]};
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Object level = list.Get(i).As<Napi::Object>();
-    levels.push_back(hostBufferFrom(level.Get("x"), level.Get("shape"), "levels[" + std::to_string(i) + "].x"));
-    keepAlive.push_back(level.Get("x"));
-  }
-  const HostBuffer weight = hostBufferFrom(info[1], info[2], "weight");
-  HostBuffer bias = hostBufferFrom(info[3], Napi::Array::New(info.Env()), "bias");
-  bias.shape = {static_cast<int64_t>(bias.byteLength / sizeof(float))};
-  const LabelAwareCoefficients k{numberArg(info, 4, "a"), numberArg(info, 5, "b"), numberArg(info, 6, "c")};
-  using Result = std::vector<LabelAwareOutput>;
-  return PromiseWorker<Result>::Run(
-      info.Env(), "labelAwareClsLevels",
-      [levels, weight, bias, k] {
-        torch::Tensor w = tensorFromHost(weight, torch::kCPU, "weight");
-        torch::Tensor kernel = w.unsqueeze(-1).unsqueeze(-1);
-        torch::Tensor b = tensorFromHost(bias, torch::kCPU, "bias");
-        std::vector<torch::Tensor> xs;
-        for (const HostBuffer& level : levels) xs.push_back(tensorFromHost(level, torch::kCPU, "x"));
-        auto predict = [&](const torch::Tensor& xTilde, size_t) { return torch::sigmoid(torch::conv2d(xTilde, kernel, b)); };
-        Result out;
-        for (const LabelAwareClsResult& r : labelAwareCls(xs, predict, {}, k)) {
-          out.push_back({{{"xNew", toHostTensor(r.xNew, "xNew")}, {"w1", toHostTensor(r.w1, "w1")}, {"w2", toHostTensor(r.w2, "w2")}}});
-        }
-        return out;
-      },
-      [](Napi::Env env, Result& result) -> Napi::Value {
-        Napi::Array out = Napi::Array::New(env, result.size());
-        for (size_t i = 0; i < result.size(); ++i) out.Set(static_cast<uint32_t>(i), namedTensorsToJs(env, result[i].tensors));
-        return out;
-      },
-      keepAlive);
-}
-
 }  // namespace
 
 void registerLabelAwareBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("labelAwareCls", Napi::Function::New<LabelAwareCls>(env, "labelAwareCls"));
   exports.Set("labelAwareReg", Napi::Function::New<LabelAwareReg>(env, "labelAwareReg"));
-  exports.Set("labelAwareClsLevels", Napi::Function::New<LabelAwareClsLevels>(env, "labelAwareClsLevels"));
 }
 
 }  // namespace laxray::js

@@ -3,6 +3,8 @@
 
 #include <napi.h>
 
+#include <vector>
+
 namespace laxray::js {
 
 // Per-environment state (worker threads each get their own).
@@ -18,5 +20,17 @@ void registerDetectorBindings(Napi::Env env, Napi::Object exports);
 void registerLabelAwareBindings(Napi::Env env, Napi::Object exports);
 void registerOpsBindings(Napi::Env env, Napi::Object exports);
 void registerDistributedBindings(Napi::Env env, Napi::Object exports);
+
+// Test hooks: bindings only tests call (native/bindings/test_hooks/), compiled
+// into development builds only (binding.gyp's laxray_test_hooks; the release
+// binary leaves them out). Each hook file registers itself at load with a
+// static TestHook; addon.cc adds them all to the exports, so a release build
+// simply has none.
+using RegisterFunction = void (*)(Napi::Env env, Napi::Object exports);
+std::vector<RegisterFunction>& testHookRegistry();
+
+struct TestHook {
+  explicit TestHook(RegisterFunction registerHook) { testHookRegistry().push_back(registerHook); }
+};
 
 }  // namespace laxray::js

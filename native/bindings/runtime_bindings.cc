@@ -1,8 +1,6 @@
-// runtimeInfo(), setIntraOpThreads(n) and the computeThreadsProbe test hook.
+// runtimeInfo(), setIntraOpThreads(n) and cudaMemoryInUse(index).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <thread>
 
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
@@ -50,19 +48,6 @@ Napi::Value SetIntraOpThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// computeThreadsProbe(ms): Promise<number>. Test hook: holds a worker for ms
-// milliseconds and returns the intra-op threads its tensor work would get.
-Napi::Value ComputeThreadsProbe(const Napi::CallbackInfo& info) {
-  const double ms = numberArg(info, 0, "computeThreadsProbe: ms");
-  return PromiseWorker<int>::Run(
-      info.Env(), "computeThreadsProbe",
-      [ms] {
-        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
-        return at::get_num_threads();
-      },
-      [](Napi::Env env, int& n) -> Napi::Value { return Napi::Number::New(env, n); });
-}
-
 // cudaMemoryInUse(index): Promise<number> bytes in use on the device, −1 without CUDA.
 Napi::Value CudaMemoryInUse(const Napi::CallbackInfo& info) {
   const double index = numberArg(info, 0, "cudaMemoryInUse: index");
@@ -82,7 +67,6 @@ void registerRuntimeBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<GetRuntimeInfo>(env, "runtimeInfo"));
   exports.Set("setIntraOpThreads", Napi::Function::New<SetIntraOpThreads>(env, "setIntraOpThreads"));
   exports.Set("cudaMemoryInUse", Napi::Function::New<CudaMemoryInUse>(env, "cudaMemoryInUse"));
-  exports.Set("computeThreadsProbe", Napi::Function::New<ComputeThreadsProbe>(env, "computeThreadsProbe"));
 }
 
 }  // namespace laxray::js
