@@ -1,5 +1,5 @@
-// Reading JSON files (configs, COCO datasets, detections, image-id lists) with
-// errors a user can act on. A file that cannot be read is IO_ERROR naming the
+// Reading JSON files (configs, COCO datasets, detections, image-id lists, the
+// records laxray writes itself) with errors a user can act on. A file that cannot be read is IO_ERROR naming the
 // path; malformed JSON is the caller's code, naming `file:line:column` and why.
 // JSON.parse does the parsing; only when it fails does a small scanner walk the
 // text to find where and why (V8's messages do not always carry a position).
@@ -11,6 +11,12 @@ import { LaxrayError, type LaxrayErrorCode } from './errors.js';
 export interface JsonFileKind {
   what: string;
   code: LaxrayErrorCode;
+  /**
+   * What the message says to do when the file cannot be read or is not JSON,
+   * for a file laxray wrote itself ("delete it to evaluate the run again").
+   * Default: check the path, or fix the (hand-written) file.
+   */
+  hint?: string;
 }
 
 export interface JsonSyntaxError {
@@ -21,16 +27,23 @@ export interface JsonSyntaxError {
   reason: string;
 }
 
-/** The IO_ERROR for a file that could not be read, naming the path, the reason and what to do. */
-export function readError(file: string, what: string, err: unknown): LaxrayError {
+/** Why a read failed, and what to do about it, by error code. */
+const READ_FAILURES: Readonly<Record<string, readonly [reason: string, advice: string]>> = {
+  ENOENT: ['no such file', 'check the path'],
+  EISDIR: ['it is a directory', 'give the path of the JSON file'],
+  EACCES: ['permission denied', "check the file's permissions"],
+};
+
+/** The IO_ERROR for a file that could not be read, naming the path, the reason and what to do (`kind.hint` when given). */
+export function readError(file: string, kind: Pick<JsonFileKind, 'what' | 'hint'>, err: unknown): LaxrayError {
   const e = err as NodeJS.ErrnoException;
-  const reason =
-    e.code === 'ENOENT' ? 'no such file; check the path'
-    : e.code === 'EISDIR' ? 'it is a directory; give the path of the JSON file'
-    : e.code === 'EACCES' ? 'permission denied; check the file\'s permissions'
-    : (e.message ?? String(err));
-  return new LaxrayError('IO_ERROR', `cannot read the ${what} file ${file}: ${reason}`, { cause: err });
+  const known = READ_FAILURES[e.code ?? ''];
+  const reason = known?.[0] ?? e.message ?? String(err);
+  const advice = kind.hint ?? known?.[1];
+  return new LaxrayError('IO_ERROR', `cannot read the ${kind.what} file ${file}: ${reason}${advice === undefined ? '' : `; ${advice}`}`, { cause: err });
 }
+
+const FIX_THE_FILE = 'fix the file (JSON allows no comments or trailing commas; is it truncated?)';
 
 /** Parses `text` (a leading byte-order mark is ignored); on a syntax error throws `kind.code` naming `file:line:column` and why. */
 export function parseJsonText(text: string, file: string, kind: JsonFileKind): unknown {
@@ -42,7 +55,7 @@ export function parseJsonText(text: string, file: string, kind: JsonFileKind): u
     const where = `${file}:${e.line}:${e.column}`;
     throw new LaxrayError(
       kind.code,
-      `${where}: the ${kind.what} file is not valid JSON at line ${e.line}, column ${e.column}: ${e.reason}; fix the file (JSON allows no comments or trailing commas; is it truncated?)`,
+      `${where}: the ${kind.what} file is not valid JSON at line ${e.line}, column ${e.column}: ${e.reason}; ${kind.hint ?? FIX_THE_FILE}`,
       { cause: err, details: [`${where}: ${e.reason}`] },
     );
   }
@@ -54,19 +67,16 @@ export function readJsonFileSync(file: string, kind: JsonFileKind): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw readError(file, kind.what, err);
+    throw readError(file, kind, err);
   }
   return parseJsonText(text, file, kind);
 }
 
 /** readJsonFileSync without blocking the event loop while the file is read. */
 export async function readJsonFile(file: string, kind: JsonFileKind): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw readError(file, kind.what, err);
-  }
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw readError(file, kind, err);
+  });
   return parseJsonText(text, file, kind);
 }
 

@@ -3,11 +3,11 @@
 // is not writing now) and never a live writer's or any other file.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { removeStaleTempFiles, tempFileWriter, writeFileAtomic } from '../lib/atomic_file.js';
 import { removeStaleRunTempFiles } from '../lib/checkpoint/run_dir.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 test('temp file names give their writer', (t) => {
   t.is(tempFileWriter('.iter_5.safetensors.1234.0a1b2c3d.tmp'), 1234);
@@ -18,7 +18,7 @@ test('temp file names give their writer', (t) => {
 });
 
 test('stale temp files of gone writers and of this process are removed; a live writer\'s and other files stay', async (t) => {
-  const run = mkdtempSync(path.join(os.tmpdir(), 'laxray-stale-'));
+  const run = tempDir('stale');
   mkdirSync(path.join(run, 'checkpoints'));
   mkdirSync(path.join(run, 'report'));
   const gone = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid names no live process
@@ -41,7 +41,7 @@ test('stale temp files of gone writers and of this process are removed; a live w
 });
 
 test("a write in flight in this process is not a stale temp file", async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-inflight-'));
+  const dir = tempDir('inflight');
   const data = Buffer.alloc(64 << 20, 7);
   for (let attempt = 0; attempt < 5; attempt++) {
     const target = path.join(dir, `big${attempt}.bin`);

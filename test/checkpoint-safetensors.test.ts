@@ -4,13 +4,13 @@
 // model's tensors need, names cannot reach Object.prototype. Every refusal is
 // a LaxrayError CHECKPOINT_ERROR naming the tensor, never a RangeError.
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../lib/errors.js';
 import { encodeSafetensors, parseSafetensors, readSafetensors, MAX_HEADER_BYTES, type TensorMap } from '../lib/checkpoint/safetensors.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-safetensors-'));
+const tmp = tempDir('safetensors');
 
 /** A safetensors file from a header object (serialised as is) and data bytes. */
 function rawFile(header: unknown, data: Uint8Array | number[]): Buffer {

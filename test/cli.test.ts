@@ -3,54 +3,19 @@
 // names the problem, and (with the native trainer built) the whole path on tiny
 // data: synth → train 2 iterations → checkpoint → resume → eval → detect.
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { jsonLines, LAXRAY_BIN, laxray as runLaxray, laxrayInProcess } from './helpers/cli.js';
+import { thinR18 } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'laxray.js');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-cli-'));
+const tmp = tempDir('cli');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function laxray(args: string[], options: { timeout?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: tmp, timeout: options.timeout ?? 240_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LAXRAY_DEVICE: process.env.LAXRAY_DEVICE ?? 'cpu' } }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((error as unknown as { code: number }).code) : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The CLI in this process (much faster than a child process); output captured. Serial tests only. */
-async function inProcess(args: string[]): Promise<Run> {
-  const { main } = await import('../lib/cli/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  const cwd = process.cwd();
-  try {
-    process.chdir(tmp);
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.chdir(cwd);
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
-
-const jsonLines = (text: string) => text.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+/** bin/laxray.js in `tmp`, on the CPU unless LAXRAY_DEVICE says otherwise. */
+const laxray = (args: string[]) => runLaxray(args, { cwd: tmp, env: { LAXRAY_DEVICE: process.env.LAXRAY_DEVICE ?? 'cpu' } });
+/** The CLI in this process, in `tmp` (serial tests only). */
+const inProcess = (args: string[]) => laxrayInProcess(args, { cwd: tmp });
 
 test('the laxray binary runs a command and exits non-zero on a bad argument', async (t) => {
   const help = await laxray(['train', '--help']);
@@ -112,7 +77,7 @@ test.serial('config errors name the file, the key and what is wrong', async (t) 
 
 test('a reader that goes away (laxray train --help | head -1) ends the CLI quietly, not with an unhandled EPIPE', async (t) => {
   for (const args of [['train', '--help'], ['--help']]) {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [LAXRAY_BIN, ...args], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy(); // the reader is gone before the first write
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -140,7 +105,7 @@ test.serial('synth → train 2 iterations → checkpoint → resume → eval →
     config,
     JSON.stringify({
       preset: 'atss-lacls',
-      model: { backbone: { depth: 18 }, neck: { outChannels: 64 }, head: { featChannels: 64, stackedConvs: 1 } },
+      model: thinR18({ width: 64 }),
       data: { train: { annotations: 'data/train.json', images: 'data' }, val: { annotations: 'data/val.json', images: 'data' }, imageScale: [128, 128], workers: 1 },
       train: { batchSize: 2, epochs: 1, warmupIters: 2, checkpointEvery: 100 },
     }),
@@ -195,7 +160,7 @@ test.serial('detect over a folder with a bad image: every good image gets detect
   const sharp = (await import('sharp')).default;
   const detector = await Detector.create({
     classes: ['knife', 'gun'],
-    model: { backbone: { depth: 18 }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1 } },
+    model: thinR18(),
     data: { imageScale: [96, 96] },
   });
   const weights = path.join(tmp, 'tiny-detect.safetensors');

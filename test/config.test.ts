@@ -2,8 +2,7 @@
 // mistake is an INVALID_CONFIG error naming the full key path, JSON syntax errors
 // name file:line:column, and the lr schedule matches mmcv's formula by hand.
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LaxrayError } from '../lib/errors.js';
 import { locateJsonError } from '../lib/json_file.js';
@@ -19,6 +18,7 @@ import {
   resolveConfig,
   type LaxrayConfigInput,
 } from '../lib/config/index.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 function configError(t: import('ava').ExecutionContext, input: unknown, overrides?: LaxrayConfigInput): LaxrayError {
   const err = t.throws(() => resolveConfig(input as LaxrayConfigInput, overrides), { instanceOf: LaxrayError }) as LaxrayError;
@@ -27,14 +27,10 @@ function configError(t: import('ava').ExecutionContext, input: unknown, override
 }
 
 async function withFile<T>(text: string, fn: (file: string) => T | Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'laxray-config-'));
-  try {
-    const file = path.join(dir, 'run.json');
-    await writeFile(file, text);
-    return await fn(file);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('config');
+  const file = path.join(dir, 'run.json');
+  await writeFile(file, text);
+  return await fn(file);
 }
 
 test("defaults are the paper's set-up (docs/design.md, section Defaults; paper V.A)", (t) => {

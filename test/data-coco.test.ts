@@ -6,22 +6,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { LaxrayError } from '../lib/errors.js';
 import { loadCocoDataset, parseCocoDataset, subsetDataset, verifyDatasetImages, type CocoLoadOptions } from '../lib/data/coco.js';
-import { tempDir, validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
+import { validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 async function withDataset(
   mutate: (coco: ReturnType<typeof validCoco>) => void,
   options: CocoLoadOptions = {},
 ): Promise<Awaited<ReturnType<typeof loadCocoDataset>>> {
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeValidImages(dir);
-    const coco = validCoco();
-    mutate(coco);
-    await writeJson(path.join(dir, 'instances.json'), coco);
-    return await loadCocoDataset(path.join(dir, 'instances.json'), options);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeValidImages(dir);
+  const coco = validCoco();
+  mutate(coco);
+  await writeJson(path.join(dir, 'instances.json'), coco);
+  return await loadCocoDataset(path.join(dir, 'instances.json'), options);
 }
 
 async function rejects(t: import('ava').ExecutionContext, mutate: (coco: ReturnType<typeof validCoco>) => void, expected: RegExp[], options: CocoLoadOptions = {}): Promise<LaxrayError> {
@@ -191,21 +188,17 @@ test('files missing on disk are listed with the path looked at', async (t) => {
 });
 
 test('verifyImages reads headers: unreadable files and wrong sizes are listed', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeValidImages(dir);
-    await writeFile(path.join(dir, 'sub', 'b.png'), 'not a png');
-    const coco = validCoco();
-    coco.images[0]!.height = 51;
-    await writeJson(path.join(dir, 'c.json'), coco);
-    t.is((await loadCocoDataset(path.join(dir, 'c.json'))).images.length, 2, 'off by default');
-    const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json'), { verifyImages: true }), { instanceOf: LaxrayError });
-    t.deepEqual(err!.details.length, 2);
-    t.regex(err!.details[0]!, /^image id 1: file a\.png is 100×50 but the dataset says 100×51/);
-    t.regex(err!.details[1]!, /^image id 2: file sub\/b\.png is not a readable image \(.*\); replace or remove it$/);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeValidImages(dir);
+  await writeFile(path.join(dir, 'sub', 'b.png'), 'not a png');
+  const coco = validCoco();
+  coco.images[0]!.height = 51;
+  await writeJson(path.join(dir, 'c.json'), coco);
+  t.is((await loadCocoDataset(path.join(dir, 'c.json'))).images.length, 2, 'off by default');
+  const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json'), { verifyImages: true }), { instanceOf: LaxrayError });
+  t.deepEqual(err!.details.length, 2);
+  t.regex(err!.details[0]!, /^image id 1: file a\.png is 100×50 but the dataset says 100×51/);
+  t.regex(err!.details[1]!, /^image id 2: file sub\/b\.png is not a readable image \(.*\); replace or remove it$/);
 });
 
 test('file names escaping the image root are rejected', async (t) => {
@@ -225,36 +218,28 @@ test('file names escaping the image root are rejected', async (t) => {
 });
 
 test('malformed JSON names the file, line and column', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const file = path.join(dir, 'broken.json');
-    await writeFile(file, '{\n  "images": [],\n  "annotations": [}\n');
-    const err = await t.throwsAsync(loadCocoDataset(file), { instanceOf: LaxrayError });
-    t.is(err!.code, 'INVALID_DATASET');
-    t.regex(err!.message, /broken\.json:3:19: the COCO dataset file is not valid JSON at line 3, column 19: expected a value, found '\}'/);
-    await writeFile(file, '{"images": [');
-    const err2 = await t.throwsAsync(loadCocoDataset(file), { instanceOf: LaxrayError });
-    t.regex(err2!.message, /broken\.json:1:13: the COCO dataset file is not valid JSON at line 1, column 13: expected a value, found end of file/);
-    const err3 = await t.throwsAsync(loadCocoDataset(path.join(dir, 'absent.json')), { instanceOf: LaxrayError });
-    t.is(err3!.code, 'IO_ERROR');
-    t.regex(err3!.message, /cannot read the COCO dataset file .*absent\.json: no such file; check the path/);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  const file = path.join(dir, 'broken.json');
+  await writeFile(file, '{\n  "images": [],\n  "annotations": [}\n');
+  const err = await t.throwsAsync(loadCocoDataset(file), { instanceOf: LaxrayError });
+  t.is(err!.code, 'INVALID_DATASET');
+  t.regex(err!.message, /broken\.json:3:19: the COCO dataset file is not valid JSON at line 3, column 19: expected a value, found '\}'/);
+  await writeFile(file, '{"images": [');
+  const err2 = await t.throwsAsync(loadCocoDataset(file), { instanceOf: LaxrayError });
+  t.regex(err2!.message, /broken\.json:1:13: the COCO dataset file is not valid JSON at line 1, column 13: expected a value, found end of file/);
+  const err3 = await t.throwsAsync(loadCocoDataset(path.join(dir, 'absent.json')), { instanceOf: LaxrayError });
+  t.is(err3!.code, 'IO_ERROR');
+  t.regex(err3!.message, /cannot read the COCO dataset file .*absent\.json: no such file; check the path/);
 });
 
 test('imageRoot option points file names elsewhere than the JSON folder', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeValidImages(path.join(dir, 'images'));
-    await writeJson(path.join(dir, 'annotations', 'train.json'), validCoco());
-    const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'annotations', 'train.json')), { instanceOf: LaxrayError });
-    t.is(err!.details.length, 2);
-    const ds = await loadCocoDataset(path.join(dir, 'annotations', 'train.json'), { imageRoot: path.join(dir, 'images') });
-    t.is(ds.imageById.get(2)!.path, path.join(dir, 'images', 'sub', 'b.png'));
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeValidImages(path.join(dir, 'images'));
+  await writeJson(path.join(dir, 'annotations', 'train.json'), validCoco());
+  const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'annotations', 'train.json')), { instanceOf: LaxrayError });
+  t.is(err!.details.length, 2);
+  const ds = await loadCocoDataset(path.join(dir, 'annotations', 'train.json'), { imageRoot: path.join(dir, 'images') });
+  t.is(ds.imageById.get(2)!.path, path.join(dir, 'images', 'sub', 'b.png'));
 });
 
 test('subsetDataset keeps the chosen images and rejects unknown ids', async (t) => {
@@ -269,88 +254,71 @@ test('subsetDataset keeps the chosen images and rejects unknown ids', async (t) 
 });
 
 test('a symlink inside the image root that leads outside it is refused, unless following such links is asked for', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  const outside = await tempDir('laxray-outside-');
-  try {
-    await writeValidImages(dir);
-    await writeValidImages(outside.dir);
-    // sub/b.png -> a file outside the root; a.png stays a plain file; c.png -> a.png (inside: fine)
-    await rm(path.join(dir, 'sub', 'b.png'));
-    await symlink(path.join(outside.dir, 'sub', 'b.png'), path.join(dir, 'sub', 'b.png'));
-    await symlink(path.join(dir, 'a.png'), path.join(dir, 'c.png'));
-    const coco = validCoco();
-    coco.images.push({ id: 3, file_name: 'c.png', width: 100, height: 50 });
-    await writeJson(path.join(dir, 'c.json'), coco);
-    const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json')), { instanceOf: LaxrayError });
-    t.is(err!.code, 'INVALID_DATASET');
-    t.deepEqual(err!.details.length, 1, JSON.stringify(err!.details));
-    t.regex(err!.details[0]!, /^image id 2: file "sub\/b\.png" is a link to .*laxray-outside-.*, outside the image root .*; copy the file into the root, or load with followSymlinks: true/);
-    const ds = await loadCocoDataset(path.join(dir, 'c.json'), { followSymlinks: true });
-    t.is(ds.images.length, 3);
-    // a root that is itself a link is fine: the real root is compared
-    await symlink(dir, path.join(outside.dir, 'root-link'));
-    await rm(path.join(dir, 'sub', 'b.png'));
-    await writeFile(path.join(dir, 'sub', 'b.png'), await readFile(path.join(outside.dir, 'sub', 'b.png')));
-    t.is((await loadCocoDataset(path.join(dir, 'c.json'), { imageRoot: path.join(outside.dir, 'root-link') })).images.length, 3);
-  } finally {
-    await cleanup();
-    await outside.cleanup();
-  }
+  const dir = tempDir('data');
+  const outside = tempDir('outside');
+  await writeValidImages(dir);
+  await writeValidImages(outside);
+  // sub/b.png -> a file outside the root; a.png stays a plain file; c.png -> a.png (inside: fine)
+  await rm(path.join(dir, 'sub', 'b.png'));
+  await symlink(path.join(outside, 'sub', 'b.png'), path.join(dir, 'sub', 'b.png'));
+  await symlink(path.join(dir, 'a.png'), path.join(dir, 'c.png'));
+  const coco = validCoco();
+  coco.images.push({ id: 3, file_name: 'c.png', width: 100, height: 50 });
+  await writeJson(path.join(dir, 'c.json'), coco);
+  const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json')), { instanceOf: LaxrayError });
+  t.is(err!.code, 'INVALID_DATASET');
+  t.deepEqual(err!.details.length, 1, JSON.stringify(err!.details));
+  t.regex(err!.details[0]!, /^image id 2: file "sub\/b\.png" is a link to .*laxray-outside-.*, outside the image root .*; copy the file into the root, or load with followSymlinks: true/);
+  const ds = await loadCocoDataset(path.join(dir, 'c.json'), { followSymlinks: true });
+  t.is(ds.images.length, 3);
+  // a root that is itself a link is fine: the real root is compared
+  await symlink(dir, path.join(outside, 'root-link'));
+  await rm(path.join(dir, 'sub', 'b.png'));
+  await writeFile(path.join(dir, 'sub', 'b.png'), await readFile(path.join(outside, 'sub', 'b.png')));
+  t.is((await loadCocoDataset(path.join(dir, 'c.json'), { imageRoot: path.join(outside, 'root-link') })).images.length, 3);
 });
 
 test('a folder or a FIFO named as an image is reported as what it is, not as "not found"', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeValidImages(dir);
-    await mkdir(path.join(dir, 'folder.png'));
-    execFileSync('mkfifo', [path.join(dir, 'pipe.png')]);
-    const coco = validCoco();
-    coco.images.push({ id: 3, file_name: 'folder.png', width: 5, height: 5 }, { id: 4, file_name: 'pipe.png', width: 5, height: 5 });
-    await writeJson(path.join(dir, 'c.json'), coco);
-    const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json')), { instanceOf: LaxrayError });
-    t.deepEqual(err!.details, [
-      `image id 3: file "folder.png" at ${path.join(dir, 'folder.png')} is a folder, not an image file`,
-      `image id 4: file "pipe.png" at ${path.join(dir, 'pipe.png')} is a FIFO (named pipe), not an image file`,
-    ]);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeValidImages(dir);
+  await mkdir(path.join(dir, 'folder.png'));
+  execFileSync('mkfifo', [path.join(dir, 'pipe.png')]);
+  const coco = validCoco();
+  coco.images.push({ id: 3, file_name: 'folder.png', width: 5, height: 5 }, { id: 4, file_name: 'pipe.png', width: 5, height: 5 });
+  await writeJson(path.join(dir, 'c.json'), coco);
+  const err = await t.throwsAsync(loadCocoDataset(path.join(dir, 'c.json')), { instanceOf: LaxrayError });
+  t.deepEqual(err!.details, [
+    `image id 3: file "folder.png" at ${path.join(dir, 'folder.png')} is a folder, not an image file`,
+    `image id 4: file "pipe.png" at ${path.join(dir, 'pipe.png')} is a FIFO (named pipe), not an image file`,
+  ]);
 });
 
 test('verifyDatasetImages lists every bad file in dataset order and marks a good dataset verified', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeValidImages(dir);
-    const coco = validCoco();
-    await writeJson(path.join(dir, 'c.json'), coco);
-    const ds = await loadCocoDataset(path.join(dir, 'c.json'));
-    t.false(ds.imagesVerified === true);
-    await writeFile(path.join(dir, 'a.png'), Buffer.from('\x89PNG\r\n\x1a\n garbage'));
-    await writeFile(path.join(dir, 'sub', 'b.png'), Buffer.alloc(0));
-    const err = await t.throwsAsync(verifyDatasetImages(ds), { instanceOf: LaxrayError });
-    t.is(err!.code, 'INVALID_DATASET');
-    t.is(err!.details.length, 2);
-    t.regex(err!.details[0]!, /^image id 1: file a\.png is not a readable image/);
-    t.regex(err!.details[1]!, /^image id 2: file sub\/b\.png is not a readable image/);
-    await writeValidImages(dir);
-    await verifyDatasetImages(ds);
-    t.true(ds.imagesVerified);
-    t.true((await loadCocoDataset(path.join(dir, 'c.json'), { verifyImages: true })).imagesVerified);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeValidImages(dir);
+  const coco = validCoco();
+  await writeJson(path.join(dir, 'c.json'), coco);
+  const ds = await loadCocoDataset(path.join(dir, 'c.json'));
+  t.false(ds.imagesVerified === true);
+  await writeFile(path.join(dir, 'a.png'), Buffer.from('\x89PNG\r\n\x1a\n garbage'));
+  await writeFile(path.join(dir, 'sub', 'b.png'), Buffer.alloc(0));
+  const err = await t.throwsAsync(verifyDatasetImages(ds), { instanceOf: LaxrayError });
+  t.is(err!.code, 'INVALID_DATASET');
+  t.is(err!.details.length, 2);
+  t.regex(err!.details[0]!, /^image id 1: file a\.png is not a readable image/);
+  t.regex(err!.details[1]!, /^image id 2: file sub\/b\.png is not a readable image/);
+  await writeValidImages(dir);
+  await verifyDatasetImages(ds);
+  t.true(ds.imagesVerified);
+  t.true((await loadCocoDataset(path.join(dir, 'c.json'), { verifyImages: true })).imagesVerified);
 });
 
 test('deeply nested or truncated deep JSON is an INVALID_DATASET error, never a RangeError', async (t) => {
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   const nested = await t.throwsAsync(parseCocoDataset(JSON.parse(`{"images": [{"id": ${deep(100_000)}}], "annotations": [], "categories": []}`)), { instanceOf: LaxrayError });
   t.is(nested!.code, 'INVALID_DATASET');
-  const { dir, cleanup } = await tempDir();
-  try {
-    await writeFile(path.join(dir, 'cut.json'), '{"images": ' + '['.repeat(100_000));
-    const cut = await t.throwsAsync(loadCocoDataset(path.join(dir, 'cut.json')), { instanceOf: LaxrayError });
-    t.is(cut!.code, 'INVALID_DATASET');
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  await writeFile(path.join(dir, 'cut.json'), '{"images": ' + '['.repeat(100_000));
+  const cut = await t.throwsAsync(loadCocoDataset(path.join(dir, 'cut.json')), { instanceOf: LaxrayError });
+  t.is(cut!.code, 'INVALID_DATASET');
 });

@@ -6,12 +6,9 @@ import sharp from 'sharp';
 import { collate, type PreparedImage } from '../lib/data/collate.js';
 import { decodeImage, type DecodeRequest } from '../lib/data/decode.js';
 import { boxesToOriginal, DEFAULT_MEAN, DEFAULT_STD, flipBoxes, normalizeToCHW, padTo, resizedSize, scaleFactors, transformBoxes } from '../lib/data/transforms.js';
-import { patternImage, solidImage, tempDir } from './fixtures/data/make.js';
-
-const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-4): void => {
-  t.is(actual.length, expected.length);
-  for (let i = 0; i < expected.length; i++) t.true(Math.abs(actual[i]! - expected[i]!) <= eps, `[${i}] ${actual[i]} vs ${expected[i]}`);
-};
+import { patternImage, solidImage } from './fixtures/data/make.js';
+import { allClose } from './helpers/numbers.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 test('keep-ratio resize to fit (1333, 800): factor = min(1333/long, 800/short), sides rounded half up', (t) => {
   // 1000×700: min(1.333, 1.142857) = 8/7 -> 1142.857 -> 1143, 800.
@@ -34,9 +31,9 @@ test('boxes scale by actual output/input sizes and flip as x1\' = W − x2', (t)
   t.is(scaleX, 1.143);
   t.is(scaleY, 800 / 700);
   // [100, 70, 300, 350] -> [114.3, 80, 342.9, 400]
-  close(t, transformBoxes([100, 70, 300, 350], scaleX, scaleY), [114.3, 80, 342.9, 400]);
+  allClose(t, transformBoxes([100, 70, 300, 350], scaleX, scaleY), [114.3, 80, 342.9, 400], 1e-4);
   // flipped in the resized width 1143: [1143 − 342.9, 80, 1143 − 114.3, 400] = [800.1, 80, 1028.7, 400]
-  close(t, transformBoxes([100, 70, 300, 350], scaleX, scaleY, 1143), [800.1, 80, 1028.7, 400]);
+  allClose(t, transformBoxes([100, 70, 300, 350], scaleX, scaleY, 1143), [800.1, 80, 1028.7, 400], 1e-4);
   // Flip twice is the identity; a box touching the left edge touches the right edge after.
   t.deepEqual([...flipBoxes(flipBoxes([0, 1, 10, 5, 3, 3, 7, 9], 20), 20)], [0, 1, 10, 5, 3, 3, 7, 9]);
   t.deepEqual([...flipBoxes([0, 1, 10, 5], 20)], [10, 1, 20, 5]);
@@ -47,10 +44,10 @@ test('boxes scale by actual output/input sizes and flip as x1\' = W − x2', (t)
 test('boxesToOriginal undoes flip and scale exactly, clipping to the original image', (t) => {
   const meta = { scaleX: 1.143, scaleY: 800 / 700, flipped: true, resizedWidth: 1143, originalWidth: 1000, originalHeight: 700 };
   // The flipped input box of the test above maps back to [100, 70, 300, 350].
-  close(t, boxesToOriginal([800.1, 80, 1028.7, 400], meta), [100, 70, 300, 350]);
-  close(t, boxesToOriginal([114.3, 80, 342.9, 400], { ...meta, flipped: false }), [100, 70, 300, 350]);
+  allClose(t, boxesToOriginal([800.1, 80, 1028.7, 400], meta), [100, 70, 300, 350], 1e-4);
+  allClose(t, boxesToOriginal([114.3, 80, 342.9, 400], { ...meta, flipped: false }), [100, 70, 300, 350], 1e-4);
   // A prediction spilling over the right edge of the input is clipped to the original width.
-  close(t, boxesToOriginal([1100, -8, 1200, 800], { ...meta, flipped: false }), [962.3797, 0, 1000, 700]);
+  allClose(t, boxesToOriginal([1100, -8, 1200, 800], { ...meta, flipped: false }), [962.3797, 0, 1000, 700], 1e-4);
 });
 
 test('padding rounds up to a multiple of 32', (t) => {
@@ -65,11 +62,11 @@ test('normalisation of known pixels: (v − mean) / std per RGB channel, CHW ord
   // R: (255 − 123.675) / 58.395 = 2.2489083, (124 − 123.675)/58.395 = 0.0055655
   // G: (0 − 116.28) / 57.12 = −2.0357143, (116 − 116.28)/57.12 = −0.0049020
   // B: (128 − 103.53) / 57.375 = 0.4264924, (104 − 103.53)/57.375 = 0.0081917
-  close(t, out, [2.2489083, 0.0055655, -2.0357143, -0.004902, 0.4264924, 0.0081917], 1e-6);
+  allClose(t, out, [2.2489083, 0.0055655, -2.0357143, -0.004902, 0.4264924, 0.0081917], 1e-6);
   // Flip reverses each row; RGBA input ignores alpha.
   const flipped = normalizeToCHW(new Uint8Array([255, 0, 128, 9, 124, 116, 104, 9]), 2, 1, 4, { flip: true });
-  close(t, flipped, [0.0055655, 2.2489083, -0.004902, -2.0357143, 0.0081917, 0.4264924], 1e-6);
-  close(t, normalizeToCHW(new Uint8Array([10, 20, 30]), 1, 1, 3, { mean: [0, 0, 0], std: [1, 2, 4] }), [10, 10, 7.5], 0);
+  allClose(t, flipped, [0.0055655, 2.2489083, -0.004902, -2.0357143, 0.0081917, 0.4264924], 1e-6);
+  allClose(t, normalizeToCHW(new Uint8Array([10, 20, 30]), 1, 1, 3, { mean: [0, 0, 0], std: [1, 2, 4] }), [10, 10, 7.5], 0);
 });
 
 test('collate packs CHW images into one zero-padded [N, 3, H, W] tensor', (t) => {
@@ -109,39 +106,31 @@ const request = (file: string, extra: Partial<DecodeRequest> = {}): DecodeReques
 });
 
 test('decode: a solid image stays exactly its normalised colour after the bilinear resize', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const file = path.join(dir, 'solid.png');
-    await solidImage(file, 1000, 700, [255, 0, 128]);
-    const r = await decodeImage(request(file));
-    t.deepEqual([r.width, r.height, r.originalWidth, r.originalHeight], [1143, 800, 1000, 700]);
-    const plane = r.width * r.height;
-    close(t, [r.data[0]!, r.data[plane + 12345]!, r.data[2 * plane + plane - 1]!], [2.2489083, -2.0357143, 0.4264924], 1e-6);
-  } finally {
-    await cleanup();
-  }
+  const dir = tempDir('data');
+  const file = path.join(dir, 'solid.png');
+  await solidImage(file, 1000, 700, [255, 0, 128]);
+  const r = await decodeImage(request(file));
+  t.deepEqual([r.width, r.height, r.originalWidth, r.originalHeight], [1143, 800, 1000, 700]);
+  const plane = r.width * r.height;
+  allClose(t, [r.data[0]!, r.data[plane + 12345]!, r.data[2 * plane + plane - 1]!], [2.2489083, -2.0357143, 0.4264924], 1e-6);
 });
 
 test('decode: the flipped image is the exact mirror of the unflipped one (with and without resampling)', async (t) => {
-  const { dir, cleanup } = await tempDir();
-  try {
-    const file = path.join(dir, 'pattern.png');
-    await patternImage(file, 37, 23, (x, y) => [(x * 7) % 256, (y * 11) % 256, (x * y) % 256]);
-    for (const scale of [[37, 23], [100, 60]] as [number, number][]) {
-      const a = await decodeImage(request(file, { scale }));
-      const b = await decodeImage(request(file, { scale, flip: true }));
-      const { width: w, height: h } = a;
-      let mismatches = 0;
-      for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (a.data[(c * h + y) * w + x] !== b.data[(c * h + y) * w + (w - 1 - x)]) mismatches++;
-      t.is(mismatches, 0, `scale ${scale}`);
-    }
-    // Identity scale: pixels are the file's own, e.g. (x=5, y=2) = (35, 22, 10).
-    const id = await decodeImage(request(file, { scale: [37, 23], mean: [0, 0, 0], std: [1, 1, 1] }));
-    const plane = 37 * 23;
-    t.deepEqual([id.data[2 * 37 + 5], id.data[plane + 2 * 37 + 5], id.data[2 * plane + 2 * 37 + 5]], [35, 22, 10]);
-  } finally {
-    await cleanup();
+  const dir = tempDir('data');
+  const file = path.join(dir, 'pattern.png');
+  await patternImage(file, 37, 23, (x, y) => [(x * 7) % 256, (y * 11) % 256, (x * y) % 256]);
+  for (const scale of [[37, 23], [100, 60]] as [number, number][]) {
+    const a = await decodeImage(request(file, { scale }));
+    const b = await decodeImage(request(file, { scale, flip: true }));
+    const { width: w, height: h } = a;
+    let mismatches = 0;
+    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (a.data[(c * h + y) * w + x] !== b.data[(c * h + y) * w + (w - 1 - x)]) mismatches++;
+    t.is(mismatches, 0, `scale ${scale}`);
   }
+  // Identity scale: pixels are the file's own, e.g. (x=5, y=2) = (35, 22, 10).
+  const id = await decodeImage(request(file, { scale: [37, 23], mean: [0, 0, 0], std: [1, 1, 1] }));
+  const plane = 37 * 23;
+  t.deepEqual([id.data[2 * 37 + 5], id.data[plane + 2 * 37 + 5], id.data[2 * plane + 2 * 37 + 5]], [35, 22, 10]);
 });
 
 test('decode: grey and 16-bit images become 3-channel 8-bit RGB', async (t) => {

@@ -2,8 +2,7 @@
 // inspection shows it, weights in and out (safetensors, torchvision names),
 // and bad input rejected with a clear error.
 import test from 'ava';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
@@ -11,20 +10,13 @@ import type { LaxrayConfigInput } from '../lib/config/index.js';
 import { encodeSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.js';
 import { preprocess } from '../lib/data/index.js';
 import sharp from 'sharp';
+import { lcg } from './helpers/numbers.js';
+import { randomBatch } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-detector-'));
+const tmp = tempDir('detector');
 const small = (head: Record<string, unknown> = {}, backbone: Record<string, unknown> = {}): LaxrayConfigInput =>
   ({ classes: ['a', 'b', 'c'], model: { backbone: { depth: 18, ...backbone }, head } }) as LaxrayConfigInput;
-
-function randomBatch(n: number, h: number, w: number, seed = 1): { data: Float32Array; shape: number[] } {
-  const data = new Float32Array(n * 3 * h * w);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return { data, shape: [n, 3, h, w] };
-}
 
 // Conv output size: floor((in + 2·pad − kernel) / stride) + 1.
 const conv = (size: number, kernel: number, stride: number, pad: number) => Math.floor((size + 2 * pad - kernel) / stride) + 1;
@@ -182,7 +174,7 @@ function torchvisionResnet18(): Map<string, number[]> {
 
 function syntheticStateDict(shapes: Map<string, number[]>, seed: number): TensorMap {
   const out: TensorMap = {};
-  let s = seed;
+  const next = lcg(seed);
   for (const [name, shape] of shapes) {
     const n = shape.reduce((a, b) => a * b, 1);
     if (name.endsWith('num_batches_tracked')) {
@@ -191,8 +183,8 @@ function syntheticStateDict(shapes: Map<string, number[]>, seed: number): Tensor
     }
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      s = (s * 1664525 + 1013904223) >>> 0;
-      data[i] = name.endsWith('running_var') ? 1 + s / 2 ** 32 : (s / 2 ** 32 - 0.5) * 0.1;
+      const u = next();
+      data[i] = name.endsWith('running_var') ? 1 + u : (u - 0.5) * 0.1;
     }
     out[name] = { data, shape };
   }

@@ -11,12 +11,9 @@
 //     the peer that died; rendezvous problems end with an error, not a hang.
 // Tiny models and 128×128 images, one LibTorch thread per process.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readSafetensors, type TensorMap } from '../lib/checkpoint/safetensors.js';
 import { loadCocoDataset } from '../lib/data/index.js';
 import { generateDataset } from '../lib/data/synth/generate.js';
@@ -24,44 +21,18 @@ import { Detector } from '../lib/detector.js';
 import { setThreads } from '../lib/runtime.js';
 import { evaluateDetector, readLatestCheckpoint } from '../lib/train/index.js';
 import { freePort } from '../scripts/free_port.js';
+import { startLaxray, startNode, type ChildRun } from './helpers/cli.js';
+import { fixture, REPO_ROOT } from './helpers/paths.js';
+import { thinR18 } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'laxray.js');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-dist-'));
+const tmp = tempDir('dist');
 const dataDir = path.join(tmp, 'data');
+/** On the CPU, one LibTorch thread per process. */
+const CPU_1_THREAD = { LAXRAY_DEVICE: 'cpu', LAXRAY_NUM_THREADS: '1' };
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-/** A started command: its process, and a promise of how it ended. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 240_000, cwd = tmp): { child: ChildProcess; done: Promise<Run> } {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd,
-    env: { ...process.env, LAXRAY_DEVICE: 'cpu', LAXRAY_NUM_THREADS: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += String(d)));
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<Run>((resolve) =>
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 });
-    }),
-  );
-  return { child, done };
-}
-
-const laxray = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number) => start([bin, ...args], env, timeoutMs);
-
+/** A started `laxray <args>` in `tmp`: its process, and a promise of how it ended. */
+const laxray = (args: string[], env: NodeJS.ProcessEnv = {}) => startLaxray(args, { cwd: tmp, env: { ...CPU_1_THREAD, ...env } });
 
 let ready: Promise<void> | undefined;
 /** 48 synthetic 128×128 scans, generated once (all.json: every image; val.json: a few). */
@@ -80,7 +51,7 @@ function configFile(name: string, preset: 'atss' | 'atss-lacls', norm: 'gn' | 'f
   const file = path.join(tmp, `${name}.json`);
   const config = {
     preset,
-    model: { backbone: { depth: 18, norm }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1, regression: 'delta' } },
+    model: thinR18({ norm, head: { regression: 'delta' } }),
     data: { train: { annotations: path.join(dataDir, 'all.json'), images: dataDir }, imageScale: [128, 128], workers: 0, prefetch: 1 },
     train: { batchSize: 4, epochs: 2, warmupIters: 3, lrSteps: [1], checkpointEvery: 100, seed: 5, baseLr: 0.002, ...train },
     threads: 1,
@@ -122,7 +93,7 @@ function relativeError(a: TensorMap, b: TensorMap): number {
   return Math.sqrt(diff / norm);
 }
 
-function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, run: Run, what: string): void {
+function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, run: ChildRun, what: string): void {
   t.is(run.code, 0, `${what} failed (${run.signal ?? run.code}):\n${run.stderr.slice(-3000)}`);
 }
 
@@ -211,9 +182,9 @@ test.serial('sharded validation over 2 processes equals single-process validatio
   }
   const coco = path.join(dataDir, 'train.json');
   const port = await freePort();
-  const script = path.join(root, 'test', 'fixtures', 'distributed', 'sharded_eval.ts');
+  const script = fixture('distributed', 'sharded_eval.ts');
   const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
-  const workers = [0, 1].map((rank) => start(['--import', 'tsx', script, runDir, coco], env(rank), 240_000, root));
+  const workers = [0, 1].map((rank) => startNode(['--import', 'tsx', script, runDir, coco], { cwd: REPO_ROOT, env: { ...CPU_1_THREAD, ...env(rank) } }));
   const [r0, r1] = await Promise.all(workers.map((w) => w.done));
   ok(t, r0!, 'rank 0');
   ok(t, r1!, 'rank 1');

@@ -1,9 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import {
@@ -15,8 +12,8 @@ import {
   writeGrey16Png,
 } from '../lib/data/dual_energy.js';
 import { LaxrayError } from '../lib/errors.js';
-
-const runCli = promisify(execFile);
+import { laxray } from './helpers/cli.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 // Hand-worked eq. 1: ch2 = round(510·σ(R) − 255), R = high/low.
 //   R = 1:    σ = 0.7310586 → 372.8399 − 255 = 117.84 → 118
@@ -63,18 +60,8 @@ test('every byte is finite and in range over a sweep of pairs', (t) => {
   for (let i = 0; i < n; i++) t.is(rgb[3 * i + 2], dualEnergyChannel3(high[i] as number, low[i] as number));
 });
 
-const made: string[] = [];
-async function tmp(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'laxray-de-'));
-  made.push(dir);
-  return dir;
-}
-test.after.always(async () => {
-  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
-});
-
 test('16-bit PNG pairs round-trip through files and the folder converter reports unmatched files', async (t) => {
-  const dir = await tmp();
+  const dir = tempDir('dual-energy');
   const out = path.join(dir, 'out');
   const w = 3;
   const h = 2;
@@ -97,7 +84,7 @@ test('16-bit PNG pairs round-trip through files and the folder converter reports
 });
 
 test('custom name patterns match pairs such as H_<name>.tif / L_<name>.tif', async (t) => {
-  const dir = await tmp();
+  const dir = tempDir('dual-energy');
   const img = { data: Uint16Array.of(1000, 2000), width: 2, height: 1 };
   const tiff = async (f: string): Promise<void> => {
     await sharp(img.data, { raw: { width: 2, height: 1, channels: 1 } }).toColourspace('grey16').tiff({ compression: 'lzw' }).toFile(path.join(dir, f));
@@ -110,7 +97,7 @@ test('custom name patterns match pairs such as H_<name>.tif / L_<name>.tif', asy
 });
 
 test('8-bit input, size mismatch and a missing file are rejected with messages naming the files', async (t) => {
-  const dir = await tmp();
+  const dir = tempDir('dual-energy');
   const eight = path.join(dir, 'a_high.png');
   await sharp(Buffer.from([1, 2, 3, 4]), { raw: { width: 2, height: 2, channels: 1 } }).png().toFile(eight);
   const e1 = await t.throwsAsync(readGrey16(eight), { instanceOf: LaxrayError });
@@ -146,25 +133,27 @@ test('the table-driven ch2 equals round(510·σ(R) − 255) computed directly', 
 });
 
 test('laxray convert dual-energy converts a folder of pairs and reports the unmatched file', async (t) => {
-  const dir = await tmp();
+  const dir = tempDir('dual-energy');
   const high = Uint16Array.of(65535, 1000, 256, 30000);
   const low = Uint16Array.of(65535, 500, 1024, 5000);
   await writeGrey16Png(path.join(dir, 'a_high.png'), { data: high, width: 2, height: 2 });
   await writeGrey16Png(path.join(dir, 'a_low.png'), { data: low, width: 2, height: 2 });
   await writeGrey16Png(path.join(dir, 'b_high.png'), { data: high, width: 2, height: 2 });
   const out = path.join(dir, 'out');
-  const { stdout } = await runCli(process.execPath, [path.resolve('bin/laxray.js'), 'convert', 'dual-energy', '--input', dir, '--out', out, '--json']);
+  const { code, stdout, stderr } = await laxray(['convert', 'dual-energy', '--input', dir, '--out', out, '--json']);
+  t.is(code, 0, stderr);
   const report = JSON.parse(stdout);
   t.deepEqual(report.converted.map((c: { name: string }) => c.name), ['a']);
   t.deepEqual(report.unmatched.map((u: { file: string }) => u.file), ['b_high.png']);
   const { data } = await sharp(path.join(out, 'a.png')).raw().toBuffer({ resolveWithObject: true });
   t.deepEqual([...data], [255, 255, 118, 3, 1, 194, 1, 4, 32, 117, 19, 254]);
-  const err = await t.throwsAsync(runCli(process.execPath, [path.resolve('bin/laxray.js'), 'convert', 'dual-energy', '--high', path.join(dir, 'a_high.png'), '--out', out]));
-  t.regex((err as { stderr?: string }).stderr ?? '', /give either --high <file> --low <file>/);
+  const half = await laxray(['convert', 'dual-energy', '--high', path.join(dir, 'a_high.png'), '--out', out]);
+  t.not(half.code, 0);
+  t.regex(half.stderr, /give either --high <file> --low <file>/);
 });
 
 test('a folder or a FIFO given as a 16-bit reading says what it is (the FIFO is never opened)', async (t) => {
-  const dir = await tmp();
+  const dir = tempDir('dual-energy');
   const fifo = path.join(dir, 'scan_high.png');
   execFileSync('mkfifo', [fifo]);
   const e1 = await t.throwsAsync(readGrey16(fifo), { instanceOf: LaxrayError });

@@ -1,30 +1,15 @@
 // `laxray eval` end to end: spawns bin/laxray.js as a user would.
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { laxray as runLaxray } from './helpers/cli.js';
+import { fixture as fixturePath, REPO_ROOT } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const bin = path.join(repoRoot, 'bin', 'laxray.js');
-const pycocotoolsCase = path.join(here, 'fixtures', 'cocoeval', 'case-1.json');
+const laxray = (args: string[]) => runLaxray(args, { cwd: REPO_ROOT });
 
-function laxray(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-cli-'));
-const fixture = JSON.parse(readFileSync(pycocotoolsCase, 'utf8')) as {
+const dir = tempDir('eval-cli');
+const fixture = JSON.parse(readFileSync(fixturePath('cocoeval', 'case-1.json'), 'utf8')) as {
   groundTruth: { images: { id: number }[] };
   detections: { image_id: number }[];
   expectedStats: number[];
@@ -34,8 +19,6 @@ const gtPath = path.join(dir, 'gt.json');
 const detPath = path.join(dir, 'results.json');
 writeFileSync(gtPath, JSON.stringify(fixture.groundTruth));
 writeFileSync(detPath, JSON.stringify(fixture.detections));
-
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 test('--json prints exactly one JSON object with the 12 stats by name (pycocotools numbers)', async (t) => {
   const { code, stdout } = await laxray(['eval', '--gt', gtPath, '--detections', detPath, '--json']);

@@ -1,11 +1,11 @@
 // The fast results-file reader gives exactly JSON.parse's numbers, and hands
 // anything it does not fully understand back to JSON.parse.
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadDetectionsFile } from '../lib/eval/files.js';
 import { parseResultsFast, readResultsFileFast } from '../lib/eval/parse-results.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -85,46 +85,38 @@ test('anything not plain is handed back (null) for JSON.parse to judge', (t) => 
 });
 
 test('a file the fast path refuses still loads, through JSON.parse, with the same numbers', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-'));
-  try {
-    const file = path.join(dir, 'escaped.json');
-    writeFileSync(file, '[{"image\\u005fid": 3, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.25}]');
-    const raw = await loadDetectionsFile(file);
-    t.is(raw.count, 1);
-    t.deepEqual([raw.imageId[0], raw.categoryId[0], Array.from(raw.box), raw.score[0]], [3, 2, [1, 2, 3, 4], 0.25]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('eval');
+  const file = path.join(dir, 'escaped.json');
+  writeFileSync(file, '[{"image\\u005fid": 3, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.25}]');
+  const raw = await loadDetectionsFile(file);
+  t.is(raw.count, 1);
+  t.deepEqual([raw.imageId[0], raw.categoryId[0], Array.from(raw.box), raw.score[0]], [3, 2, [1, 2, 3, 4], 0.25]);
 });
 
 test('reading in chunks: objects and numbers cut at any byte give the same columns', (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-'));
-  try {
-    const entries = Array.from({ length: 60 }, (_, i) => ({
-      image_id: 1000 + i,
-      category_id: (i % 7) + 1,
-      bbox: [i * 1.25, 0.001 * i, 10 + i / 3, 5e-3 * i],
-      score: 1 / (i + 3),
-      ...(i % 5 === 0 ? { segmentation: [[1, 2, 3]], note: 'x"}]{[,' } : {}),
-      ...(i % 9 === 0 ? { flag: true, nothing: null } : {}),
-    }));
-    const text = '\ufeff' + JSON.stringify(entries, null, 3);
-    const file = path.join(dir, 'r.json');
-    writeFileSync(file, text);
-    const whole = parseResultsFast(Buffer.from(text, 'utf8'))!;
-    t.not(whole, null);
-    for (const chunk of [1, 2, 3, 5, 8, 13, 64, 1000]) {
-      const r = readResultsFileFast(file, chunk);
-      t.not(r, null, `chunk ${chunk}`);
-      t.deepEqual([Array.from(r!.imageId), Array.from(r!.categoryId), Array.from(r!.box), Array.from(r!.score)], [Array.from(whole.imageId), Array.from(whole.categoryId), Array.from(whole.box), Array.from(whole.score)], `chunk ${chunk}`);
-    }
-    // malformed anywhere is refused at any chunk size
-    t.true(text.includes('"score": 0.25'));
-    writeFileSync(file, text.replace('"score": 0.25', '"score": 0..25'));
-    for (const chunk of [1, 7, 1 << 20]) t.is(readResultsFileFast(file, chunk), null);
-    writeFileSync(file, text.slice(0, -1)); // no closing bracket
-    for (const chunk of [1, 7, 1 << 20]) t.is(readResultsFileFast(file, chunk), null);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const dir = tempDir('eval');
+  const entries = Array.from({ length: 60 }, (_, i) => ({
+    image_id: 1000 + i,
+    category_id: (i % 7) + 1,
+    bbox: [i * 1.25, 0.001 * i, 10 + i / 3, 5e-3 * i],
+    score: 1 / (i + 3),
+    ...(i % 5 === 0 ? { segmentation: [[1, 2, 3]], note: 'x"}]{[,' } : {}),
+    ...(i % 9 === 0 ? { flag: true, nothing: null } : {}),
+  }));
+  const text = '\ufeff' + JSON.stringify(entries, null, 3);
+  const file = path.join(dir, 'r.json');
+  writeFileSync(file, text);
+  const whole = parseResultsFast(Buffer.from(text, 'utf8'))!;
+  t.not(whole, null);
+  for (const chunk of [1, 2, 3, 5, 8, 13, 64, 1000]) {
+    const r = readResultsFileFast(file, chunk);
+    t.not(r, null, `chunk ${chunk}`);
+    t.deepEqual([Array.from(r!.imageId), Array.from(r!.categoryId), Array.from(r!.box), Array.from(r!.score)], [Array.from(whole.imageId), Array.from(whole.categoryId), Array.from(whole.box), Array.from(whole.score)], `chunk ${chunk}`);
   }
+  // malformed anywhere is refused at any chunk size
+  t.true(text.includes('"score": 0.25'));
+  writeFileSync(file, text.replace('"score": 0.25', '"score": 0..25'));
+  for (const chunk of [1, 7, 1 << 20]) t.is(readResultsFileFast(file, chunk), null);
+  writeFileSync(file, text.slice(0, -1)); // no closing bracket
+  for (const chunk of [1, 7, 1 << 20]) t.is(readResultsFileFast(file, chunk), null);
 });

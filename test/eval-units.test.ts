@@ -7,6 +7,7 @@ import { numpyMean } from '../lib/eval/summarize.js';
 import { formatCocoSummary } from '../lib/eval/format_report.js';
 import { evaluateCoco } from '../lib/eval/index.js';
 import { ann, dataset, det } from './fixtures/eval/build.js';
+import { lcg } from './helpers/numbers.js';
 
 const iou = (d: number[], g: number[], crowd = false): number => cocoBoxIou(Float64Array.from(d), 0, Float64Array.from(g), 0, crowd);
 
@@ -36,11 +37,7 @@ test('thresholds are built as np.linspace builds them', (t) => {
 });
 
 test('radix argsort = a stable descending sort, ties (and ±0) in input order', (t) => {
-  let s = 7;
-  const rand = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
+  const rand = lcg(7);
   for (const n of [0, 1, 2, 17, 1000, 20000]) {
     const scores = new Float64Array(n + 3);
     for (let i = 0; i < n + 3; i++) {

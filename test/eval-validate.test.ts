@@ -1,13 +1,13 @@
 // Input validation: every problem is reported in one LaxrayError whose message
 // names the file, the index and the id, and says what to do.
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../lib/errors.js';
 import { evaluateCoco, indexGroundTruth } from '../lib/eval/index.js';
 import { evaluateCocoFiles, loadDetectionsFile, loadGroundTruthFile } from '../lib/eval/files.js';
 import { ann, dataset, det } from './fixtures/eval/build.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 const gt = dataset([ann(1, [0, 0, 10, 10]), ann(2, [20, 20, 10, 10], { category_id: 2 })], { images: [1, 2], categories: [1, 2] });
 
@@ -135,53 +135,49 @@ test('an empty results list is valid and scores 0 where there is ground truth', 
 });
 
 test('files: missing file is IO_ERROR, malformed JSON names file, line and column', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-'));
-  try {
-    const gtPath = path.join(dir, 'gt.json');
-    writeFileSync(gtPath, JSON.stringify(gt));
-    const missing = path.join(dir, 'nope.json');
-    const e1 = await t.throwsAsync(evaluateCocoFiles(gtPath, missing), { instanceOf: LaxrayError });
-    t.is(e1.code, 'IO_ERROR');
-    t.is(e1.message, `cannot read the detections file ${missing}: no such file; check the path`);
+  const dir = tempDir('eval');
+  const gtPath = path.join(dir, 'gt.json');
+  writeFileSync(gtPath, JSON.stringify(gt));
+  const missing = path.join(dir, 'nope.json');
+  const e1 = await t.throwsAsync(evaluateCocoFiles(gtPath, missing), { instanceOf: LaxrayError });
+  t.is(e1.code, 'IO_ERROR');
+  t.is(e1.message, `cannot read the detections file ${missing}: no such file; check the path`);
 
-    const broken = path.join(dir, 'broken.json');
-    writeFileSync(broken, '[\n  {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5},\n  {"image_id": 1,, }\n]');
-    const e2 = await t.throwsAsync(evaluateCocoFiles(gtPath, broken), { instanceOf: LaxrayError });
-    t.is(e2.code, 'INVALID_DETECTIONS');
-    t.regex(e2.message, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: the detections file is not valid JSON at line 3, column \\d+`));
+  const broken = path.join(dir, 'broken.json');
+  writeFileSync(broken, '[\n  {"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5},\n  {"image_id": 1,, }\n]');
+  const e2 = await t.throwsAsync(evaluateCocoFiles(gtPath, broken), { instanceOf: LaxrayError });
+  t.is(e2.code, 'INVALID_DETECTIONS');
+  t.regex(e2.message, new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: the detections file is not valid JSON at line 3, column \\d+`));
 
-    const badGt = path.join(dir, 'badgt.json');
-    writeFileSync(badGt, '{"images": [');
-    const e3 = await t.throwsAsync(evaluateCocoFiles(badGt, broken), { instanceOf: LaxrayError });
-    t.is(e3.code, 'INVALID_DATASET');
-    t.regex(e3.message, /badgt\.json:1:\d+: the ground-truth file is not valid JSON/);
+  const badGt = path.join(dir, 'badgt.json');
+  writeFileSync(badGt, '{"images": [');
+  const e3 = await t.throwsAsync(evaluateCocoFiles(badGt, broken), { instanceOf: LaxrayError });
+  t.is(e3.code, 'INVALID_DATASET');
+  t.regex(e3.message, /badgt\.json:1:\d+: the ground-truth file is not valid JSON/);
 
-    const empty = path.join(dir, 'empty.json');
-    writeFileSync(empty, '');
-    const e4 = await t.throwsAsync(evaluateCocoFiles(gtPath, empty), { instanceOf: LaxrayError });
-    t.regex(e4.message, /empty/);
+  const empty = path.join(dir, 'empty.json');
+  writeFileSync(empty, '');
+  const e4 = await t.throwsAsync(evaluateCocoFiles(gtPath, empty), { instanceOf: LaxrayError });
+  t.regex(e4.message, /empty/);
 
-    // 1e999 parses to Infinity: reported, not evaluated
-    const huge = path.join(dir, 'huge.json');
-    writeFileSync(huge, '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1e999, 1], "score": 0.5}]');
-    const e5 = await t.throwsAsync(evaluateCocoFiles(gtPath, huge), { instanceOf: LaxrayError });
-    t.regex(e5.details[0]!, new RegExp(`detections\\[0\\] \\(image 1\\): "bbox" \\[0, 0, Infinity, 1\\] must hold 4 finite numbers`));
-    t.regex(e5.message, /huge\.json/);
+  // 1e999 parses to Infinity: reported, not evaluated
+  const huge = path.join(dir, 'huge.json');
+  writeFileSync(huge, '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1e999, 1], "score": 0.5}]');
+  const e5 = await t.throwsAsync(evaluateCocoFiles(gtPath, huge), { instanceOf: LaxrayError });
+  t.regex(e5.details[0]!, new RegExp(`detections\\[0\\] \\(image 1\\): "bbox" \\[0, 0, Infinity, 1\\] must hold 4 finite numbers`));
+  t.regex(e5.message, /huge\.json/);
 
-    // unknown ids in a file name the file
-    const unknown = path.join(dir, 'unknown.json');
-    writeFileSync(unknown, JSON.stringify([det([0, 0, 1, 1], 0.5, { image_id: 42 })]));
-    const e6 = await t.throwsAsync(evaluateCocoFiles(gtPath, unknown), { instanceOf: LaxrayError });
-    t.regex(e6.message, /^.*unknown\.json: 1 problem found \(first: image_id 42 is not an image of .*gt\.json \(used by detections\[0\]\)\)/);
+  // unknown ids in a file name the file
+  const unknown = path.join(dir, 'unknown.json');
+  writeFileSync(unknown, JSON.stringify([det([0, 0, 1, 1], 0.5, { image_id: 42 })]));
+  const e6 = await t.throwsAsync(evaluateCocoFiles(gtPath, unknown), { instanceOf: LaxrayError });
+  t.regex(e6.message, /^.*unknown\.json: 1 problem found \(first: image_id 42 is not an image of .*gt\.json \(used by detections\[0\]\)\)/);
 
-    // fields with the wrong type in a file go through the detailed path
-    const wrong = path.join(dir, 'wrong.json');
-    writeFileSync(wrong, '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": "high"}]');
-    const e7 = await t.throwsAsync(loadDetectionsFile(wrong), { instanceOf: LaxrayError });
-    t.deepEqual(e7.details, ['detections[0]: "score" must be a number, got "high"']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // fields with the wrong type in a file go through the detailed path
+  const wrong = path.join(dir, 'wrong.json');
+  writeFileSync(wrong, '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": "high"}]');
+  const e7 = await t.throwsAsync(loadDetectionsFile(wrong), { instanceOf: LaxrayError });
+  t.deepEqual(e7.details, ['detections[0]: "score" must be a number, got "high"']);
 });
 
 test('repeated image or category entries are tolerated as pycocotools does, with a warning', (t) => {
@@ -196,7 +192,7 @@ test('repeated image or category entries are tolerated as pycocotools does, with
 });
 
 test('deeply nested JSON in results and ground-truth files is an error with a code, never a RangeError', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-deep-'));
+  const dir = tempDir('deep');
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   const cases: [string, string, (f: string) => Promise<unknown>, string][] = [
     ['results.json', deep(100_000), loadDetectionsFile, 'INVALID_DETECTIONS'],
@@ -211,5 +207,4 @@ test('deeply nested JSON in results and ground-truth files is an error with a co
     t.is(err?.code as string | undefined, code, name);
     t.true(err!.message.length < 2000, `${name}: a short message`);
   }
-  rmSync(dir, { recursive: true, force: true });
 });

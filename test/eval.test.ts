@@ -3,16 +3,15 @@
 // test/fixtures/eval (made by make_reference.py with pycocotools 2.0.11: stats
 // and per-class numbers, all images and an image subset) compared exactly.
 import test from 'ava';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { evaluateCoco, indexGroundTruth, STAT_NAMES, type CocoEvalResult, type StatName } from '../lib/eval/index.js';
 import { evaluateCocoFiles } from '../lib/eval/files.js';
+import { fixture } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const casesDir = path.join(here, 'fixtures', 'cocoeval');
-const referenceDir = path.join(here, 'fixtures', 'eval');
+const casesDir = fixture('cocoeval');
+const referenceDir = fixture('eval');
 
 interface PycocotoolsCase {
   groundTruth: unknown;
@@ -51,22 +50,18 @@ for (const file of caseFiles) {
 }
 
 test('the pycocotools cases come out bit-identical, in memory and from files', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-eval-'));
-  try {
-    for (const file of caseFiles) {
-      const c = JSON.parse(readFileSync(path.join(casesDir, file), 'utf8')) as PycocotoolsCase;
-      const mem = evaluateCoco(c.groundTruth, c.detections);
-      t.deepEqual(c.statsOrder.map((n) => mem.stats[n]), c.expectedStats, file);
-      const gtPath = path.join(dir, 'gt.json');
-      const detPath = path.join(dir, 'det.json');
-      writeFileSync(gtPath, JSON.stringify(c.groundTruth, null, 1)); // pretty: whitespace everywhere
-      writeFileSync(detPath, JSON.stringify(c.detections, null, 2));
-      const fromFiles = await evaluateCocoFiles(gtPath, detPath);
-      t.deepEqual(fromFiles.statsArray, mem.statsArray, file);
-      t.true(fromFiles.timings.read >= 0);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const dir = tempDir('eval');
+  for (const file of caseFiles) {
+    const c = JSON.parse(readFileSync(path.join(casesDir, file), 'utf8')) as PycocotoolsCase;
+    const mem = evaluateCoco(c.groundTruth, c.detections);
+    t.deepEqual(c.statsOrder.map((n) => mem.stats[n]), c.expectedStats, file);
+    const gtPath = path.join(dir, 'gt.json');
+    const detPath = path.join(dir, 'det.json');
+    writeFileSync(gtPath, JSON.stringify(c.groundTruth, null, 1)); // pretty: whitespace everywhere
+    writeFileSync(detPath, JSON.stringify(c.detections, null, 2));
+    const fromFiles = await evaluateCocoFiles(gtPath, detPath);
+    t.deepEqual(fromFiles.statsArray, mem.statsArray, file);
+    t.true(fromFiles.timings.read >= 0);
   }
 });
 

@@ -8,10 +8,8 @@
 //    latest.json, no temp file left behind.
 import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodeSafetensors, readSafetensors } from '../lib/checkpoint/safetensors.js';
 import { resolveConfig } from '../lib/config/index.js';
 import { loadCocoDataset } from '../lib/data/index.js';
@@ -20,9 +18,8 @@ import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { readLatestCheckpoint, readRunConfig, Trainer } from '../lib/train/index.js';
 import { tinySetup } from './fixtures/faults/tiny.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin', 'laxray.js');
+import { LAXRAY_BIN } from './helpers/cli.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 const tempFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.tmp')) : []);
 
@@ -45,7 +42,7 @@ interface Child {
 }
 
 function train(args: string[]): Child {
-  const child = spawn(process.execPath, [bin, 'train', '--json', '--no-progress', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LAXRAY_BIN, 'train', '--json', '--no-progress', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
@@ -116,7 +113,7 @@ test.serial('SIGKILL during checkpoint writes, again and again: latest.json alwa
 
 /** Mounts a tmpfs of `bytes` at a new folder; null (with the reason) where mounting is impossible. */
 function mountTmpfs(bytes: number): { dir: string; unmount: () => void } | { reason: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-full-'));
+  const dir = tempDir('full');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil(bytes / 4096) * 4096}`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {

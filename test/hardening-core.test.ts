@@ -4,11 +4,8 @@
 // input sizes are checked at the API edge; a weights file cannot choose the
 // resources of the process that loads it.
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
@@ -17,10 +14,12 @@ import { Tensor } from '../lib/tensor.js';
 import { resolveConfig } from '../lib/config/index.js';
 import { writeSafetensors } from '../lib/checkpoint/safetensors.js';
 import sharp from 'sharp';
+import { laxray, startNode, type ChildRun } from './helpers/cli.js';
+import { REPO_ROOT } from './helpers/paths.js';
 import { changedEntries, digest, modelBytes, randomBatch, smallConfig, trainingBatch } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-hardening-'));
+const tmp = tempDir('hardening');
 
 /** Two detectors with the same initial weights: one for the call under test, one for the untouched reference. */
 async function twins(config = smallConfig()): Promise<[Detector, Detector]> {
@@ -77,19 +76,9 @@ test.serial('a batch transferred away right after the call (structuredClone with
   t.is(digest(await step), digest(await a.trainStep(batch, 0.01)));
 });
 
-function runChild(action: 'detach' | 'mutate'): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  const child = path.join(root, 'test', 'helpers', 'detach-child.ts');
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', child, action],
-      { cwd: root, timeout: 240_000, env: { ...process.env, LAXRAY_DEVICE: 'cpu' } },
-      (error, stdout, stderr) => {
-        const e = error as (NodeJS.ErrnoException & { code?: number | string; signal?: string }) | null;
-        resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : null, signal: e?.signal ?? null, stdout, stderr });
-      },
-    );
-  });
+function runChild(action: 'detach' | 'mutate'): Promise<ChildRun> {
+  const child = path.join(REPO_ROOT, 'test', 'helpers', 'detach-child.ts');
+  return startNode(['--expose-gc', '--import', 'tsx', child, action], { cwd: REPO_ROOT, env: { LAXRAY_DEVICE: 'cpu' } }).done;
 }
 
 for (const action of ['detach', 'mutate'] as const) {
@@ -312,11 +301,7 @@ test.serial('laxray detect --max-input-pixels sets the limit a weights file is c
   await detector.saveWeights(file, { config: JSON.stringify({ ...detector.config, data: { ...detector.config.data, maxInputPixels: 1e12 } }) });
   const image = path.join(tmp, 'scan.png');
   await sharp({ create: { width: 32, height: 32, channels: 3, background: '#808080' } }).png().toFile(image);
-  const run = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin', 'laxray.js'), 'detect', '--run', file, image, '--max-input-pixels', '1000'], { cwd: tmp, timeout: 120_000 }, (error, _stdout, stderr) =>
-      resolve({ code: error === null ? 0 : Number((error as { code?: unknown }).code ?? 1), stderr }),
-    );
-  });
+  const run = await laxray(['detect', '--run', file, image, '--max-input-pixels', '1000'], { cwd: tmp, timeoutMs: 120_000 });
   t.not(run.code, 0);
   t.regex(run.stderr, /data\.imageScale \[1333, 800\].*above data\.maxInputPixels \(1000\)/);
   t.regex(run.stderr, /--max-input-pixels/);

@@ -3,31 +3,21 @@
 // max − mean of the bin softmax, the reg tower twice without LA (the control),
 // and LA switched off at test time (features unchanged, the rest kept).
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Detector, type Detection } from '../lib/detector.js';
 import type { LaxrayConfigInput } from '../lib/config/index.js';
 import type { TensorData } from '../lib/native.js';
+import { randomBatch, thinR18 } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-heads-'));
+const tmp = tempDir('heads');
 
 const tiny = (head: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): LaxrayConfigInput =>
   ({
     classes: ['a', 'b', 'c'],
-    model: { backbone: { depth: 18, norm: 'gn' }, neck: { outChannels: 32 }, head: { featChannels: 32, stackedConvs: 1, ...head }, ...rest },
+    model: { ...thinR18({ norm: 'gn', head }), ...rest },
     train: { seed: 3 },
   }) as LaxrayConfigInput;
-
-function randomBatch(n: number, h: number, w: number, seed = 1): { data: Float32Array; shape: number[] } {
-  const data = new Float32Array(n * 3 * h * w);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return { data, shape: [n, 3, h, w] };
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;

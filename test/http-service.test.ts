@@ -4,20 +4,20 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import os from 'node:os';
 import path from 'node:path';
 import { resolveConfig } from '../lib/config/index.js';
 import { Detector, type Detection } from '../lib/detector.js';
 import type { Batch } from '../lib/data/index.js';
 import { generateDataset } from '../lib/data/synth/generate.js';
 import { DetectionService } from '../examples/http-service/server.js';
+import { fixture } from './helpers/paths.js';
+import { thinR18 } from './helpers/small-detector.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-http-'));
-const here = path.dirname(fileURLToPath(import.meta.url));
+const tmp = tempDir('http');
 
 async function nativeDetect(): Promise<Detector | null> {
   try {
@@ -25,9 +25,7 @@ async function nativeDetect(): Promise<Detector | null> {
       resolveConfig({
         preset: 'atss-lacls',
         model: {
-          backbone: { depth: 18 },
-          neck: { outChannels: 64 },
-          head: { featChannels: 64, stackedConvs: 1 },
+          ...thinR18({ width: 64 }),
           // an untrained model scores ~0.01: a low threshold gives every image detections to compare
           test: { scoreThreshold: 0.001, maxPerImage: 20 },
         },
@@ -286,7 +284,7 @@ test.serial('a body that trickles in is cut at requestTimeoutMs with 408 and a c
 });
 
 test.serial('100 concurrent 30 MB bodies: memory stays bounded (peak RSS of the service process), every request gets an answer', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'http', 'fake-service.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture('http', 'fake-service.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));

@@ -7,11 +7,12 @@ import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { normalizationTable } from '../lib/data/transforms.js';
 import type { Batch, ImageMeta, TrainingBatch } from '../lib/data/index.js';
+import { thinR18 } from './helpers/small-detector.js';
 
 const config = {
   device: 'cpu' as const,
   classes: ['a', 'b'],
-  model: { backbone: { depth: 18 as const }, neck: { outChannels: 64 }, head: { featChannels: 64, stackedConvs: 1 } },
+  model: thinR18({ width: 64 }),
   data: { mean: [120, 110, 100] as [number, number, number], std: [50, 60, 70] as [number, number, number] },
   train: { seed: 2 },
 };

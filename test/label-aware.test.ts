@@ -3,19 +3,14 @@
 // is y_ĉ(1 − y_ĉ)·W_ĉk, so w1, w2 and x_new have closed forms.
 import test from 'ava';
 import { labelAwareCls, labelAwareReg } from '../lib/ops.js';
+import { lcg } from './helpers/numbers.js';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
-function lcg(seed: number) {
-  let s = seed;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
 
 const [N, CIN, H, W, C] = [2, 5, 3, 4, 3];
-const rand = lcg(11);
+const uniform = lcg(11);
+const rand = () => uniform() - 0.5;
 const x = Float32Array.from({ length: N * CIN * H * W }, () => rand() * 4);
 const weight = Float32Array.from({ length: C * CIN }, () => rand() * 2);
 const bias = Float32Array.from({ length: C }, () => rand());

@@ -2,9 +2,8 @@
 // parts goes down this order (a part imports only parts on a lower line).
 // dpdm reads the import graph (type-only imports removed, dynamic imports kept).
 import test from 'ava';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCircular, parseDependencyTree } from 'dpdm';
+import { REPO_ROOT } from './helpers/paths.js';
 
 const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'json_preview', 'clcxray', 'opixray_classes', 'call_queue'],
@@ -18,15 +17,13 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'index'],
 ];
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
 /** 'lib/train/trainer.ts' -> 'train'; 'lib/errors.ts' -> 'errors'. */
 function partOf(file: string): string | null {
   const match = /^lib\/([^/]+?)(?:\.ts)?(?:\/|$)/.exec(file);
   return match ? match[1]! : null;
 }
 
-const tree = parseDependencyTree(['lib/**/*.ts'], { context: root, transform: true, skipDynamicImports: false });
+const tree = parseDependencyTree(['lib/**/*.ts'], { context: REPO_ROOT, transform: true, skipDynamicImports: false });
 
 test('no import cycle between the files of lib/', async (t) => {
   const cycles = parseCircular(await tree);

@@ -1,17 +1,16 @@
 // scripts/libtorch.mjs: where LibTorch comes from and which flags the build gets.
 import test from 'ava';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const locator = path.join(root, 'scripts', 'libtorch.mjs');
+const locator = path.join(REPO_ROOT, 'scripts', 'libtorch.mjs');
 
 /** A fake libtorch distribution with the files the locator looks for. */
 function fakeLibTorch(options: { cuda: boolean; cxx11: boolean }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-libtorch-'));
+  const dir = tempDir('libtorch');
   const api = path.join(dir, 'include', 'torch', 'csrc', 'api', 'include', 'torch');
   mkdirSync(api, { recursive: true });
   writeFileSync(path.join(api, 'torch.h'), '// fake\n');
@@ -29,46 +28,34 @@ function locate(env: Record<string, string>) {
 
 test('LIBTORCH pointing at a CUDA distribution links torch_cuda and c10_cuda with --no-as-needed', (t) => {
   const dir = fakeLibTorch({ cuda: true, cxx11: true });
-  try {
-    const info = locate({ LIBTORCH: dir });
-    t.is(info.source, 'LIBTORCH');
-    t.is(info.version, '2.11.0');
-    t.true(info.cuda);
-    t.deepEqual(info.includeDirs, [path.join(dir, 'include'), path.join(dir, 'include', 'torch', 'csrc', 'api', 'include')]);
-    const flags: string[] = info.ldflags;
-    const noAsNeeded = flags.indexOf('-Wl,--no-as-needed');
-    t.true(noAsNeeded >= 0);
-    t.true(flags.indexOf('-ltorch_cuda') > noAsNeeded && flags.indexOf('-lc10_cuda') > noAsNeeded);
-    t.true(flags.includes(`-Wl,-rpath,${path.join(dir, 'lib')}`));
-    t.true(info.defines.includes('_GLIBCXX_USE_CXX11_ABI=1'));
-    t.true(info.defines.includes('LAXRAY_WITH_CUDA=1'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const info = locate({ LIBTORCH: dir });
+  t.is(info.source, 'LIBTORCH');
+  t.is(info.version, '2.11.0');
+  t.true(info.cuda);
+  t.deepEqual(info.includeDirs, [path.join(dir, 'include'), path.join(dir, 'include', 'torch', 'csrc', 'api', 'include')]);
+  const flags: string[] = info.ldflags;
+  const noAsNeeded = flags.indexOf('-Wl,--no-as-needed');
+  t.true(noAsNeeded >= 0);
+  t.true(flags.indexOf('-ltorch_cuda') > noAsNeeded && flags.indexOf('-lc10_cuda') > noAsNeeded);
+  t.true(flags.includes(`-Wl,-rpath,${path.join(dir, 'lib')}`));
+  t.true(info.defines.includes('_GLIBCXX_USE_CXX11_ABI=1'));
+  t.true(info.defines.includes('LAXRAY_WITH_CUDA=1'));
 });
 
 test('a CPU-only distribution built with the old C++ ABI gets neither CUDA libraries nor the new ABI', (t) => {
   const dir = fakeLibTorch({ cuda: false, cxx11: false });
-  try {
-    const info = locate({ LIBTORCH: dir });
-    t.false(info.cuda);
-    t.false(info.ldflags.some((f: string) => f.includes('cuda') || f.includes('no-as-needed')));
-    t.true(info.defines.includes('_GLIBCXX_USE_CXX11_ABI=0'));
-    t.true(info.defines.includes('LAXRAY_WITH_CUDA=0'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const info = locate({ LIBTORCH: dir });
+  t.false(info.cuda);
+  t.false(info.ldflags.some((f: string) => f.includes('cuda') || f.includes('no-as-needed')));
+  t.true(info.defines.includes('_GLIBCXX_USE_CXX11_ABI=0'));
+  t.true(info.defines.includes('LAXRAY_WITH_CUDA=0'));
 });
 
 test('a LIBTORCH that is not LibTorch is an error saying what was expected', (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-not-libtorch-'));
-  try {
-    const result = spawnSync(process.execPath, [locator, '--json'], { env: { ...process.env, LIBTORCH: dir } });
-    t.is(result.status, 1);
-    t.regex(result.stderr.toString(), /does not look like LibTorch.*torch\.h/s);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('not-libtorch');
+  const result = spawnSync(process.execPath, [locator, '--json'], { env: { ...process.env, LIBTORCH: dir } });
+  t.is(result.status, 1);
+  t.regex(result.stderr.toString(), /does not look like LibTorch.*torch\.h/s);
 });
 
 test('without LIBTORCH the machine\'s own LibTorch is found and describes itself', (t) => {

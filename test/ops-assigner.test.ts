@@ -3,8 +3,8 @@
 import test from 'ava';
 import { LaxrayError } from '../lib/errors.js';
 import { atssAssign } from '../lib/ops.js';
+import { boxes, lcg } from './helpers/numbers.js';
 
-const boxes = (...rows: number[][]): Float32Array => new Float32Array(rows.flat());
 
 // Two levels in one row along x (y from 0):
 //   level 0 (10×10): a0 [0,0,10,10] c(5,5)   a1 [10,0,20,10] c(15,5)  a2 [20,0,30,10] c(25,5)  a3 [30,0,40,10] c(35,5)
@@ -121,8 +121,7 @@ test('random scenes on an FPN-like anchor grid agree with an independent impleme
     levels.push(h * w);
   }
   const anchorsFlat = boxes(...rows);
-  let seed = 12345;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = lcg(12345);
   let positives = 0;
   for (let scene = 0; scene < 20; scene++) {
     const G = 1 + Math.floor(rand() * 4);

@@ -3,13 +3,7 @@
 import test from 'ava';
 import { LaxrayError } from '../lib/errors.js';
 import { boxIou, generalizedBoxIou } from '../lib/ops.js';
-
-const close = (t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: number[], eps = 1e-6): void => {
-  t.is(actual.length, expected.length);
-  for (let i = 0; i < expected.length; i++) t.true(Math.abs(actual[i]! - expected[i]!) <= eps, `[${i}] ${actual[i]} vs ${expected[i]}`);
-};
-
-const boxes = (...rows: number[][]): Float32Array => new Float32Array(rows.flat());
+import { allClose, boxes } from './helpers/numbers.js';
 
 test('IoU and GIoU of overlapping, disjoint, nested and identical boxes', async (t) => {
   const a = boxes([0, 0, 2, 2]);
@@ -20,8 +14,8 @@ test('IoU and GIoU of overlapping, disjoint, nested and identical boxes', async 
   // [0,0,2,2] vs [0.5,0.5,1.5,1.5]: nested, inter 1, union 4 -> 0.25; hull = a -> GIoU 0.25.
   // [0,0,2,2] vs itself: 1 and 1.
   const b = boxes([1, 1, 3, 3], [3, 0, 4, 2], [3, 0, 5, 1], [0.5, 0.5, 1.5, 1.5], [0, 0, 2, 2]);
-  close(t, await boxIou(a, b), [1 / 7, 0, 0, 0.25, 1]);
-  close(t, await generalizedBoxIou(a, b), [-5 / 63, -0.25, -0.4, 0.25, 1]);
+  allClose(t, await boxIou(a, b), [1 / 7, 0, 0, 0.25, 1], 1e-6);
+  allClose(t, await generalizedBoxIou(a, b), [-5 / 63, -0.25, -0.4, 0.25, 1], 1e-6);
 });
 
 test('boxIou is N×M row-major: row i holds box a[i] against every b', async (t) => {
@@ -30,7 +24,7 @@ test('boxIou is N×M row-major: row i holds box a[i] against every b', async (t)
   // a1·b0: inter [5,0,10,10] = 50, union 150 -> 1/3; a1·b1: inter 0 (touching at x = 5) -> 0; a1·b2 = 0
   const a = boxes([0, 0, 10, 10], [5, 0, 15, 10]);
   const b = boxes([0, 0, 10, 10], [0, 0, 5, 10], [20, 20, 30, 30]);
-  close(t, await boxIou(a, b), [1, 0.5, 0, 1 / 3, 0, 0]);
+  allClose(t, await boxIou(a, b), [1, 0.5, 0, 1 / 3, 0, 0], 1e-6);
   // GIoU a1·b2: hull [5,0,30,30] = 750, union 200 -> −550/750 = −11/15.
   const giou = await generalizedBoxIou(a, b);
   t.true(Math.abs(giou[5]! - -11 / 15) < 1e-6);
@@ -38,7 +32,7 @@ test('boxIou is N×M row-major: row i holds box a[i] against every b', async (t)
 
 test('degenerate and empty inputs: zero-area boxes give IoU 0, empty sets give empty results', async (t) => {
   // A point box has area 0: inter 0 with anything; two identical points have union 0 -> defined as 0.
-  close(t, await boxIou(boxes([1, 1, 1, 1]), boxes([0, 0, 2, 2], [1, 1, 1, 1])), [0, 0]);
+  allClose(t, await boxIou(boxes([1, 1, 1, 1]), boxes([0, 0, 2, 2], [1, 1, 1, 1])), [0, 0], 1e-6);
   t.is((await boxIou(new Float32Array(0), boxes([0, 0, 1, 1]))).length, 0);
   t.is((await generalizedBoxIou(boxes([0, 0, 1, 1]), new Float32Array(0))).length, 0);
 });
@@ -60,5 +54,5 @@ test('bad boxes are rejected naming the argument and the row; the process carrie
     instanceOf: LaxrayError,
     message: /boxIou: a must be a Float32Array/,
   });
-  close(t, await boxIou(boxes([0, 0, 2, 2]), boxes([1, 1, 3, 3])), [1 / 7]);
+  allClose(t, await boxIou(boxes([0, 0, 2, 2]), boxes([1, 1, 3, 3])), [1 / 7], 1e-6);
 });

@@ -2,7 +2,7 @@
 // and post-processing — run through the `headCheck` test hook on head outputs
 // given as typed arrays, against values computed independently here.
 import test from 'ava';
-import { native, type NativeHeadCheckSpec } from '../lib/native.js';
+import { native, type NativeHeadCheckResult, type NativeHeadCheckSpec } from '../lib/native.js';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const bce = (x: number, t: number): number => Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
@@ -102,6 +102,17 @@ const sceneGt = {
   gtLabels: [new Int32Array([1]), new Int32Array([0, 1])],
 };
 
+/** The positive anchors of a headCheck on `scene` (2 images × A anchors): index k (image-major), anchor centre, stride (P3 8, P4 16) and gt box. */
+function positiveAnchors(targets: NativeHeadCheckResult['targets']): { k: number; cx: number; cy: number; stride: number; gt: number[] }[] {
+  const out: { k: number; cx: number; cy: number; stride: number; gt: number[] }[] = [];
+  for (let k = 0; k < 2 * A; k++) {
+    if (targets.labels.data[k]! < 0) continue;
+    const an = row(targets.anchors.data, k % A);
+    out.push({ k, cx: (an[0]! + an[2]!) / 2, cy: (an[1]! + an[3]!) / 2, stride: k % A < 64 ? 8 : 16, gt: row(targets.boxTargets.data, k) });
+  }
+  return out;
+}
+
 test('delta head: targets follow the coders, and losses match an independent computation', async (t) => {
   const base = spec({ ...scene, ...sceneGt });
   const cls = base.clsLogits.map((_, i) => Math.sin(i * 1.7) * 3);
@@ -178,16 +189,10 @@ test('distribution head: IoU-weighted GIoU, quality BCE and bin focal losses mat
   const base = spec({ ...scene, ...sceneGt, regression: 'distribution' });
   const r = await native.headCheck(base, 'cpu');
   t.true(r.numPositive >= 2);
-  const tg = r.targets;
   let sumIou = 0;
   let box = 0;
-  for (let k = 0; k < 2 * A; k++) {
-    if (tg.labels.data[k]! < 0) continue;
-    const an = row(tg.anchors.data, k % A);
-    const stride = k % A < 64 ? 8 : 16;
-    const [cx, cy] = [(an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];
+  for (const { cx, cy, stride, gt } of positiveAnchors(r.targets)) {
     const pred = [cx - 8 * stride, cy - 8 * stride, cx + 8 * stride, cy + 8 * stride];
-    const gt = row(tg.boxTargets.data, k);
     const w = iou(pred, gt);
     sumIou += w;
     box += w * (1 - giou(pred, gt));
@@ -298,15 +303,9 @@ test("LAreg's head: the ATSS centerness is the quality target and weights the GI
   // As the distribution test above (all logits 0: the predicted box is the anchor centre ± 8·stride),
   // but the quality target is the centerness target, as in the authors' ATSSLAregHead.
   const r = await native.headCheck(spec({ ...scene, ...sceneGt, regression: 'distribution', qualityTarget: 'centerness' }), 'cpu');
-  const tg = r.targets;
   let sumC = 0;
   let box = 0;
-  for (let k = 0; k < 2 * A; k++) {
-    if (tg.labels.data[k]! < 0) continue;
-    const an = row(tg.anchors.data, k % A);
-    const stride = k % A < 64 ? 8 : 16;
-    const [cx, cy] = [(an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];
-    const gt = row(tg.boxTargets.data, k);
+  for (const { cx, cy, stride, gt } of positiveAnchors(r.targets)) {
     const [l, tp, rr, b] = [cx - gt[0]!, cy - gt[1]!, gt[2]! - cx, gt[3]! - cy];
     const c = Math.sqrt((Math.min(l, rr) / Math.max(l, rr)) * (Math.min(tp, b) / Math.max(tp, b)));
     sumC += c;
@@ -325,15 +324,10 @@ test('the quality loss reaches its floor Σ H(t) / num_pos exactly when each qua
   const base = spec({ ...scene, ...sceneGt, regression: 'distribution' });
   const first = await native.headCheck(base, 'cpu');
   const entropy = (p: number): number => (p <= 0 || p >= 1 ? 0 : -p * Math.log(p) - (1 - p) * Math.log(1 - p));
-  const tg = first.targets;
   const quality = new Float32Array(base.qualityLogits.length);
   let floor = 0;
-  for (let k = 0; k < 2 * A; k++) {
-    if (tg.labels.data[k]! < 0) continue;
-    const an = row(tg.anchors.data, k % A);
-    const stride = k % A < 64 ? 8 : 16;
-    const [cx, cy] = [(an[0]! + an[2]!) / 2, (an[1]! + an[3]!) / 2];
-    const target = iou([cx - 8 * stride, cy - 8 * stride, cx + 8 * stride, cy + 8 * stride], row(tg.boxTargets.data, k));
+  for (const { k, cx, cy, stride, gt } of positiveAnchors(first.targets)) {
+    const target = iou([cx - 8 * stride, cy - 8 * stride, cx + 8 * stride, cy + 8 * stride], gt);
     floor += entropy(target);
     quality[k] = Math.log(target / (1 - target));
   }

@@ -4,8 +4,8 @@
 import test from 'ava';
 import { LaxrayError } from '../lib/errors.js';
 import { batchedNms, nms } from '../lib/ops.js';
+import { boxes, lcg } from './helpers/numbers.js';
 
-const boxes = (...rows: number[][]): Float32Array => new Float32Array(rows.flat());
 const list = (a: Int32Array): number[] => Array.from(a);
 
 test('a box overlapping a better one above the threshold is suppressed; a far box is kept', async (t) => {
@@ -77,8 +77,7 @@ test('bad NMS inputs are rejected with the argument named; the process carries o
 });
 
 test('random boxes: batchedNms equals greedy suppress-the-rest NMS per class, merged by score', async (t) => {
-  let seed = 7;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = lcg(7);
   const iou = (b: Float32Array, i: number, j: number): number => {
     const w = Math.max(0, Math.min(b[4 * i + 2]!, b[4 * j + 2]!) - Math.max(b[4 * i]!, b[4 * j]!));
     const h = Math.max(0, Math.min(b[4 * i + 3]!, b[4 * j + 3]!) - Math.max(b[4 * i + 1]!, b[4 * j + 1]!));

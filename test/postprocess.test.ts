@@ -7,9 +7,10 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { native } from '../lib/native.js';
 import { SCENES, sceneSpec } from './fixtures/postprocess/scenes.js';
+import { fixture } from './helpers/paths.js';
 
 type Expected = Record<string, { boxes: number[]; scores: number[]; labels: number[] }[]>;
-const expected = JSON.parse(readFileSync(new URL('./fixtures/postprocess/detections.json', import.meta.url), 'utf8')) as Expected;
+const expected = JSON.parse(readFileSync(fixture('postprocess', 'detections.json'), 'utf8')) as Expected;
 
 for (const nms of ['host', 'device'] as const) {
   for (const scene of SCENES) {

@@ -7,11 +7,12 @@ import { resolveConfig, type LaxrayConfigInput } from '../lib/config/index.js';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
+import { thinR18 } from './helpers/small-detector.js';
 
 const base = {
   device: 'cpu' as const,
   classes: ['a', 'b', 'c'],
-  model: { backbone: { depth: 18 as const }, neck: { outChannels: 64 }, head: { featChannels: 64, stackedConvs: 1 } },
+  model: thinR18({ width: 64 }),
   train: { seed: 3 },
 } satisfies LaxrayConfigInput;
 

@@ -9,9 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { REPO_ROOT as root } from './helpers/paths.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
 const self = path.relative(root, fileURLToPath(import.meta.url)).split(path.sep).join('/');
 
 /** What is checked: everything a user or the next engineer reads or runs. */

@@ -2,8 +2,7 @@
 // pixels (read back with sharp), plots are real images with their axes and
 // legend, tables align exactly as worked out by hand.
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError } from '../lib/errors.js';
@@ -27,6 +26,7 @@ import {
   type TableRow,
 } from '../lib/report/index.js';
 import { textWidth } from '../lib/report/svg.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 const BG: [number, number, number] = [128, 128, 128];
 
@@ -114,19 +114,15 @@ test('annotateImage: boxes are clipped to the image, low scores can be filtered,
 });
 
 test('annotateImage accepts a path, a 16-bit grey image and a sharp instance with queued operations', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'laxray-report-'));
-  try {
-    const file = path.join(dir, 'scan.png');
-    const grey16 = Buffer.alloc(64 * 48 * 2, 0x80);
-    await sharp(grey16, { raw: { width: 64, height: 48, channels: 1 } }).toColourspace('grey16').png().toFile(file);
-    const fromPath = await pixels(await annotateImage(file, [{ box: [10, 10, 40, 30], score: 0.7, label: 9, category: 'vacuum cup' }], { lineWidth: 2 }));
-    t.like(fromPath.info, { width: 64, height: 48, channels: 3 });
-    t.deepEqual(fromPath.at(10, 20), hexToRgb(CLASS_COLORS[9]!));
-    const resized = await pixels(await annotateImage(sharp(await greyImage(200, 100)).resize(100, 50), []));
-    t.like(resized.info, { width: 100, height: 50 });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('report');
+  const file = path.join(dir, 'scan.png');
+  const grey16 = Buffer.alloc(64 * 48 * 2, 0x80);
+  await sharp(grey16, { raw: { width: 64, height: 48, channels: 1 } }).toColourspace('grey16').png().toFile(file);
+  const fromPath = await pixels(await annotateImage(file, [{ box: [10, 10, 40, 30], score: 0.7, label: 9, category: 'vacuum cup' }], { lineWidth: 2 }));
+  t.like(fromPath.info, { width: 64, height: 48, channels: 3 });
+  t.deepEqual(fromPath.at(10, 20), hexToRgb(CLASS_COLORS[9]!));
+  const resized = await pixels(await annotateImage(sharp(await greyImage(200, 100)).resize(100, 50), []));
+  t.like(resized.info, { width: 100, height: 50 });
 });
 
 test('the text width table is DejaVu Sans (hand-checked advance widths)', (t) => {
@@ -279,24 +275,20 @@ test('formatSummary: titled sections, empty ones left out', (t) => {
 });
 
 test('writeTrainingReport writes loss.png, map.png and summary.txt into the run directory', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'laxray-report-'));
-  try {
-    const files = await writeTrainingReport(path.join(dir, 'run'), {
-      losses: [
-        { iteration: 1, losses: { loss: 2 } },
-        { iteration: 2, losses: { loss: 1.5 } },
-      ],
-      metrics: [{ epoch: 1, values: { AP: 0.1 } }],
-      summary: [{ title: 'Overall', rows: [{ name: 'all', values: { AP: 0.1 } }] }],
-    });
-    t.deepEqual(Object.keys(files).sort(), ['lossPlot', 'metricPlot', 'summary']);
-    t.like(await sharp(files.lossPlot!).metadata(), { format: 'png', width: 960, height: 540 });
-    t.like(await sharp(files.metricPlot!).metadata(), { format: 'png' });
-    t.regex(await readFile(files.summary!, 'utf8'), /^Overall\n=======\nname {4}AP\n/);
-    t.deepEqual(await writeTrainingReport(path.join(dir, 'empty'), {}), {});
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('report');
+  const files = await writeTrainingReport(path.join(dir, 'run'), {
+    losses: [
+      { iteration: 1, losses: { loss: 2 } },
+      { iteration: 2, losses: { loss: 1.5 } },
+    ],
+    metrics: [{ epoch: 1, values: { AP: 0.1 } }],
+    summary: [{ title: 'Overall', rows: [{ name: 'all', values: { AP: 0.1 } }] }],
+  });
+  t.deepEqual(Object.keys(files).sort(), ['lossPlot', 'metricPlot', 'summary']);
+  t.like(await sharp(files.lossPlot!).metadata(), { format: 'png', width: 960, height: 540 });
+  t.like(await sharp(files.metricPlot!).metadata(), { format: 'png' });
+  t.regex(await readFile(files.summary!, 'utf8'), /^Overall\n=======\nname {4}AP\n/);
+  t.deepEqual(await writeTrainingReport(path.join(dir, 'empty'), {}), {});
 });
 
 test('a long loss history (100k iterations) renders, thinned to a few points per pixel column', async (t) => {

@@ -5,41 +5,20 @@
 // Also: the argument errors, and the gpu profile validating and planning
 // without training.
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { runStudy, type StudyEvent } from '../lib/study/index.js';
 import { evaluateCocoFiles } from '../lib/eval/index.js';
+import { jsonLines, laxrayInProcess } from './helpers/cli.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-study-'));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const tmp = tempDir('study');
 
 /** The CLI in this process, output captured (serial tests only). */
-async function laxray(args: string[]): Promise<Run> {
-  const { main } = await import('../lib/cli/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
+const laxray = (args: string[]) => laxrayInProcess(args);
 
-const events = (text: string) => text.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as StudyEvent & Record<string, unknown>);
+const events = (text: string) => jsonLines<StudyEvent & Record<string, unknown>>(text);
 
 const errors: [string, string[], RegExp][] = [
   ['an unknown profile', ['study', '--profile', 'tpu'], /--profile tpu: unknown profile; choose one of cpu, gpu, test/],

@@ -1,17 +1,14 @@
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const bin = path.resolve('bin/laxray.js');
+import { laxray, laxrayInProcess } from './helpers/cli.js';
+import { tempDir } from './helpers/temp_dir.js';
 
 test('laxray synth --json writes the dataset and prints one JSON object', async (t) => {
-  const out = await mkdtemp(path.join(tmpdir(), 'laxray-synth-cli-'));
-  t.teardown(() => rm(out, { recursive: true, force: true }));
-  const { stdout } = await run(process.execPath, [bin, 'synth', '--out', out, '--count', '4', '--seed', '3', '--width', '160', '--height', '120', '--objects-per-image', '2', '--overlap-rate', '1', '--raw', '--workers', '1', '--preview', path.join(out, 'sheet.png'), '--json']);
+  const out = tempDir('synth-cli');
+  const { code, stdout, stderr } = await laxray(['synth', '--out', out, '--count', '4', '--seed', '3', '--width', '160', '--height', '120', '--objects-per-image', '2', '--overlap-rate', '1', '--raw', '--workers', '1', '--preview', path.join(out, 'sheet.png'), '--json']);
+  t.is(code, 0, stderr);
   const result = JSON.parse(stdout);
   t.is(result.count, 4);
   t.is(result.stats.images, 4);
@@ -28,9 +25,26 @@ test('laxray synth --json writes the dataset and prints one JSON object', async 
 });
 
 test('laxray synth rejects bad arguments with a message and a non-zero exit code', async (t) => {
-  const err = await t.throwsAsync(run(process.execPath, [bin, 'synth', '--out', 'x', '--count', 'many']));
-  t.regex((err as { stderr?: string }).stderr ?? '', /--count must be an integer/);
-  t.not((err as { code?: number }).code, 0);
-  const err2 = await t.throwsAsync(run(process.execPath, [bin, 'synth', '--out', 'x', '--count', '2', '--overlap-rate', '1.5']));
-  t.regex((err2 as { stderr?: string }).stderr ?? '', /--overlap-rate must be a number in \[0, 1\]/);
+  const count = await laxray(['synth', '--out', 'x', '--count', 'many']);
+  t.regex(count.stderr, /--count must be an integer/);
+  t.not(count.code, 0);
+  const rate = await laxray(['synth', '--out', 'x', '--count', '2', '--overlap-rate', '1.5']);
+  t.regex(rate.stderr, /--overlap-rate must be a number in \[0, 1\]/);
+  t.not(rate.code, 0);
+});
+
+test.serial('--recipe: a file that is not JSON is named with its line and column; a recipe that is no object says what one is', async (t) => {
+  const dir = tempDir('synth-recipe');
+  // line 3, column 18: a number written without its leading 0
+  const bad = path.join(dir, 'recipe.json');
+  writeFileSync(bad, '{\n  "width": 256,\n  "overlapRate": .5\n}\n');
+  const syntax = await laxrayInProcess(['synth', '--out', path.join(dir, 'out'), '--count', '2', '--recipe', bad]);
+  t.is(syntax.code, 1);
+  t.is(syntax.stderr.split('\n')[0], `laxray: ${bad}:3:18: the recipe file is not valid JSON at line 3, column 18: expected a value, found '.'; fix the file (JSON allows no comments or trailing commas; is it truncated?)`);
+  const list = path.join(dir, 'list.json');
+  writeFileSync(list, '[256, 192]');
+  const notObject = await laxrayInProcess(['synth', '--out', path.join(dir, 'out'), '--count', '2', '--recipe', list]);
+  t.is(notObject.code, 1);
+  t.regex(notObject.stderr, /list\.json: a synth recipe is a JSON object of recipe fields \(e\.g\. \{"width": 256, "overlapRate": 0\.5\}\), got \[256,192\]/);
+  t.false(existsSync(path.join(dir, 'out')), 'nothing generated');
 });

@@ -1,6 +1,5 @@
 import test from 'ava';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generateDataset, generateSample, sampleScene } from '../lib/data/synth/generate.js';
 import { resolveRecipe, CLCXRAY_CLASS_COUNTS, DEFAULT_RECIPE } from '../lib/data/synth/recipe.js';
@@ -17,6 +16,7 @@ import type { Scene } from '../lib/data/synth/scene.js';
 import { LaxrayError } from '../lib/errors.js';
 import { convertDualEnergyFolder } from '../lib/data/dual_energy.js';
 import sharp from 'sharp';
+import { tempDir } from './helpers/temp_dir.js';
 
 const small = resolveRecipe({ width: 200, height: 150 });
 
@@ -59,8 +59,7 @@ async function tree(dir: string): Promise<Map<string, Buffer>> {
 }
 
 test('a dataset is byte-identical for the same seed, in one thread or across workers', async (t) => {
-  const root = await mkdtemp(path.join(tmpdir(), 'laxray-synth-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const root = tempDir('synth');
   const opts = { count: 12, seed: 9, recipe: { width: 160, height: 120 }, raw: true };
   await generateDataset({ ...opts, outDir: path.join(root, 'a'), workers: 1 });
   const r = await generateDataset({ ...opts, outDir: path.join(root, 'b'), workers: 2 });
@@ -278,8 +277,7 @@ test('few photons: the reading behind thick steel follows Poisson statistics (me
 test('generateDataset rejects a bad count, seed or output folder with LaxrayError', async (t) => {
   await t.throwsAsync(generateDataset({ outDir: 'unused', count: 0 }), { instanceOf: LaxrayError, message: /count must be a positive integer/ });
   await t.throwsAsync(generateDataset({ outDir: 'unused', count: 1, seed: -1 }), { instanceOf: LaxrayError, message: /seed must be an integer/ });
-  const root = await mkdtemp(path.join(tmpdir(), 'laxray-synth-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const root = tempDir('synth');
   const file = path.join(root, 'a-file');
   await (await import('node:fs/promises')).writeFile(file, 'x');
   const err = await t.throwsAsync(generateDataset({ outDir: path.join(file, 'sub'), count: 1, workers: 1 }), { instanceOf: LaxrayError });

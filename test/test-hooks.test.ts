@@ -3,14 +3,14 @@
 // release binary (npm run prebuildify), which rejects a call with a LaxrayError.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { addonFile, testHookNames } from '../lib/native.js';
+import { REPO_ROOT as root } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bindingsDir = path.join(root, 'native', 'bindings');
 const hooksDir = path.join(bindingsDir, 'test_hooks');
 
@@ -71,22 +71,18 @@ async function importScript<T>(name: string): Promise<T> {
  * temporary folder, with the given environment; -> the target's makefile.
  */
 function configuredMakefile(env: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'laxray-gyp-'));
-  try {
-    cpSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
-    cpSync(path.join(root, 'scripts'), path.join(dir, 'scripts'), { recursive: true });
-    symlinkSync(path.join(root, 'native'), path.join(dir, 'native'));
-    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-    const nodeGyp = path.join(path.dirname(createRequire(import.meta.url).resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
-    // The running Node's headers when installed (no download), as scripts/build.mjs does.
-    const prefix = path.dirname(path.dirname(process.execPath));
-    const nodedir = existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: prefix } : {};
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.toLowerCase() !== 'npm_config_laxray_test_hooks'));
-    execFileSync(process.execPath, [nodeGyp, 'configure'], { cwd: dir, env: { ...clean, ...nodedir, ...env }, stdio: 'pipe' });
-    return readFileSync(path.join(dir, 'build', 'laxray.target.mk'), 'utf8');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir('gyp');
+  cpSync(path.join(root, 'binding.gyp'), path.join(dir, 'binding.gyp'));
+  cpSync(path.join(root, 'scripts'), path.join(dir, 'scripts'), { recursive: true });
+  symlinkSync(path.join(root, 'native'), path.join(dir, 'native'));
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  const nodeGyp = path.join(path.dirname(createRequire(import.meta.url).resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
+  // The running Node's headers when installed (no download), as scripts/build.mjs does.
+  const prefix = path.dirname(path.dirname(process.execPath));
+  const nodedir = existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? { npm_config_nodedir: prefix } : {};
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.toLowerCase() !== 'npm_config_laxray_test_hooks'));
+  execFileSync(process.execPath, [nodeGyp, 'configure'], { cwd: dir, env: { ...clean, ...nodedir, ...env }, stdio: 'pipe' });
+  return readFileSync(path.join(dir, 'build', 'laxray.target.mk'), 'utf8');
 }
 
 test('the release build and a plain node-gyp build leave the test hooks out (node-gyp configure, no compiling)', async (t) => {

@@ -8,20 +8,21 @@
 // make_fixtures.py (torchvision's ResNets, a transcription of mmdetection's FPN).
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { readSafetensors } from '../lib/checkpoint/safetensors.js';
 import { mmdetToLaxray } from '../lib/checkpoint/pytorch/name_maps.js';
 import type { LaxrayConfigInput } from '../lib/config/index.js';
 import type { TensorData } from '../lib/native.js';
+import { laxrayInProcess as laxray } from './helpers/cli.js';
+import { fixture as fixturePath } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pytorch');
-const fixture = (name: string) => path.join(fixtures, name);
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-weights-detector-'));
+/** A file of test/fixtures/pytorch. */
+const fixture = (name: string) => fixturePath('pytorch', name);
+const tmp = tempDir('weights-detector');
 
 interface FeatureReference {
   shape: number[];
@@ -127,23 +128,6 @@ test('a checkpoint for another head is reported by its missing and unexpected ke
 });
 
 // ---------------------------------------------------------------- laxray convert weights
-
-async function laxray(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../lib/cli/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
 
 const namesAndShapes = (tensors: Record<string, { shape: number[] }>) => Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, t.shape]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
 

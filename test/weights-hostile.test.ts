@@ -6,13 +6,13 @@
 import test from 'ava';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readWeights } from '../lib/checkpoint/weights.js';
 import { openTorchCheckpoint, DEFAULT_TORCH_LIMITS } from '../lib/checkpoint/pytorch/reader.js';
 import { PyDict, PySet, PyTuple, unpickle, type UnpicklerPolicy } from '../lib/checkpoint/pytorch/unpickler.js';
 import { LaxrayError } from '../lib/errors.js';
+import { fixture } from './helpers/paths.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pytorch');
+const fixtures = fixture('pytorch');
 const hostile = (name: string) => path.join(fixtures, 'hostile', name);
 // What the payloads would create (make_fixtures.py: MARKER).
 const MARKER = '/tmp/laxray-hostile-pickle-ran';

@@ -5,17 +5,17 @@
 // are told by content, not by extension.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readPyTorchStateDict, readWeights, readBackboneWeights, sniffWeightsFormat } from '../lib/checkpoint/weights.js';
 import { toNamedTensor } from '../lib/checkpoint/pytorch/tensor.js';
 import { encodeSafetensors } from '../lib/checkpoint/safetensors.js';
 import { LaxrayError } from '../lib/errors.js';
+import { fixture } from './helpers/paths.js';
+import { tempDir } from './helpers/temp_dir.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pytorch');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'laxray-weights-'));
+const fixtures = fixture('pytorch');
+const tmp = tempDir('weights');
 
 interface Expected {
   dtype: string;

@@ -15,6 +15,7 @@ import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../atomic_file.js';
+import { readJsonFile, type JsonFileKind } from '../json_file.js';
 import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.js';
 import { resolveConfig, type LaxrayConfig, type LaxrayConfigInput, type OptimizerOptions } from '../config/index.js';
 
@@ -169,19 +170,9 @@ export async function pruneCheckpoints(runDir: string, keep: number, protect: re
   }
 }
 
-async function readJson(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LaxrayError('CHECKPOINT_ERROR', code === 'ENOENT' ? `${what} ${file} does not exist` : `cannot read ${what} ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new LaxrayError('CHECKPOINT_ERROR', `${what} ${file} is not valid JSON (${(err as Error).message}); it was not written by laxray or is damaged`, { cause: err });
-  }
+/** A JSON file of the checkpoints folder (pointer, training state); malformed: CHECKPOINT_ERROR. */
+function checkpointJson(what: string): JsonFileKind {
+  return { what, code: 'CHECKPOINT_ERROR', hint: 'it was not written by laxray or is damaged' };
 }
 
 export async function readLatestPointer(runDir: string): Promise<LatestCheckpoint> {
@@ -192,7 +183,8 @@ export async function readLatestPointer(runDir: string): Promise<LatestCheckpoin
       `no checkpoint in ${runDir}: ${file} does not exist (a run writes one every train.checkpointEvery iterations and at each epoch end)`,
     );
   }
-  const json = (await readJson(file, 'checkpoint pointer')) as Partial<LatestCheckpoint>;
+  // `?? {}`: a file holding `null` is reported by its missing fields, below
+  const json = ((await readJsonFile(file, checkpointJson('checkpoint pointer'))) ?? {}) as Partial<LatestCheckpoint>;
   for (const key of ['weights', 'optimizer', 'state'] as const) {
     if (typeof json[key] !== 'string' || json[key] === '' || json[key]!.includes('/') || json[key]!.includes('\\')) {
       throw new LaxrayError('CHECKPOINT_ERROR', `${file}: "${key}" must be a file name in the checkpoints folder, got ${JSON.stringify(json[key])}`);
@@ -216,7 +208,7 @@ export async function readLatestCheckpoint(runDir: string): Promise<LoadedCheckp
   for (const [key, file] of Object.entries(files)) {
     if (!existsSync(file)) throw new LaxrayError('CHECKPOINT_ERROR', `${path.join(runDir, RUN_FILES.latest)} names ${key} file ${file}, which does not exist; the run directory is damaged`);
   }
-  const state = (await readJson(files.state, 'training state')) as TrainingState;
+  const state = (await readJsonFile(files.state, checkpointJson('training state'))) as TrainingState;
   if (state?.format !== 'laxray-training-state' || state.version !== 1) {
     throw new LaxrayError('CHECKPOINT_ERROR', `${files.state} is not a laxray training state (format ${JSON.stringify(state?.format)}, version ${JSON.stringify(state?.version)})`);
   }

@@ -27,7 +27,7 @@ export async function loadDetectionsFile(file: string): Promise<RawDetections> {
   try {
     fast = readResultsFileFast(file);
   } catch (err) {
-    throw readError(file, DETECTIONS.what, err);
+    throw readError(file, DETECTIONS, err);
   }
   if (fast !== null) return fast;
   return detectionsFromJson(await readJsonFile(file, DETECTIONS), { source: file });

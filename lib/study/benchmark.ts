@@ -2,11 +2,11 @@
 // profile's recipe and seed (lib/data/synth), reused while its manifest says it
 // was made from the same count, seed and recipe. The manifest is the
 // generator's last write, so its presence means the set is complete.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { loadCocoDataset, type Dataset } from '../data/index.js';
-import { generateDataset, resolveRecipe, type SynthStats } from '../data/synth/index.js';
+import { generateDataset, readSynthManifest, resolveRecipe, SYNTH_MANIFEST, type SynthManifest, type SynthStats } from '../data/synth/index.js';
 import { challengingImageIds } from '../train/index.js';
 import type { StudyBenchmark } from './profiles.js';
 
@@ -26,25 +26,14 @@ export interface LoadedBenchmark {
   challengingIds: number[];
 }
 
-interface Manifest {
-  count?: number;
-  seed?: number;
-  recipe?: unknown;
-  stats?: SynthStats;
-}
-
 function splitFiles(dir: string) {
   return { train: path.join(dir, 'train.json'), val: path.join(dir, 'val.json'), test: path.join(dir, 'test.json') };
 }
 
-/** The manifest of a complete benchmark made from `benchmark`, or null (missing, incomplete or made otherwise). */
-export function existingBenchmark(dir: string, benchmark: StudyBenchmark): Manifest | null {
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(path.join(dir, 'synth.json'), 'utf8')) as Manifest;
-  } catch {
-    return null;
-  }
+/** The manifest of a complete benchmark made from `benchmark`, or null (missing, incomplete or made otherwise); a damaged manifest is an error naming it. */
+export function existingBenchmark(dir: string, benchmark: StudyBenchmark): Partial<SynthManifest> | null {
+  const manifest = readSynthManifest(dir);
+  if (manifest === null) return null;
   const same =
     manifest.count === benchmark.count && manifest.seed === benchmark.seed && JSON.stringify(manifest.recipe) === JSON.stringify(resolveRecipe(benchmark.recipe));
   return same && Object.values(splitFiles(dir)).every((f) => existsSync(f)) && manifest.stats !== undefined ? manifest : null;
@@ -54,7 +43,7 @@ export function existingBenchmark(dir: string, benchmark: StudyBenchmark): Manif
 export async function ensureBenchmark(dir: string, benchmark: StudyBenchmark, options: { workers?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<BenchmarkData> {
   const existing = existingBenchmark(dir, benchmark);
   if (existing !== null) return { dir, files: splitFiles(dir), stats: existing.stats!, generated: false };
-  if (existsSync(path.join(dir, 'synth.json'))) {
+  if (existsSync(path.join(dir, SYNTH_MANIFEST))) {
     throw new LaxrayError(
       'INVALID_ARGUMENT',
       `${dir} holds a synthetic set made from another recipe, count or seed than this study's benchmark; remove it or give the study another --out folder`,

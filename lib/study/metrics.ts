@@ -3,8 +3,8 @@
 // its challenging subset, per-class AP50, precision–recall curves, the class
 // confusion matrix, and for LA models the same with LA switched off at test
 // time plus how the detections changed.
-import { promises as fs } from 'node:fs';
 import { LaxrayError } from '../errors.js';
+import { readJsonFile, type JsonFileKind } from '../json_file.js';
 import type { CocoDetection, CocoEvalResult, CocoGroundTruth } from '../eval/index.js';
 import { evaluateDetections } from '../train/index.js';
 import type { Dataset } from '../data/index.js';
@@ -64,12 +64,14 @@ function setMetrics(result: CocoEvalResult, groundTruth: CocoGroundTruth, detect
   };
 }
 
+/** A file the study's evaluation wrote: when it is damaged, evaluating the run again writes it anew. */
+const evaluationOutput = (what: string): JsonFileKind => ({ what, code: 'IO_ERROR', hint: "delete the run's test/done.json to evaluate it again" });
+
 async function readDetections(file: string): Promise<CocoDetection[]> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as CocoDetection[];
-  } catch (err) {
-    throw new LaxrayError('IO_ERROR', `cannot read the study's detections ${file}: ${(err as Error).message}; delete the run's test/done.json to evaluate it again`, { cause: err });
-  }
+  const kind = evaluationOutput('study detections');
+  const detections = await readJsonFile(file, kind);
+  if (!Array.isArray(detections)) throw new LaxrayError(kind.code, `${file} is not a list of COCO detections; ${kind.hint!}`);
+  return detections as CocoDetection[];
 }
 
 /** Everything the report needs of one finished run. */
@@ -98,11 +100,7 @@ export async function runMetrics(
     };
   }
   if (record.files.laWeights !== null) {
-    try {
-      laWeights = JSON.parse(await fs.readFile(paths.laWeights, 'utf8')) as LevelWeightStats[];
-    } catch (err) {
-      throw new LaxrayError('IO_ERROR', `cannot read ${paths.laWeights}: ${(err as Error).message}; delete the run's test/done.json to evaluate it again`, { cause: err });
-    }
+    laWeights = (await readJsonFile(paths.laWeights, evaluationOutput('LA weight statistics'))) as LevelWeightStats[];
   }
   return { method: record.method, seed: record.seed, record, detections, overall, challenging, laOff, laWeights };
 }

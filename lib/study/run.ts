@@ -13,6 +13,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { readJsonFile } from '../json_file.js';
 import { Detector } from '../detector.js';
 import { resolveConfig, deepMerge, type LaxrayConfig, type LaxrayConfigInput } from '../config/index.js';
 import { writeFileAtomic } from '../atomic_file.js';
@@ -106,12 +107,7 @@ export async function runState(paths: RunPaths, config: LaxrayConfig): Promise<R
 
 /** Reads a finished run's done.json. */
 export async function readRunRecord(paths: RunPaths): Promise<RunRecord> {
-  let record: RunRecord;
-  try {
-    record = JSON.parse(await fs.readFile(paths.done, 'utf8')) as RunRecord;
-  } catch (err) {
-    throw new LaxrayError('IO_ERROR', `cannot read ${paths.done}: ${(err as Error).message}; delete it to evaluate the run again`, { cause: err });
-  }
+  const record = (await readJsonFile(paths.done, { what: 'study run record', code: 'IO_ERROR', hint: 'delete it to evaluate the run again' })) as RunRecord | null;
   if (record?.format !== 'laxray-study-run') throw new LaxrayError('IO_ERROR', `${paths.done} is not a laxray study run record; delete it to evaluate the run again`);
   return record;
 }

@@ -10,13 +10,14 @@
 // Resumable at every level: finished runs are skipped, an interrupted run
 // resumes from its last checkpoint, a trained run without test results is
 // evaluated. Progress is data: runStudy() yields StudyEvents.
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LaxrayError } from '../errors.js';
+import { readJsonFile } from '../json_file.js';
 import { writeFileAtomic } from '../atomic_file.js';
 import { effectiveLr, type LaxrayConfig } from '../config/index.js';
 import { resolveRecipe, type SynthStats } from '../data/synth/index.js';
-import { datasetGroundTruth, type TrainEvent } from '../train/index.js';
+import { datasetGroundTruth, readLatestPointer, type TrainEvent } from '../train/index.js';
 import { aggregateStudy } from './aggregate.js';
 import { ensureBenchmark, existingBenchmark, loadBenchmark, type LoadedBenchmark } from './benchmark.js';
 import { calibrate, calibrationDir, estimateStudy, type Calibration, type RunWork, type StudyEstimate } from './estimate.js';
@@ -95,12 +96,8 @@ async function checkPlan(out: string, profile: StudyProfile, pretrained: string 
   const file = path.join(out, 'study.json');
   const plan: StudyPlanFile = { format: 'laxray-study', version: 1, profile: profile.name, benchmark: profile.benchmark, config: profile.config, pretrained };
   if (existsSync(file)) {
-    let saved: StudyPlanFile;
-    try {
-      saved = JSON.parse(readFileSync(file, 'utf8')) as StudyPlanFile;
-    } catch (err) {
-      throw new LaxrayError('IO_ERROR', `${file} is not valid JSON (${(err as Error).message}); it was not written by laxray study or is damaged`, { cause: err });
-    }
+    // `?? {}`: a file holding `null` is reported as a study of another format, below
+    const saved = ((await readJsonFile(file, { what: 'study plan', code: 'IO_ERROR', hint: 'it was not written by laxray study or is damaged' })) ?? {}) as Partial<StudyPlanFile>;
     const differs = (['profile', 'benchmark', 'config', 'pretrained'] as const).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(plan[k]));
     if (saved.format !== 'laxray-study' || differs.length > 0) {
       throw new LaxrayError(
@@ -264,13 +261,12 @@ async function* forward(name: string, events: AsyncGenerator<TrainEvent, boolean
   }
 }
 
+/** The iteration of the run's latest checkpoint; null when it has none (or a damaged one: the run itself reports that). */
 async function readLatestIteration(runDir: string): Promise<number | null> {
-  try {
-    const latest = JSON.parse(await fs.readFile(path.join(runDir, 'checkpoints', 'latest.json'), 'utf8')) as { iteration?: number };
-    return typeof latest.iteration === 'number' ? latest.iteration : null;
-  } catch {
-    return null;
-  }
+  return readLatestPointer(runDir).then(
+    (pointer) => pointer.iteration,
+    () => null,
+  );
 }
 
 function benchmarkWarnings(profile: StudyProfile, bench: LoadedBenchmark): string[] {

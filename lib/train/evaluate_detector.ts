@@ -2,11 +2,10 @@
 // pipeline (no flips, no shuffling), turn detections into COCO results and
 // score them with lib/eval (pycocotools-identical numbers), on all images and
 // on the challenging subset when the dataset marks one.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { evaluationLoader, subsetDataset, type Batch, type Dataset } from '../data/index.js';
 import { DEFAULT_CHALLENGING, isChallenging, type ChallengingOptions } from '../data/synth/challenging.js';
+import { readChallengingThresholds } from '../data/synth/manifest.js';
 import { evaluateCoco, type CocoDetection, type CocoEvalResult, type CocoGroundTruth } from '../eval/index.js';
 import type { LaxrayConfig } from '../config/index.js';
 import type { Detection } from '../detector.js';
@@ -151,17 +150,22 @@ export function evaluateDetections(dataset: Dataset, results: readonly CocoDetec
 }
 
 /**
- * Thresholds of the challenging subset: those in `challenging.json` next to a
- * synthetic dataset (written by laxray synth), else the defaults.
+ * Thresholds of the dataset's challenging subset: those recorded in
+ * `challenging.json` next to a synthetic dataset (laxray synth writes it),
+ * else the defaults.
  */
-function challengingThresholds(dataset: Dataset): ChallengingOptions {
-  try {
-    const file = JSON.parse(readFileSync(path.join(dataset.imageRoot, 'challenging.json'), 'utf8')) as { thresholds?: ChallengingOptions };
-    if (file.thresholds && typeof file.thresholds === 'object') return file.thresholds;
-  } catch {
-    // no such file: the defaults
-  }
-  return { ...DEFAULT_CHALLENGING };
+function datasetThresholds(dataset: Dataset): ChallengingOptions {
+  return readChallengingThresholds(dataset.imageRoot) ?? { ...DEFAULT_CHALLENGING };
+}
+
+/**
+ * The thresholds EvaluateDetectorOptions.challenging asks for; null: no
+ * challenging subset. Evaluations read them before detecting, so that a
+ * damaged challenging.json is reported before the work, not after it.
+ */
+export function challengingThresholds(dataset: Dataset, challenging: boolean | ChallengingOptions = true): ChallengingOptions | null {
+  if (challenging === false) return null;
+  return typeof challenging === 'object' ? challenging : datasetThresholds(dataset);
 }
 
 /**
@@ -170,7 +174,7 @@ function challengingThresholds(dataset: Dataset): ChallengingOptions {
  * the dataset carries neither field.
  */
 export function challengingImageIds(dataset: Dataset, options?: ChallengingOptions): number[] {
-  const thresholds = options ?? challengingThresholds(dataset);
+  const thresholds = options ?? datasetThresholds(dataset);
   const ids: number[] = [];
   for (const image of dataset.images) {
     const marked = image.annotations.extra.some((e) => {
@@ -189,13 +193,14 @@ export function challengingImageIds(dataset: Dataset, options?: ChallengingOptio
  * numbers), plus the challenging subset when the dataset marks one.
  */
 export async function evaluateDetector(detector: DetectingModel, dataset: Dataset, options: EvaluateDetectorOptions = {}): Promise<Evaluation> {
+  const thresholds = options.imageIds === undefined ? challengingThresholds(dataset, options.challenging) : null;
   const detections = await detectDataset(detector, dataset, options);
   const groundTruth = datasetGroundTruth(dataset);
   const overall = evaluateDetections(dataset, detections.results, { groundTruth, ...(options.imageIds !== undefined ? { imageIds: options.imageIds } : {}) });
   let challenging: CocoEvalResult | null = null;
   let ids: number[] = [];
-  if (options.imageIds === undefined && options.challenging !== false) {
-    ids = challengingImageIds(dataset, typeof options.challenging === 'object' ? options.challenging : undefined);
+  if (thresholds !== null) {
+    ids = challengingImageIds(dataset, thresholds);
     if (ids.length > 0) challenging = evaluateDetections(dataset, detections.results, { groundTruth, imageIds: ids });
   }
   return { overall, challenging, challengingImageIds: ids, detections };

@@ -8,11 +8,11 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LaxrayError } from '../../lib/errors.js';
+import { fixture } from '../helpers/paths.js';
 import type { FuzzTarget } from './targets.js';
 
-export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'fuzz');
+export const FIXTURES = fixture('fuzz');
 
 export interface FuzzOptions {
   runs: number;

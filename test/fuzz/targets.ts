@@ -5,9 +5,8 @@
 // structure-aware generators: valid seed files mutated at the byte level and,
 // where the file is JSON, at the value level (mutate.ts).
 import fc from 'fast-check';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LaxrayError, type LaxrayErrorCode } from '../../lib/errors.js';
@@ -20,6 +19,7 @@ import { readGrey16 } from '../../lib/data/dual_energy.js';
 import { parseResultsFast } from '../../lib/eval/parse-results.js';
 import { detectionsFromJson, indexDetections, indexGroundTruth } from '../../lib/eval/validate.js';
 import { resolveConfig } from '../../lib/config/index.js';
+import { tempDir } from '../helpers/temp_dir.js';
 import { applyByteEdits, applyJsonEdits, byteEdits, jsonEdits, toJsonText, type Json } from './mutate.js';
 
 export interface FuzzTarget {
@@ -36,8 +36,7 @@ export interface FuzzTarget {
 
 const text = (s: string) => new TextEncoder().encode(s);
 const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'laxray-fuzz-'));
-process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDir('fuzz');
 let scratchFiles = 0;
 /** A fresh file holding `bytes`, alone in its folder (some parsers only take paths or folders). */
 function scratchFile(bytes: Uint8Array, name: string): string {

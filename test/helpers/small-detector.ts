@@ -6,17 +6,32 @@ import type { Detector, InputBatch } from '../../lib/detector.js';
 import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import type { TrainingBatch } from '../../lib/data/index.js';
 import type { TensorMap } from '../../lib/checkpoint/safetensors.js';
+import { lcg } from './numbers.js';
 
 export const CLASSES = ['knife', 'gun'];
 
+type Norm = 'bn' | 'gn' | 'frozen_bn';
+
+/**
+ * The smallest real ATSS network: ResNet-18 (its norm layers as `norm` says,
+ * else the preset's), an FPN and a head of `width` channels (default 32) with
+ * one conv per tower; `head` adds head settings (la, regression, ...).
+ */
+export function thinR18(options: { width?: number; norm?: Norm; head?: Record<string, unknown> } = {}) {
+  const width = options.width ?? 32;
+  return {
+    backbone: { depth: 18 as const, ...(options.norm !== undefined ? { norm: options.norm } : {}) },
+    neck: { outChannels: width },
+    head: { featChannels: width, stackedConvs: 1, ...options.head },
+  };
+}
+
 /** R-18 (norm 'bn': the BN running statistics change in training), 32-channel FPN and head, scores down to 0 so detect() always returns boxes. */
-export function smallConfig(overrides: { seed?: number; norm?: 'bn' | 'gn' | 'frozen_bn' } = {}): LaxrayConfigInput {
+export function smallConfig(overrides: { seed?: number; norm?: Norm } = {}): LaxrayConfigInput {
   return {
     classes: CLASSES,
     model: {
-      backbone: { depth: 18, norm: overrides.norm ?? 'bn' },
-      neck: { outChannels: 32 },
-      head: { featChannels: 32, stackedConvs: 1 },
+      ...thinR18({ norm: overrides.norm ?? 'bn' }),
       test: { scoreThreshold: 0, maxPerImage: 20 },
     },
     train: { seed: overrides.seed ?? 7 },
@@ -24,14 +39,10 @@ export function smallConfig(overrides: { seed?: number; norm?: 'bn' | 'gn' | 'fr
   };
 }
 
-/** A [n, 3, h, w] batch of values in [−1, 1) from a linear congruential generator. */
+/** A [n, 3, h, w] batch of values in [−1, 1) from a seeded linear congruential generator. */
 export function randomBatch(n: number, h: number, w: number, seed = 1): InputBatch & { data: Float32Array; shape: number[] } {
-  const data = new Float32Array(n * 3 * h * w);
-  let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
+  const next = lcg(seed);
+  const data = Float32Array.from({ length: n * 3 * h * w }, () => next() * 2 - 1);
   return { data, shape: [n, 3, h, w] };
 }
 

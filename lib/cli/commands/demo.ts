@@ -3,12 +3,13 @@
 // ResNet-18 at a small image scale on the CPU for a few minutes, evaluates on
 // the held-out test split (and its challenging subset) and writes annotated
 // detections and the training report.
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { LaxrayConfig } from '../../config/index.js';
 import type { SynthRecipe } from '../../data/synth/index.js';
+import { readSynthManifest } from '../../data/synth/manifest.js';
 import { writeFileAtomic } from '../../atomic_file.js';
 import type { TrainEvent } from '../../train/index.js';
 import { formatDuration } from '../../train/duration.js';
@@ -91,11 +92,11 @@ export function demoConfig(options: { dataDir: string; epochs: number; seed: num
   });
 }
 
-/** Reuses a synthetic set generated earlier with the same count, seed and recipe. */
+/** Reuses a synthetic set generated earlier with the same count, seed and recipe (a damaged one is generated again). */
 function existingData(dataDir: string, count: number, seed: number): boolean {
   try {
-    const manifest = JSON.parse(readFileSync(path.join(dataDir, 'synth.json'), 'utf8')) as { count?: number; seed?: number; recipe?: Partial<SynthRecipe> };
-    if (manifest.count !== count || manifest.seed !== seed) return false;
+    const manifest = readSynthManifest(dataDir);
+    if (manifest === null || manifest.count !== count || manifest.seed !== seed) return false;
     for (const [k, v] of Object.entries(DEMO_RECIPE)) if (JSON.stringify(manifest.recipe?.[k as keyof SynthRecipe]) !== JSON.stringify(v)) return false;
     return ['train.json', 'val.json', 'test.json'].every((f) => existsSync(path.join(dataDir, f)));
   } catch {

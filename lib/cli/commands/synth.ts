@@ -1,8 +1,9 @@
 // `laxray synth`: write a synthetic dual-energy baggage dataset (eq.-1 images,
 // optional raw 16-bit pairs, COCO JSON per split, challenging-subset ids).
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
+import { readJsonFile } from '../../json_file.js';
+import { previewJson } from '../../json_preview.js';
 import { fraction, integerIn } from '../options.js';
 import type { SynthRecipe } from '../../data/synth/recipe.js';
 
@@ -34,6 +35,15 @@ function sizeOrRange(name: string): (v: string) => number | [number, number] {
   };
 }
 
+/** --recipe: a JSON object of recipe fields (checked field by field when the set is generated). */
+async function readRecipeFile(file: string): Promise<Partial<SynthRecipe>> {
+  const recipe = await readJsonFile(file, { what: 'recipe', code: 'INVALID_ARGUMENT' });
+  if (recipe === null || typeof recipe !== 'object' || Array.isArray(recipe)) {
+    throw new LaxrayError('INVALID_ARGUMENT', `${file}: a synth recipe is a JSON object of recipe fields (e.g. {"width": 256, "overlapRate": 0.5}), got ${previewJson(recipe)}`);
+  }
+  return recipe as Partial<SynthRecipe>;
+}
+
 export function register(program: Command): void {
   program
     .command('synth')
@@ -62,14 +72,7 @@ export function register(program: Command): void {
         import('../../data/synth/generate.js'),
         import('../../data/synth/recipe.js'),
       ]);
-      let recipe: Partial<SynthRecipe> = {};
-      if (options.recipe !== undefined) {
-        try {
-          recipe = JSON.parse(await readFile(options.recipe, 'utf8')) as Partial<SynthRecipe>;
-        } catch (err) {
-          throw new LaxrayError('INVALID_ARGUMENT', `cannot read the recipe ${options.recipe}: ${(err as Error).message}`, { cause: err });
-        }
-      }
+      const recipe: Partial<SynthRecipe> = options.recipe === undefined ? {} : await readRecipeFile(options.recipe);
       if (options.width !== undefined) recipe.width = options.width;
       if (options.height !== undefined) recipe.height = options.height;
       if (options.objectsPerImage !== undefined) recipe.objectsPerImage = options.objectsPerImage;

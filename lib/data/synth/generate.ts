@@ -11,6 +11,7 @@ import { CATEGORIES } from './objects.js';
 import { resolveRecipe } from './recipe.js';
 import { assignSplits, SPLITS, type SplitName } from './split.js';
 import { selectChallenging } from './challenging.js';
+import { CHALLENGING_FILE, SYNTH_MANIFEST, type SynthManifest } from './manifest.js';
 import { imageSeed, Rng } from '../random.js';
 import { layoutScene, type Scene } from './scene.js';
 import { renderScene, RenderScratch, type RenderedScan } from './render.js';
@@ -314,9 +315,9 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
     train: path.resolve(outDir, 'train.json'),
     val: path.resolve(outDir, 'val.json'),
     test: path.resolve(outDir, 'test.json'),
-    challenging: path.resolve(outDir, 'challenging.json'),
+    challenging: path.resolve(outDir, CHALLENGING_FILE),
     testChallengingIds: path.resolve(outDir, 'test_challenging_ids.json'),
-    manifest: path.resolve(outDir, 'synth.json'),
+    manifest: path.resolve(outDir, SYNTH_MANIFEST),
   };
   await writeJson(files.all, all);
   const challenging = {} as Record<SplitName, number[]>;
@@ -348,6 +349,7 @@ export async function generateDataset(options: GenerateDatasetOptions): Promise<
     splits: { train: splits.filter((s) => s === 'train').length, val: splits.filter((s) => s === 'val').length, test: splits.filter((s) => s === 'test').length },
     challenging: { train: challenging.train.length, val: challenging.val.length, test: challenging.test.length },
   };
-  await writeJson(files.manifest, { generator: 'laxray synth', version: 1, seed, count, raw, recipe, stats });
+  const manifest: SynthManifest = { generator: 'laxray synth', version: 1, seed, count, raw, recipe, stats };
+  await writeJson(files.manifest, manifest);
   return { outDir, count, seed, files, stats, seconds: (performance.now() - started) / 1000 };
 }

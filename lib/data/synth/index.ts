@@ -16,6 +16,7 @@
 // annotate (tight boxes from masks) → generate (files, COCO, splits, workers).
 export { generateDataset, generateSample, sampleScene, buildCoco, synthCategories, writeSampleFiles, imageFileName, rawFileNames } from './generate.js';
 export type { GenerateDatasetOptions, GenerateDatasetResult, SynthSample, SynthStats, SynthCoco, SynthCocoImage, SynthCocoAnnotation, SampleRecord } from './generate.js';
+export { CHALLENGING_FILE, readChallengingThresholds, readSynthManifest, SYNTH_MANIFEST, type SynthManifest } from './manifest.js';
 export { DEFAULT_RECIPE, resolveRecipe, CLCXRAY_CLASS_COUNTS, CLCXRAY_OBJECTS_PER_IMAGE, type SynthRecipe } from './recipe.js';
 export { CATEGORIES as SYNTH_CATEGORIES, type CategoryName } from './objects.js';
 export { selectChallenging, isChallenging, DEFAULT_CHALLENGING, type ChallengingOptions } from './challenging.js';

@@ -8,6 +8,7 @@ import type { Dataset } from '../../data/index.js';
 import type { Detection } from '../../detector.js';
 import {
   challengingImageIds,
+  challengingThresholds,
   datasetGroundTruth,
   detectDataset,
   evaluateDetections,
@@ -38,6 +39,8 @@ export async function evaluateSharded(
   options: Pick<EvaluateDetectorOptions, 'batchSize' | 'workers' | 'challenging'> = {},
 ): Promise<Evaluation | null> {
   const started = performance.now();
+  // every rank reads them (a damaged challenging.json stops all ranks at once, before the work)
+  const thresholds = challengingThresholds(dataset, options.challenging);
   const ids = validationShard(dataset, group.rank, group.worldSize);
   const mine = ids.length > 0 ? await detectDataset(detector, dataset, { ...options, imageIds: ids }) : null;
   const shard: Shard = ids.map((id) => [id, mine?.byImage.get(id) ?? []]);
@@ -53,8 +56,8 @@ export async function evaluateSharded(
   const overall = evaluateDetections(dataset, results, { groundTruth });
   let challenging: CocoEvalResult | null = null;
   let challengingIds: number[] = [];
-  if (options.challenging !== false) {
-    challengingIds = challengingImageIds(dataset, typeof options.challenging === 'object' ? options.challenging : undefined);
+  if (thresholds !== null) {
+    challengingIds = challengingImageIds(dataset, thresholds);
     if (challengingIds.length > 0) challenging = evaluateDetections(dataset, results, { groundTruth, imageIds: challengingIds });
   }
   return {
