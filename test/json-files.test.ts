@@ -16,7 +16,7 @@ import { readError } from '../lib/json_file.js';
 import { existingBenchmark } from '../lib/study/benchmark.js';
 import { runStudy, studyProfile } from '../lib/study/index.js';
 import { readRunRecord, runPaths } from '../lib/study/run.js';
-import { challengingImageIds, evaluateDetector, type DetectingModel } from '../lib/train/index.js';
+import { challengingImageIds, evaluateDetector, Trainer, type DetectingModel, type TrainableDetector } from '../lib/train/index.js';
 import { validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
 import { tempDir } from './helpers/temp_dir.js';
 
@@ -66,6 +66,9 @@ test.serial('challenging.json: its thresholds choose the subset, none means the 
   };
   await t.throwsAsync(evaluateDetector(model, dataset), { instanceOf: LaxrayError, message: expected });
   t.is(detections, 0, 'the damaged file is reported before the work');
+  // and a training run with it as its validation set stops before its first step, not at its first validation
+  const detector = model as unknown as TrainableDetector;
+  t.throws(() => new Trainer({ detector, train: dataset, val: dataset, runDir: tempDir('challenging-run') }), { instanceOf: LaxrayError, message: expected });
 });
 
 test('synth.json: none is no set, a damaged one is INVALID_DATASET naming its position (the study then says so, not "another recipe")', (t) => {

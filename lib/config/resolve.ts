@@ -12,7 +12,6 @@ import type { OptimizerOptions } from './optimizer.js';
 import {
   configJsonSchema,
   configSchema,
-  configShape,
   optimizerSettings,
   PRESET_NAMES,
   type LaxrayConfig,

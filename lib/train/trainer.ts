@@ -27,6 +27,7 @@ import path from 'node:path';
 import { LaxrayError } from '../errors.js';
 import { learningRateAt, type LaxrayConfig } from '../config/index.js';
 import { DataLoader, pipelineOptions, verifyDatasetImages, type Dataset, type TrainingBatch } from '../data/index.js';
+import { readChallengingThresholds } from '../data/synth/manifest.js';
 import { writeFileAtomic } from '../atomic_file.js';
 import type { StepResult } from '../detector.js';
 import { checkClasses, evaluateDetector, type DetectingModel, type Evaluation } from './evaluate_detector.js';
@@ -211,7 +212,11 @@ export class Trainer extends EventEmitter {
     this.trainSet = options.train;
     this.valSet = options.val ?? null;
     checkClasses(this.config, this.trainSet, 'the training set');
-    if (this.valSet) checkClasses(this.config, this.valSet, 'the validation set');
+    if (this.valSet) {
+      checkClasses(this.config, this.valSet, 'the validation set');
+      // a damaged challenging.json fails here, not at the first validation after an epoch of training
+      readChallengingThresholds(this.valSet.imageRoot);
+    }
     if (options.maxIterations !== undefined && !(Number.isInteger(options.maxIterations) && options.maxIterations >= 0)) {
       throw new LaxrayError('INVALID_ARGUMENT', `maxIterations must be an integer ≥ 0, got ${options.maxIterations}`);
     }

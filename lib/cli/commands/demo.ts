@@ -5,7 +5,7 @@
 // detections and the training report.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { LaxrayConfig } from '../../config/index.js';
 import type { SynthRecipe } from '../../data/synth/index.js';

@@ -2,7 +2,7 @@
 // annotated PNGs (class colours, scores).
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { Detection, Detector } from '../../detector.js';
 import { writeFileAtomic } from '../../atomic_file.js';
