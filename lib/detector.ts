@@ -352,8 +352,7 @@ function localResources(overrides: LaxrayConfigInput) {
 /** A copy of a typed array the caller owns (it may be rewritten or transferred as soon as the call returns). */
 /** A copy of a batch's pixels: normalised float32 or raw RGB bytes. */
 function ownPixels(data: unknown, what: string): Float32Array | Uint8Array {
-  if (data instanceof Uint8Array) return data.slice();
-  if (data instanceof Float32Array) return data.slice();
+  if (data instanceof Uint8Array || data instanceof Float32Array) return data.slice();
   throw new LaxrayError('INVALID_ARGUMENT', `${what} must be a Float32Array (normalised) or a Uint8Array (raw RGB), got ${describeValue(data)}`);
 }
 

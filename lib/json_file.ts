@@ -120,6 +120,9 @@ export function locateJsonError(text: string, fallback = 'not valid JSON'): Json
     if (ch === "'") fail('strings must use double quotes');
     fail(`expected a value, found ${describe(i)}`);
   };
+  // object and array are written out rather than sharing one container helper: every
+  // extra call per nesting level costs stack, and a shared helper overflows before the
+  // MAX_DEPTH check at 2,000 levels (test/config.test.ts, 100,000 levels deep).
   const object = () => {
     i++;
     ws();
