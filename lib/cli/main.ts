@@ -1,8 +1,8 @@
 // The `laxray` command line. Each sub-command lives in lib/cli/commands/<name>.ts
-// and exports `register(program)`; this file only wires them together.
+// and exports `register(command)`; this file only wires them together.
 import { Command, CommanderError } from 'commander';
 import { LaxrayError } from '../errors.js';
-import { commandModules } from './commands/index.js';
+import { COMMANDS } from './commands/index.js';
 
 /**
  * A reader that went away (`laxray train --help | head -1`, a closed
@@ -22,14 +22,31 @@ function handleClosedPipes(): void {
   }
 }
 
+/**
+ * Names every sub-command and loads the modules of those named in `argv` (the
+ * one that runs, or `help <name>`); the rest stay entries in `laxray --help`.
+ * A stray operand equal to a command's name only loads one module more.
+ */
+async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
+  const named = COMMANDS.map((entry) => ({ entry, command: program.command(entry.name).summary(entry.summary).usage(entry.usage) }));
+  const wanted = named.filter(({ entry }) => argv.includes(entry.name));
+  const modules = await Promise.all(wanted.map(({ entry }) => entry.load()));
+  wanted.forEach(({ command }, i) => {
+    command.usage(''); // back to commander's own, from the module's arguments
+    modules[i]!.register(command);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   handleClosedPipes();
   const program = new Command('laxray')
     .description('X-ray baggage threat detection: ATSS + Label-aware mechanism on LibTorch')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
-  for (const mod of commandModules) mod.register(program);
+    .showHelpAfterError('(run with --help for usage)')
+    // commander derives a command's usage from its options and arguments; a command not loaded has none yet
+    .configureHelp({ subcommandTerm: (cmd) => `${cmd.name()} ${cmd.usage()}` });
   try {
+    await registerCommands(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {

@@ -1,20 +1,18 @@
 // `laxray bench [name...]`: the benchmarks of `npm run bench` (scripts/bench/*.bench.ts,
 // JSON lines on stdout), run by the same runner in a child process.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { packageRoot } from '../../native.js';
 
-export function register(program: Command): void {
-  program
-    .command('bench')
+export function register(command: Command): void {
+  command
     .description('run the benchmarks (as npm run bench): each prints JSON lines with machine, device, versions and figures')
     .argument('[names...]', 'benchmarks to run (file names in scripts/bench without .bench.ts); default all')
     .option('--list', 'list the benchmarks and exit')
     .addHelpText('after', '\nExamples:\n  laxray bench\n  laxray bench eval loader')
     .action(async (names: string[], opts: { list?: boolean }) => {
+      const [{ spawn }, { packageRoot }] = await Promise.all([import('node:child_process'), import('../../native.js')]);
       const dir = path.join(packageRoot(), 'scripts', 'bench');
       const runner = path.join(dir, 'run.ts');
       if (!existsSync(runner)) throw new LaxrayError('IO_ERROR', `the benchmark runner ${runner} is missing; benchmarks ship with a source checkout of laxray`);

@@ -8,10 +8,8 @@ import { LaxrayError } from '../../errors.js';
 import { OPIXRAY_CLASSES } from '../../opixray_classes.js';
 import type { BoxPolicy } from '../../data/coco.js';
 
-export function register(program: Command): void {
-  const convert = program
-    .command('convert')
-    .description('convert datasets and weights into what laxray reads (COCO JSON, 3-channel images, safetensors) and weights back to PyTorch');
+export function register(convert: Command): void {
+  convert.description('convert datasets and weights into what laxray reads (COCO JSON, 3-channel images, safetensors) and weights back to PyTorch');
   for (const registerSubcommand of SUBCOMMANDS) registerSubcommand(convert);
 }
 

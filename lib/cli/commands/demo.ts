@@ -9,25 +9,25 @@ import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { LaxrayConfig } from '../../config/index.js';
 import type { SynthRecipe } from '../../data/synth/index.js';
-import { readSynthManifest } from '../../data/synth/manifest.js';
-import { writeFileAtomic } from '../../atomic_file.js';
 import type { TrainEvent } from '../../train/index.js';
 import { formatDuration } from '../../train/duration.js';
 import { deviceOption, integerIn, positiveInteger } from '../options.js';
 
 /** What the demo needs, loaded when it runs (so `laxray --help` starts fast). */
 export async function demoModules() {
-  const [progressBars, detector, config, data, synth, report, train, progress] = await Promise.all([
+  const [progressBars, detector, config, data, synth, manifest, atomicFile, report, train, progress] = await Promise.all([
     import('cli-progress'),
     import('../../detector.js'),
     import('../../config/index.js'),
     import('../../data/index.js'),
     import('../../data/synth/index.js'),
+    import('../../data/synth/manifest.js'),
+    import('../../atomic_file.js'),
     import('../../report/index.js'),
     import('../../train/index.js'),
     import('../../train/progress.js'),
   ]);
-  return { cliProgress: progressBars.default, ...detector, ...config, ...data, ...synth, ...report, ...train, ...progress };
+  return { cliProgress: progressBars.default, ...detector, ...config, ...data, ...synth, ...manifest, ...atomicFile, ...report, ...train, ...progress };
 }
 type DemoModules = Awaited<ReturnType<typeof demoModules>>;
 
@@ -93,9 +93,9 @@ export function demoConfig(options: { dataDir: string; epochs: number; seed: num
 }
 
 /** Reuses a synthetic set generated earlier with the same count, seed and recipe (a damaged one is generated again). */
-function existingData(dataDir: string, count: number, seed: number): boolean {
+function existingData(dataDir: string, count: number, seed: number, m: DemoModules): boolean {
   try {
-    const manifest = readSynthManifest(dataDir);
+    const manifest = m.readSynthManifest(dataDir);
     if (manifest === null || manifest.count !== count || manifest.seed !== seed) return false;
     for (const [k, v] of Object.entries(DEMO_RECIPE)) if (JSON.stringify(manifest.recipe?.[k as keyof SynthRecipe]) !== JSON.stringify(v)) return false;
     return ['train.json', 'val.json', 'test.json'].every((f) => existsSync(path.join(dataDir, f)));
@@ -104,9 +104,8 @@ function existingData(dataDir: string, count: number, seed: number): boolean {
   }
 }
 
-export function register(program: Command): void {
-  program
-    .command('demo')
+export function register(command: Command): void {
+  command
     .description('the tour: generate synthetic X-ray scans, train ATSS+LAcls (ResNet-18) on the CPU for a few minutes, evaluate, write annotated detections and a report')
     .option('-o, --out <dir>', 'where data, run and detections go', path.join('runs', 'demo'))
     .option('--images <n>', `synthetic images to generate (48% train, 6% val, 46% test: 240 / 30 / 230 of ${DEMO_IMAGES})`, integerIn('--images', 20, 100_000), DEMO_IMAGES)
@@ -118,7 +117,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nAfterwards:\n  laxray detect --run runs/demo/run runs/demo/data/images/000001.png --out detections\n  open runs/demo/run/report/summary.txt, loss.png, map.png and runs/demo/detections/')
     .action(async (opts: DemoCliOptions) => {
       const m = await demoModules();
-      const { annotateImage, cliProgress, createProgressPrinter, Detector, evaluateDetector, formatSummary, generateDataset, loadCocoDataset, summarySections, Trainer } = m;
+      const { annotateImage, cliProgress, createProgressPrinter, Detector, evaluateDetector, formatSummary, generateDataset, loadCocoDataset, summarySections, Trainer, writeFileAtomic } = m;
       const started = performance.now();
       const out = path.resolve(opts.out);
       const dataDir = path.join(out, 'data');
@@ -129,7 +128,7 @@ export function register(program: Command): void {
       };
 
       // 1. data
-      if (existingData(dataDir, opts.images, opts.seed)) {
+      if (existingData(dataDir, opts.images, opts.seed, m)) {
         say(`using the synthetic scans in ${dataDir}`);
       } else {
         say(`generating ${opts.images} synthetic dual-energy baggage scans in ${dataDir}`);

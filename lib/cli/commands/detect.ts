@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
 import type { Detection, Detector } from '../../detector.js';
-import { writeFileAtomic } from '../../atomic_file.js';
 import { deviceOption, fraction, positiveInteger } from '../options.js';
 
 interface DetectCliOptions {
@@ -97,9 +96,8 @@ async function describeImage(file: string, detections: Detection[]): Promise<Ima
   return { file, width: meta.width ?? 0, height: meta.height ?? 0, detections };
 }
 
-export function register(program: Command): void {
-  program
-    .command('detect')
+export function register(command: Command): void {
+  command
     .description('detect threat objects in images with a trained run: JSON detections (original image pixels) and annotated PNGs')
     .argument('<images...>', 'image files (PNG, JPEG, TIFF, ...) or folders of images')
     .option('--run <dir|weights>', 'a run directory (from laxray train / demo) or a .safetensors weights file saved by laxray')
@@ -120,7 +118,11 @@ export function register(program: Command): void {
         ...(opts.maxInputPixels !== undefined ? { data: { maxInputPixels: opts.maxInputPixels } } : {}),
       };
       // loaded here, so `laxray --help` starts fast
-      const [{ Detector }, { annotateImage }] = await Promise.all([import('../../detector.js'), import('../../report/index.js')]);
+      const [{ Detector }, { annotateImage }, { writeFileAtomic }] = await Promise.all([
+        import('../../detector.js'),
+        import('../../report/index.js'),
+        import('../../atomic_file.js'),
+      ]);
       const detector = await Detector.load(opts.run, overrides);
       const started = performance.now();
       const results: ImageDetections[] = [];

@@ -12,9 +12,8 @@ interface EvalCliOptions {
   opixrayMethod?: string;
 }
 
-export function register(program: Command): void {
-  program
-    .command('eval')
+export function register(command: Command): void {
+  command
     .description(
       'COCO bbox evaluation with pycocotools\' exact numbers: AP, AP50, AP75, APs/m/l, AR1/10/100, ARs/m/l, per-class AP and OPIXray-style per-class AP50',
     )

@@ -1,13 +1,12 @@
 // `laxray info`: the LibTorch in use, devices, threads and the addon file.
 import type { Command } from 'commander';
-import { runtimeInfo } from '../../runtime.js';
 
-export function register(program: Command): void {
-  program
-    .command('info')
+export function register(command: Command): void {
+  command
     .description('show the LibTorch version, CUDA devices, threads and the addon in use')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
+      const { runtimeInfo } = await import('../../runtime.js'); // loaded here, so `laxray --help` starts fast
       const info = await runtimeInfo();
       if (options.json) {
         process.stdout.write(JSON.stringify(info) + '\n');

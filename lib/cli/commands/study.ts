@@ -82,9 +82,8 @@ function summary(result: StudyResult): string {
   return `${result.completed ? 'study complete' : 'study partly done'}: ${result.records.length} runs; report ${result.report.markdown}\n`;
 }
 
-export function register(program: Command): void {
-  program
-    .command('study')
+export function register(command: Command): void {
+  command
     .description('measure what LA buys: train methods × seeds on one synthetic benchmark, evaluate (LA on and off), write a report')
     .option('--profile <name>', `${PROFILE_NAMES.join(', ')}: cpu fits a 2-core machine in ~90 min; gpu is the paper's setting`, 'cpu')
     .option('-o, --out <dir>', 'the study folder (data, runs, report); default runs/study-<profile>')

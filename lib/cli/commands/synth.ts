@@ -2,8 +2,6 @@
 // optional raw 16-bit pairs, COCO JSON per split, challenging-subset ids).
 import { InvalidArgumentError, type Command } from 'commander';
 import { LaxrayError } from '../../errors.js';
-import { readJsonFile } from '../../json_file.js';
-import { previewJson } from '../../json_preview.js';
 import { fraction, integerIn } from '../options.js';
 import type { SynthRecipe } from '../../data/synth/recipe.js';
 
@@ -37,6 +35,7 @@ function sizeOrRange(name: string): (v: string) => number | [number, number] {
 
 /** --recipe: a JSON object of recipe fields (checked field by field when the set is generated). */
 async function readRecipeFile(file: string): Promise<Partial<SynthRecipe>> {
+  const [{ readJsonFile }, { previewJson }] = await Promise.all([import('../../json_file.js'), import('../../json_preview.js')]);
   const recipe = await readJsonFile(file, { what: 'recipe', code: 'INVALID_ARGUMENT' });
   if (recipe === null || typeof recipe !== 'object' || Array.isArray(recipe)) {
     throw new LaxrayError('INVALID_ARGUMENT', `${file}: a synth recipe is a JSON object of recipe fields (e.g. {"width": 256, "overlapRate": 0.5}), got ${previewJson(recipe)}`);
@@ -44,9 +43,8 @@ async function readRecipeFile(file: string): Promise<Partial<SynthRecipe>> {
   return recipe as Partial<SynthRecipe>;
 }
 
-export function register(program: Command): void {
-  program
-    .command('synth')
+export function register(command: Command): void {
+  command
     .description(
       'generate a synthetic dual-energy X-ray baggage dataset (Beer–Lambert renders of the 12 CLCXray classes in cluttered bags): ' +
         'eq.-1 PNGs, COCO JSON per split with per-object overlap and background similarity, challenging-subset ids',

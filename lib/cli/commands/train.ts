@@ -16,7 +16,6 @@ import { PRESET_NAMES } from '../../config/preset_names.js';
 import type { LaxrayConfig, LaxrayConfigInput } from '../../config/index.js';
 import type { TrainSummary } from '../../train/index.js';
 import type { ProcessGroup } from '../../train/distributed/group.js';
-import { launchWorkers, watchLauncher } from '../../train/distributed/launcher.js';
 import { DEFAULT_MASTER_ADDR, DEFAULT_MASTER_PORT, resolveDistributed, workerDevice, type DistributedBackend } from '../../train/distributed/settings.js';
 import { formatDuration } from '../../train/duration.js';
 import type { JsonObject } from '../../config/merge.js';
@@ -131,9 +130,8 @@ export function printTrainSummary(summary: TrainSummary, runDir: string, out: No
   out.write(lines.join('\n') + '\n');
 }
 
-export function register(program: Command): void {
-  program
-    .command('train')
+export function register(command: Command): void {
+  command
     .description('train a detector (ATSS, ATSS+LAcls, ATSS+LAreg) on a COCO dataset: checkpoints, validation mAP, a report, exact --resume')
     .option('-c, --config <file>', 'run config (JSON; see docs for the fields); flags below override it')
     .option('-p, --preset <name>', `start from a preset: ${PRESET_NAMES.join(', ')}`)
@@ -169,6 +167,7 @@ export function register(program: Command): void {
         'LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT) joins that job; rank 0 alone writes and prints.',
     )
     .action(async (opts: TrainCliOptions, command: Command) => {
+      const { launchWorkers, watchLauncher } = await import('../../train/distributed/launcher.js');
       if (opts.nprocPerNode !== undefined || opts.nnodes !== undefined) {
         process.exitCode = await launchWorkers({
           nprocPerNode: opts.nprocPerNode ?? 1,
