@@ -1,7 +1,7 @@
 // laxray's public API. Each facet lives in its own module; this file only
 // re-exports them.
 export { LaxrayError, type LaxrayErrorCode } from './errors.js';
-export { runtimeInfo, setThreads, type RuntimeInfo } from './runtime.js';
+export { emptyCpuCache, runtimeInfo, setCpuCacheLimit, setThreads, type RuntimeInfo } from './runtime.js';
 export { resolveDeviceName, type DeviceName } from './device.js';
 export type { DType, HostArray, TensorData } from './tensor.js';
 export {

@@ -34,6 +34,8 @@ export interface NativeRuntimeInfo {
   devices: { index: number; name: string; totalMemoryBytes: number }[];
   intraOpThreads: number;
   interOpThreads: number;
+  /** The CPU block cache (native/cpu_allocator.h): freed blocks of 256 KiB and more kept for reuse. */
+  cpuCache: { limitBytes: number; cachedBytes: number; hits: number; misses: number };
 }
 
 /** How a native detector runs its tensor work (native/precision.h). */
@@ -176,6 +178,8 @@ export const testHookNames: readonly (keyof NativeTestHooks)[] = ['headCheck', '
 export interface NativeAddon extends NativeTestHooks {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
   setIntraOpThreads(threads: number): void;
+  setCpuCacheLimit(bytes: number): void;
+  emptyCpuCache(): void;
   /** Bytes in use on CUDA device `index` (synchronises it first), −1 without CUDA. For benchmarks. */
   cudaMemoryInUse(index: number): Promise<number>;
   tensorFrom(data: HostArray, shape: number[], device: string): Promise<NativeTensorHandle>;
@@ -229,8 +233,24 @@ export function packageRoot(): string {
 
 let loaded: { addon: NativeAddon; file: string } | undefined;
 
+/** Process-wide settings the addon reads when it loads (native/addon.cc); checked here so a bad one names itself. */
+const LOAD_SETTINGS: readonly (readonly [string, string])[] = [
+  ['LAXRAY_NUM_THREADS', 'intra-op threads (0 = one per core)'],
+  ['LAXRAY_CPU_CACHE_MB', 'MiB of freed CPU memory kept for reuse (0 turns the cache off)'],
+];
+
+function checkLoadSettings(): void {
+  for (const [name, meaning] of LOAD_SETTINGS) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '' && !/^\d{1,12}$/.test(value)) {
+      throw new LaxrayError('INVALID_ARGUMENT', `${name}=${value}: expected a whole number of ${meaning}`);
+    }
+  }
+}
+
 function load(): { addon: NativeAddon; file: string } {
   if (loaded) return loaded;
+  checkLoadSettings();
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   let file: string;

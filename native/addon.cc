@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bindings/registry.h"
+#include "cpu_allocator.h"
 #include "runtime.h"
 
 namespace {
@@ -18,7 +19,7 @@ void configureThreads(Napi::Env napiEnv) {
     try {
       threads = std::stoi(env);
     } catch (...) {
-      threads = 0;  // a malformed value falls back to all cores; lib/native.ts validates it first
+      threads = 0;  // a malformed value falls back to all cores; lib/native.ts refuses one first
     }
   }
   try {
@@ -28,9 +29,24 @@ void configureThreads(Napi::Env napiEnv) {
   }
 }
 
+// The CPU block cache (cpu_allocator.h) holds at most LAXRAY_CPU_CACHE_MB, by
+// default a quarter of the memory this process may use.
+void configureCpuCache(Napi::Env napiEnv) {
+  const char* env = std::getenv("LAXRAY_CPU_CACHE_MB");
+  int64_t limitBytes = laxray::defaultCpuCacheLimit();
+  if (env != nullptr && *env != '\0') {
+    const std::string value(env);
+    const bool digits = !value.empty() && value.size() <= 12 && value.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) throw Napi::Error::New(napiEnv, "LAXRAY_CPU_CACHE_MB=" + value + ": expected a whole number of MiB (0 turns the cache off)");
+    limitBytes = std::stoll(value) << 20;
+  }
+  laxray::installCpuCachingAllocator(limitBytes);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new laxray::js::AddonData());
   configureThreads(env);
+  configureCpuCache(env);
   laxray::js::registerRuntimeBindings(env, exports);
   laxray::js::registerTensorBindings(env, exports);
   laxray::js::registerDetectorBindings(env, exports);

@@ -128,4 +128,16 @@ void LossScaler::update(bool finiteGradients) {
   }
 }
 
+void LossScaler::restore(double scale, double goodSteps, const std::string& what) {
+  if (!std::isfinite(scale) || scale < 1.0) {
+    throw std::invalid_argument(what + ": the loss scale must be a finite number >= 1, got " + std::to_string(scale));
+  }
+  if (!(goodSteps >= 0) || goodSteps >= static_cast<double>(growthInterval_) || std::floor(goodSteps) != goodSteps) {
+    throw std::invalid_argument(what + ": the finite steps since the scale changed must be a whole number in 0.." +
+                                std::to_string(growthInterval_ - 1) + ", got " + std::to_string(goodSteps));
+  }
+  scale_ = scale;
+  goodSteps_ = static_cast<int64_t>(goodSteps);
+}
+
 }  // namespace laxray

@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 
 #include "input.h"
 
@@ -93,6 +94,13 @@ class LossScaler {
   double scale() const { return enabled_ ? scale_ : 1.0; }
   // After a step: finite gradients grow the scale in time, an overflow halves it.
   void update(bool finiteGradients);
+
+  // For checkpoints (as GradScaler's state_dict): the scale and the finite
+  // steps since it last changed. restore() checks them (a finite scale ≥ 1, a
+  // whole step count below the growth interval) and throws
+  // std::invalid_argument naming `what` otherwise.
+  std::pair<double, int64_t> state() const { return {scale_, goodSteps_}; }
+  void restore(double scale, double goodSteps, const std::string& what);
 
  private:
   bool enabled_;

@@ -113,6 +113,7 @@ RuntimeInfo runtimeInfo() {
   info.devices = queryCudaDevices(info.deviceCount);
   info.intraOpThreads = threadBudget.load();
   info.interOpThreads = at::get_num_interop_threads();
+  info.cpuCache = cpuCacheStats();
   return info;
 }
 

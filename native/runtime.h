@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "cpu_allocator.h"
+
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@ struct RuntimeInfo {
   std::vector<CudaDeviceInfo> devices;
   int intraOpThreads = 1;  // the process's budget (setIntraOpThreads)
   int interOpThreads = 1;
+  CpuCacheStats cpuCache;  // the CPU caching allocator (cpu_allocator.h)
 };
 
 RuntimeInfo runtimeInfo();

@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -205,6 +206,30 @@ Trainer::Trainer(Detector model, TrainerOptions options)
 void Trainer::setOptions(TrainerOptions options) {
   options_ = options;
   sgd_.setOptions(options.sgd);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> Trainer::optimizerState() const {
+  auto state = sgd_.state();
+  if (scaler_.enabled()) {
+    const auto [scale, goodSteps] = scaler_.state();
+    state.emplace_back(kLossScalerEntry, torch::tensor({static_cast<float>(scale), static_cast<float>(goodSteps)}));  // both exact in float32
+  }
+  return state;
+}
+
+void Trainer::loadOptimizerState(std::vector<std::pair<std::string, torch::Tensor>> state) {
+  LossScaler restored = scaler_;
+  auto entry = std::find_if(state.begin(), state.end(), [](const auto& named) { return named.first == kLossScalerEntry; });
+  if (entry != state.end()) {
+    const torch::Tensor values = entry->second.to(torch::kCPU, torch::kFloat64).flatten();
+    if (values.numel() != 2) {
+      throw std::invalid_argument(std::string(kLossScalerEntry) + ": expected [scale, finite steps], got " + std::to_string(values.numel()) + " values");
+    }
+    if (restored.enabled()) restored.restore(values[0].item<double>(), values[1].item<double>(), kLossScalerEntry);
+    state.erase(entry);
+  }
+  sgd_.loadState(state);
+  scaler_ = restored;  // only once the momentum was accepted too
 }
 
 TrainStepResult Trainer::step(const torch::Tensor& images, const std::vector<GroundTruth>& gt, double lr, Collectives* peers) {

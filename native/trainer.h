@@ -61,6 +61,9 @@ struct TrainerOptions {
 DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt,
                              const NormaliserMean& reduceMean = {});
 
+// The loss scaler's entry among the optimizer state (no parameter has this name).
+inline constexpr const char* kLossScalerEntry = "amp.loss_scaler";
+
 class Trainer {
  public:
   Trainer(Detector model, TrainerOptions options);
@@ -71,6 +74,13 @@ class Trainer {
 
   Sgd& optimizer() { return sgd_; }
   void setOptions(TrainerOptions options);
+
+  // What a checkpoint keeps besides the weights: the momentum buffers by
+  // parameter name and, in fp16, the loss scaler as kLossScalerEntry =
+  // [scale, finite steps since it changed]. Loading ignores a scaler entry
+  // when the run is not fp16 (a resume with another precision).
+  std::vector<std::pair<std::string, torch::Tensor>> optimizerState() const;
+  void loadOptimizerState(std::vector<std::pair<std::string, torch::Tensor>> state);
 
  private:
   Detector model_;

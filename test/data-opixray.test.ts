@@ -123,7 +123,7 @@ test('an unreadable image is reported; an image list restricts by name or stem',
 async function cli(args: string[]): Promise<string> {
   const program = new Command('laxray').exitOverride();
   program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  registerConvert(program);
+  registerConvert(program.command('convert'));
   for (const c of program.commands) {
     c.exitOverride();
     for (const sub of c.commands) sub.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });

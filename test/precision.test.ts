@@ -7,7 +7,7 @@ import { resolveConfig, type LaxrayConfigInput } from '../lib/config/index.js';
 import { Detector } from '../lib/detector.js';
 import { LaxrayError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
-import { thinR18 } from './helpers/small-detector.js';
+import { thinR18, trainingBatch } from './helpers/small-detector.js';
 
 const base = {
   device: 'cpu' as const,
@@ -59,5 +59,40 @@ test('on the CPU: tf32 is fp32, channels-last gives the same outputs, bf16 stays
     const scale = Math.max(...Array.from(fp32[name]!, Math.abs));
     const worst = largestDifference(bf16[name]!, fp32[name]!);
     t.true(worst <= 0.05 * Math.max(1, scale), `${name}: bf16 within 5% of fp32's range (${worst} of ${scale})`);
+  }
+});
+
+// fp16's loss scaler (native/precision.h) is part of the optimizer state, as
+// GradScaler's state_dict is in a PyTorch checkpoint: a resumed fp16 run goes
+// on with the scale it had, not 65536 again.
+const SCALER = 'amp.loss_scaler';
+// the GPU suite (scripts/gpu/check.sh) runs the tests with LAXRAY_DEVICE=cuda
+const onCuda = process.env.LAXRAY_DEVICE?.startsWith('cuda') === true;
+
+test('an fp32 run has no loss scaler in its optimizer state; a scaler entry from an fp16 run is ignored, a malformed one refused', async (t) => {
+  const detector = await Detector.create(base);
+  await detector.trainStep(trainingBatch(2, 96, 1), 0.01);
+  const state = await detector.optimizerState();
+  t.false(SCALER in state);
+  await t.notThrowsAsync(detector.loadOptimizerState({ ...state, [SCALER]: { data: Float32Array.from([1024, 5]), shape: [2] } }));
+  const err = await t.throwsAsync(detector.loadOptimizerState({ ...state, [SCALER]: { data: Float32Array.from([1024, 5, 1]), shape: [3] } }), { instanceOf: LaxrayError });
+  t.regex(err?.message ?? '', /amp\.loss_scaler: expected \[scale, finite steps\], got 3 values/);
+});
+
+(onCuda ? test : test.skip)('fp16 (CUDA): the loss scaler is saved with the momentum, restored on load and checked', async (t) => {
+  const config = { ...base, device: 'cuda' as const, precision: 'fp16' as const };
+  const first = await Detector.create(config);
+  for (let step = 0; step < 2; step++) await first.trainStep(trainingBatch(2, 96, step + 1), 0.01);
+  const state = await first.optimizerState();
+  t.deepEqual(Array.from(state[SCALER]!.data), [65536, 2], 'initial scale, two finite steps');
+
+  const resumed = await Detector.create(config);
+  await resumed.loadOptimizerState({ ...state, [SCALER]: { data: Float32Array.from([4096, 7]), shape: [2] } });
+  await resumed.trainStep(trainingBatch(2, 96, 3), 0.01);
+  t.deepEqual(Array.from((await resumed.optimizerState())[SCALER]!.data), [4096, 8], 'the restored scale and count go on');
+
+  for (const [values, message] of [[[Number.NaN, 0], /loss scale must be a finite number >= 1/], [[0.5, 0], /loss scale must be a finite number >= 1/], [[1024, 2000], /whole number in 0\.\.1999/]] as const) {
+    const err = await t.throwsAsync(resumed.loadOptimizerState({ ...state, [SCALER]: { data: Float32Array.from(values), shape: [2] } }), { instanceOf: LaxrayError });
+    t.regex(err?.message ?? '', message);
   }
 });

@@ -340,14 +340,14 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
     return info.Env().Undefined();
   }
 
-  // optimizerState(): Promise<{parameterName: {data, shape}}> (momentum buffers)
+  // optimizerState(): Promise<{name: {data, shape}}> (momentum buffers by parameter; fp16: the loss scaler)
   Napi::Value OptimizerState(const Napi::CallbackInfo& info) {
     SessionPtr s = session_;
     return PromiseWorker<NamedTensors>::Run(
         info.Env(), "optimizerState",
         [s] {
           std::lock_guard<std::mutex> lock(s->mutex);
-          return toHost(s->ensureTrainer().optimizer().state());
+          return toHost(s->ensureTrainer().optimizerState());
         },
         namedTensorsToJs);
   }
@@ -362,7 +362,7 @@ class NativeDetector : public Napi::ObjectWrap<NativeDetector> {
           std::lock_guard<std::mutex> lock(s->mutex);
           std::vector<std::pair<std::string, torch::Tensor>> state;
           for (const auto& [name, host] : entries) state.emplace_back(name, tensorFromHost(host, s->device, name));
-          s->ensureTrainer().optimizer().loadState(state);
+          s->ensureTrainer().loadOptimizerState(std::move(state));
           return true;
         },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });

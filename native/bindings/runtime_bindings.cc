@@ -1,4 +1,5 @@
-// runtimeInfo(), setIntraOpThreads(n) and cudaMemoryInUse(index).
+// runtimeInfo(), setIntraOpThreads(n), setCpuCacheLimit(bytes), emptyCpuCache()
+// and cudaMemoryInUse(index).
 #include <algorithm>
 #include <cmath>
 
@@ -26,7 +27,29 @@ Napi::Value RuntimeInfoToJs(Napi::Env env, RuntimeInfo& info) {
   out.Set("devices", devices);
   out.Set("intraOpThreads", info.intraOpThreads);
   out.Set("interOpThreads", info.interOpThreads);
+  Napi::Object cache = Napi::Object::New(env);
+  cache.Set("limitBytes", static_cast<double>(info.cpuCache.limitBytes));
+  cache.Set("cachedBytes", static_cast<double>(info.cpuCache.cachedBytes));
+  cache.Set("hits", static_cast<double>(info.cpuCache.hits));
+  cache.Set("misses", static_cast<double>(info.cpuCache.misses));
+  out.Set("cpuCache", cache);
   return out;
+}
+
+// setCpuCacheLimit(bytes): at most this many bytes of freed CPU blocks kept for reuse (0: none).
+Napi::Value SetCpuCacheLimit(const Napi::CallbackInfo& info) {
+  const double bytes = numberArg(info, 0, "setCpuCacheLimit: bytes");
+  if (!(bytes >= 0) || std::floor(bytes) != bytes || bytes > 9.0e15) {
+    throw Napi::TypeError::New(info.Env(), "setCpuCacheLimit: bytes must be an integer >= 0 (0 turns the cache off)");
+  }
+  installCpuCachingAllocator(static_cast<int64_t>(bytes));
+  return info.Env().Undefined();
+}
+
+// emptyCpuCache(): gives the cached CPU blocks back to the system.
+Napi::Value EmptyCpuCache(const Napi::CallbackInfo& info) {
+  emptyCpuCache();
+  return info.Env().Undefined();
 }
 
 // runtimeInfo(): Promise<RuntimeInfo> (async: the first CUDA query can take a while).
@@ -66,6 +89,8 @@ Napi::Value CudaMemoryInUse(const Napi::CallbackInfo& info) {
 void registerRuntimeBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<GetRuntimeInfo>(env, "runtimeInfo"));
   exports.Set("setIntraOpThreads", Napi::Function::New<SetIntraOpThreads>(env, "setIntraOpThreads"));
+  exports.Set("setCpuCacheLimit", Napi::Function::New<SetCpuCacheLimit>(env, "setCpuCacheLimit"));
+  exports.Set("emptyCpuCache", Napi::Function::New<EmptyCpuCache>(env, "emptyCpuCache"));
   exports.Set("cudaMemoryInUse", Napi::Function::New<CudaMemoryInUse>(env, "cudaMemoryInUse"));
 }
 

@@ -108,6 +108,7 @@ export async function run(): Promise<void> {
         device: 'cpu',
         torch: info.torchVersion,
         threads: info.intraOpThreads,
+        cpuCacheLimitBytes: info.cpuCache.limitBytes,
         input: input.shape,
         repeats,
         loadAverage1m: [round(loadBefore, 2), round(loadavg()[0]!, 2)],
