@@ -131,6 +131,35 @@ std::vector<torch::Tensor> trainableGradients(torch::nn::Module& model) {
   return grads;
 }
 
+// Each buffer of the model (BN running statistics, num_batches_tracked) with a
+// copy of it: a training forward pass moves them before the loss is known.
+using BufferSnapshot = std::vector<std::pair<torch::Tensor, torch::Tensor>>;  // live, saved
+
+BufferSnapshot snapshotBuffers(torch::nn::Module& model) {
+  BufferSnapshot snapshot;
+  for (const torch::Tensor& buffer : model.buffers(/*recurse=*/true)) snapshot.emplace_back(buffer, buffer.detach().clone());
+  return snapshot;
+}
+
+void restoreBuffers(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  for (const auto& [live, saved] : snapshot) live.copy_(saved);
+}
+
+// A bool scalar on the device, false when the forward pass left a NaN/Inf in a
+// floating-point buffer (a BN variance overflows on huge activations while the
+// normalised output, and so the loss, stays finite): committing it would poison
+// every later forward. Read with the step's other values (readStep).
+torch::Tensor buffersFinite(const BufferSnapshot& snapshot) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> floating;
+  for (const auto& [live, saved] : snapshot) {
+    if (live.is_floating_point()) floating.push_back(live.reshape({-1}));
+  }
+  if (floating.empty()) return torch::ones({}, torch::kBool);
+  return torch::isfinite(torch::cat(floating)).all();
+}
+
 }  // namespace
 
 DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, const std::vector<GroundTruth>& gt,
@@ -163,39 +192,6 @@ DetectionLoss trainingLosses(DetectorImpl& model, const torch::Tensor& images, c
   HeadOutputs outputs = model.head->forward(pyramid, &laTargets);
   return computeLosses(outputs, targets, config.loss, reduceMean);
 }
-
-namespace {
-
-// Each buffer of the model (BN running statistics, num_batches_tracked) with a
-// copy of it: a training forward pass moves them before the loss is known.
-using BufferSnapshot = std::vector<std::pair<torch::Tensor, torch::Tensor>>;  // live, saved
-
-BufferSnapshot snapshotBuffers(torch::nn::Module& model) {
-  BufferSnapshot snapshot;
-  for (const torch::Tensor& buffer : model.buffers(/*recurse=*/true)) snapshot.emplace_back(buffer, buffer.detach().clone());
-  return snapshot;
-}
-
-void restoreBuffers(const BufferSnapshot& snapshot) {
-  torch::NoGradGuard noGrad;
-  for (const auto& [live, saved] : snapshot) live.copy_(saved);
-}
-
-// A bool scalar on the device, false when the forward pass left a NaN/Inf in a
-// floating-point buffer (a BN variance overflows on huge activations while the
-// normalised output, and so the loss, stays finite): committing it would poison
-// every later forward. Read with the step's other values (readStep).
-torch::Tensor buffersFinite(const BufferSnapshot& snapshot) {
-  torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> floating;
-  for (const auto& [live, saved] : snapshot) {
-    if (live.is_floating_point()) floating.push_back(live.reshape({-1}));
-  }
-  if (floating.empty()) return torch::ones({}, torch::kBool);
-  return torch::isfinite(torch::cat(floating)).all();
-}
-
-}  // namespace
 
 Trainer::Trainer(Detector model, TrainerOptions options)
     : model_(std::move(model)),

@@ -352,20 +352,25 @@ export class DataLoader implements AsyncIterable<TrainingBatch> {
   }
 }
 
-/** Meta and targets of a decoded dataset image (boxes scaled, flipped, clipped to the resized image). */
-function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: DecodeResult): PreparedImage {
+/** An image's meta from its decode: sizes before and after the resize and the scale between them. */
+function decodedMeta(decoded: DecodeResult, identity: { imageId: number; fileName?: string; flipped: boolean }): PreparedImage['meta'] {
   const { scaleX, scaleY } = scaleFactors(decoded.originalWidth, decoded.originalHeight, decoded.width, decoded.height);
-  const meta = {
-    imageId: image.id,
-    fileName: image.fileName,
+  return {
+    imageId: identity.imageId,
+    ...(identity.fileName !== undefined ? { fileName: identity.fileName } : {}),
     originalWidth: decoded.originalWidth,
     originalHeight: decoded.originalHeight,
     resizedWidth: decoded.width,
     resizedHeight: decoded.height,
     scaleX,
     scaleY,
-    flipped: flip,
+    flipped: identity.flipped,
   };
+}
+
+/** Meta and targets of a decoded dataset image (boxes scaled, flipped, clipped to the resized image). */
+function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: DecodeResult): PreparedImage {
+  const meta = decodedMeta(decoded, { imageId: image.id, fileName: image.fileName, flipped: flip });
   const ann = image.annotations;
   const keep: number[] = [];
   const ignore: number[] = [];
@@ -378,9 +383,9 @@ function prepareTrainingImage(image: DatasetImage, flip: boolean, decoded: Decod
   const size = { width: decoded.width, height: decoded.height };
   const flipWidth = flip ? decoded.width : undefined;
   const targets: ImageTargets = {
-    boxes: transformBoxes(rows(keep), scaleX, scaleY, flipWidth, size),
+    boxes: transformBoxes(rows(keep), meta.scaleX, meta.scaleY, flipWidth, size),
     labels: Int32Array.from(keep, (j) => ann.labels[j]!),
-    ignoreBoxes: transformBoxes(rows(ignore), scaleX, scaleY, flipWidth, size),
+    ignoreBoxes: transformBoxes(rows(ignore), meta.scaleX, meta.scaleY, flipWidth, size),
     annotationIds: keep.map((j) => ann.ids[j]!),
   };
   return { data: decoded.data, meta, targets };
@@ -457,20 +462,9 @@ export class Preprocessor {
     } catch (err) {
       throw imageError(err, what);
     }
-    const { scaleX, scaleY } = scaleFactors(decoded.originalWidth, decoded.originalHeight, decoded.width, decoded.height);
     return {
       data: decoded.data,
-      meta: {
-        imageId: index,
-        ...(typeof input === 'string' ? { fileName: input } : {}),
-        originalWidth: decoded.originalWidth,
-        originalHeight: decoded.originalHeight,
-        resizedWidth: decoded.width,
-        resizedHeight: decoded.height,
-        scaleX,
-        scaleY,
-        flipped: false,
-      },
+      meta: decodedMeta(decoded, { imageId: index, ...(typeof input === 'string' ? { fileName: input } : {}), flipped: false }),
     };
   }
 }

@@ -41,7 +41,7 @@ export interface TorchCheckpoint {
 
 export async function openTorchCheckpoint(file: string, container: TorchContainer, limits: TorchReadLimits = DEFAULT_TORCH_LIMITS): Promise<TorchCheckpoint> {
   const what = `PyTorch checkpoint ${file}`;
-  const storages = () => new StorageTable(what, container, limits);
+  const storages = () => new StorageTable(container, limits);
   if (container === 'zip') {
     const zip = await openTorchZip(file, { maxEntries: limits.maxEntries, maxPickleBytes: limits.maxPickleBytes, maxEntryBytes: limits.maxStorageBytes }, what);
     try {
@@ -117,7 +117,6 @@ class StorageTable {
   private readonly views = new Map<string, StorageRef>();
 
   constructor(
-    private readonly what: string,
     private readonly container: TorchContainer,
     private readonly limits: TorchReadLimits,
   ) {}
