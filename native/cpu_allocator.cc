@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <list>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -20,6 +21,75 @@ namespace {
 // A cached block serves a request up to this much smaller than itself, so
 // inputs of slightly different sizes (multi-scale training) still reuse blocks.
 constexpr size_t kMaxSlackDivisor = 8;  // at most 1/8 of the block unused
+
+// Freed blocks by size and by age, at most `limit` bytes. When a block does
+// not fit, the oldest go first: after a change of input size the blocks of
+// the old size are the ones that will not come back. Not thread-safe (the
+// allocator locks around it).
+class BlockCache {
+ public:
+  struct Block {
+    void* data = nullptr;
+    size_t size = 0;
+  };
+
+  // The smallest cached block of at least `nbytes` (within the slack), of that
+  // size the one freed last (likely still in the CPU's caches, as malloc's
+  // reuse is); data nullptr if none. The block leaves the cache.
+  Block take(size_t nbytes) {
+    auto it = bySize_.lower_bound(nbytes);
+    if (it == bySize_.end() || it->first - nbytes > it->first / kMaxSlackDivisor) return {};
+    it = std::prev(bySize_.upper_bound(it->first));  // equal sizes keep insertion order
+    const Block block = *it->second;
+    remove(it);
+    return block;
+  }
+
+  // Keeps a freed block, evicting the oldest ones to stay within the limit;
+  // false when the block alone is over the limit (the caller frees it).
+  bool put(void* data, size_t nbytes) {
+    if (nbytes > limit_) return false;
+    while (bytes_ + nbytes > limit_) evictOldest();
+    byAge_.push_back({data, nbytes});
+    bySize_.emplace(nbytes, std::prev(byAge_.end()));
+    bytes_ += nbytes;
+    return true;
+  }
+
+  // A new limit; blocks over it are freed at once, oldest first.
+  void setLimit(size_t limit) {
+    limit_ = limit;
+    while (bytes_ > limit_) evictOldest();
+  }
+
+  void clear() {
+    while (!byAge_.empty()) evictOldest();
+  }
+
+  size_t limit() const { return limit_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  using AgeList = std::list<Block>;
+
+  void evictOldest() {
+    const Block oldest = byAge_.front();
+    auto [first, last] = bySize_.equal_range(oldest.size);
+    remove(std::find_if(first, last, [&](const auto& entry) { return entry.second == byAge_.begin(); }));
+    c10::free_cpu(oldest.data);
+  }
+
+  void remove(std::multimap<size_t, AgeList::iterator>::iterator entry) {
+    bytes_ -= entry->first;
+    byAge_.erase(entry->second);
+    bySize_.erase(entry);
+  }
+
+  AgeList byAge_;                                         // oldest first
+  std::multimap<size_t, AgeList::iterator> bySize_;       // size -> its block in byAge_
+  size_t bytes_ = 0;
+  size_t limit_ = 0;
+};
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -34,18 +104,17 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   void setLimit(int64_t limitBytes) {
     std::lock_guard<std::mutex> lock(mutex_);
-    limitBytes_ = limitBytes < 0 ? 0 : static_cast<size_t>(limitBytes);
-    trimTo(limitBytes_);
+    cache_.setLimit(limitBytes < 0 ? 0 : static_cast<size_t>(limitBytes));
   }
 
-  CpuCacheStats stats() {
+  CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {static_cast<int64_t>(limitBytes_), static_cast<int64_t>(cachedBytes_), hits_, misses_};
+    return {static_cast<int64_t>(cache_.limit()), static_cast<int64_t>(cache_.bytes()), hits_, misses_};
   }
 
   void empty() {
     std::lock_guard<std::mutex> lock(mutex_);
-    trimTo(0);
+    cache_.clear();
   }
 
   static CachingCpuAllocator& instance() {
@@ -60,16 +129,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   void* allocateLarge(size_t nbytes) const {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.lower_bound(nbytes);  // the smallest block that is large enough
-      if (it != free_.end() && it->first - nbytes <= it->first / kMaxSlackDivisor) {
-        // of that size, the one freed last: likely still in the CPU's caches, as malloc's reuse is
-        it = std::prev(free_.upper_bound(it->first));
-        void* data = it->second;
-        cachedBytes_ -= it->first;
-        live_.emplace(data, it->first);
-        free_.erase(it);
+      const BlockCache::Block cached = cache_.take(nbytes);
+      if (cached.data != nullptr) {
         ++hits_;
-        return data;
+        live_.emplace(cached.data, cached.size);
+        return cached.data;
       }
       ++misses_;
     }
@@ -85,8 +149,8 @@ class CachingCpuAllocator final : public c10::Allocator {
       return c10::alloc_cpu(nbytes);
     } catch (const c10::Error&) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (cachedBytes_ == 0) throw;
-      trimTo(0);
+      if (cache_.bytes() == 0) throw;
+      cache_.clear();
     }
     return c10::alloc_cpu(nbytes);
   }
@@ -95,39 +159,20 @@ class CachingCpuAllocator final : public c10::Allocator {
     if (data == nullptr) return;
     std::unique_lock<std::mutex> lock(mutex_);
     auto it = live_.find(data);
-    if (it == live_.end()) {
-      lock.unlock();
-      c10::free_cpu(data);  // a small block
-      return;
+    if (it != live_.end()) {
+      const size_t nbytes = it->second;
+      live_.erase(it);
+      if (cache_.put(data, nbytes)) return;
     }
-    const size_t nbytes = it->second;
-    live_.erase(it);
-    if (cachedBytes_ + nbytes > limitBytes_) {
-      lock.unlock();
-      c10::free_cpu(data);
-      return;
-    }
-    free_.emplace(nbytes, data);
-    cachedBytes_ += nbytes;
-  }
-
-  // Frees cached blocks, largest first, until at most `bytes` stay. Holds mutex_.
-  void trimTo(size_t bytes) const {
-    while (cachedBytes_ > bytes && !free_.empty()) {
-      auto largest = std::prev(free_.end());
-      cachedBytes_ -= largest->first;
-      c10::free_cpu(largest->second);
-      free_.erase(largest);
-    }
+    lock.unlock();
+    c10::free_cpu(data);  // a small block, or one larger than the whole cache
   }
 
   mutable std::mutex mutex_;
-  mutable std::multimap<size_t, void*> free_;       // size -> cached block
-  mutable std::unordered_map<void*, size_t> live_;  // large blocks in use -> size
-  mutable size_t cachedBytes_ = 0;
+  mutable BlockCache cache_;
+  mutable std::unordered_map<void*, size_t> live_;  // large blocks in use -> their size
   mutable int64_t hits_ = 0;
   mutable int64_t misses_ = 0;
-  size_t limitBytes_ = 0;
 };
 
 }  // namespace
