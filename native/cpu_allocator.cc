@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <list>
@@ -93,10 +94,11 @@ class BlockCache {
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t nbytes) const override {
-    void* data = nbytes >= kMinCachedBytes ? allocateLarge(nbytes) : c10::alloc_cpu(nbytes);
-    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
-  }
+  // LibTorch 2.3 made allocate() non-const and added copy_data(): both forms
+  // are declared (without `override`), so this builds against 1.13 and 2.x.
+  c10::DataPtr allocate(size_t nbytes) const { return allocateBlock(nbytes); }
+  c10::DataPtr allocate(size_t nbytes) { return allocateBlock(nbytes); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
   // One deleter for every block (LibTorch's raw_allocate needs that): it
   // looks the block up among the large ones to know whether to cache it.
@@ -125,6 +127,11 @@ class CachingCpuAllocator final : public c10::Allocator {
 
  private:
   static void release(void* data) { instance().releaseBlock(data); }
+
+  c10::DataPtr allocateBlock(size_t nbytes) const {
+    void* data = nbytes >= kMinCachedBytes ? allocateLarge(nbytes) : c10::alloc_cpu(nbytes);
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
+  }
 
   void* allocateLarge(size_t nbytes) const {
     {
