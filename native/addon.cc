@@ -14,10 +14,10 @@ namespace {
 // core unless LAXRAY_NUM_THREADS says otherwise.
 void configureThreads(Napi::Env napiEnv) {
   const char* env = std::getenv("LAXRAY_NUM_THREADS");
-  int threads = 0;
-  if (env != nullptr) {
+  int64_t threads = 0;
+  if (env != nullptr && *env != '\0') {
     try {
-      threads = std::stoi(env);
+      threads = std::stoll(env);  // a huge count is refused below, not wrapped
     } catch (...) {
       threads = 0;  // a malformed value falls back to all cores; lib/native.ts refuses one first
     }
@@ -40,7 +40,8 @@ void configureCpuCache(Napi::Env napiEnv) {
     if (!digits) throw Napi::Error::New(napiEnv, "LAXRAY_CPU_CACHE_MB=" + value + ": expected a whole number of MiB (0 turns the cache off)");
     limitBytes = std::stoll(value) << 20;
   }
-  laxray::installCpuCachingAllocator(limitBytes);
+  laxray::installCpuCachingAllocator();
+  laxray::setCpuCacheLimit(limitBytes);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

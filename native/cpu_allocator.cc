@@ -184,13 +184,13 @@ class CachingCpuAllocator final : public c10::Allocator {
 
 }  // namespace
 
-void installCpuCachingAllocator(int64_t limitBytes) {
-  CachingCpuAllocator& allocator = CachingCpuAllocator::instance();
-  allocator.setLimit(limitBytes);
+void installCpuCachingAllocator() {
   static std::once_flag installed;
   // priority above LibTorch's default (0), so a later default registration cannot replace it
-  std::call_once(installed, [&] { c10::SetCPUAllocator(&allocator, /*priority=*/1); });
+  std::call_once(installed, [] { c10::SetCPUAllocator(&CachingCpuAllocator::instance(), /*priority=*/1); });
 }
+
+void setCpuCacheLimit(int64_t limitBytes) { CachingCpuAllocator::instance().setLimit(limitBytes); }
 
 int64_t defaultCpuCacheLimit() {
   int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGE_SIZE));

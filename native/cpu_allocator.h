@@ -25,10 +25,12 @@ struct CpuCacheStats {
   int64_t misses = 0;       // allocations of cacheable size that went to malloc
 };
 
-// Makes the caching allocator LibTorch's CPU allocator, holding at most
-// `limitBytes` of freed blocks (0: no caching, every block goes back at once).
-// Called once, when the addon loads; later calls change the limit.
-void installCpuCachingAllocator(int64_t limitBytes);
+// Makes the caching allocator LibTorch's CPU allocator (once; later calls do nothing).
+void installCpuCachingAllocator();
+
+// At most `limitBytes` of freed blocks are kept (0: none, every block goes back
+// at once); lowering the limit frees cached blocks at once, oldest first.
+void setCpuCacheLimit(int64_t limitBytes);
 
 CpuCacheStats cpuCacheStats();
 

@@ -95,7 +95,7 @@ async function childRuntime(env: Record<string, string>): Promise<{ code: number
   return startNode(['--import', 'tsx', '-e', script], { cwd: REPO_ROOT, env }).done;
 }
 
-test('LAXRAY_CPU_CACHE_MB sets the limit at load; without it the limit is a quarter of memory; a bad value is refused by name', async (t) => {
+test('LAXRAY_CPU_CACHE_MB sets the limit at load; without it the limit is a quarter of memory; bad values of it and LAXRAY_NUM_THREADS are refused by name', async (t) => {
   const set = await childRuntime({ LAXRAY_CPU_CACHE_MB: '64' });
   t.is(set.code, 0, set.stderr);
   t.is(JSON.parse(set.stdout).limitBytes, 64 * MiB);
@@ -110,4 +110,7 @@ test('LAXRAY_CPU_CACHE_MB sets the limit at load; without it the limit is a quar
     t.is(bad.code, 3, `${name}=${value} is refused`);
     t.regex(bad.stderr, new RegExp(`INVALID_ARGUMENT: ${name}=${value}: expected a whole number of`));
   }
+  const huge = await childRuntime({ LAXRAY_NUM_THREADS: '99999999999' });
+  t.is(huge.code, 3, 'a thread count beyond int range is refused, not wrapped or ignored');
+  t.regex(huge.stderr, /LAXRAY_NUM_THREADS=99999999999: 99999999999 intra-op threads is more than 4 per core/);
 });

@@ -15,7 +15,8 @@ import { LaxrayError } from '../lib/errors.js';
 import { readError } from '../lib/json_file.js';
 import { existingBenchmark } from '../lib/study/benchmark.js';
 import { runStudy, studyProfile } from '../lib/study/index.js';
-import { readRunRecord, runPaths } from '../lib/study/run.js';
+import { readRunRecord, runPaths, type RunRecord } from '../lib/study/run.js';
+import { runMetrics } from '../lib/study/metrics.js';
 import { challengingImageIds, evaluateDetector, Trainer, type DetectingModel, type TrainableDetector } from '../lib/train/index.js';
 import { validCoco, writeJson, writeValidImages } from './fixtures/data/make.js';
 import { tempDir } from './helpers/temp_dir.js';
@@ -98,6 +99,15 @@ test('a study run: a damaged done.json is IO_ERROR naming its position and sayin
   const error = await t.throwsAsync(readRunRecord(paths), { instanceOf: LaxrayError });
   t.is(error!.code, 'IO_ERROR');
   t.is(error!.message, `${paths.done}:3:1: the study run record file is not valid JSON at line 3, column 1: expected ',' or '}' after a property value, found end of file; delete it to evaluate the run again`);
+});
+
+test('a study run: detections that are not a list are IO_ERROR naming the file and saying how to write them anew', async (t) => {
+  const paths = runPaths(tempDir('study-metrics'), 'atss', 0);
+  write(paths.testDir, path.basename(paths.detections), '{"image_id": 1}\n');
+  const record = { files: { detections: paths.detections, detectionsLaOff: null, laWeights: null } } as unknown as RunRecord;
+  const error = await t.throwsAsync(runMetrics(paths, record, {} as never, {} as never, []), { instanceOf: LaxrayError });
+  t.is(error!.code, 'IO_ERROR');
+  t.is(error!.message, `${paths.detections} is not a list of COCO detections; delete the run's test/done.json to evaluate it again`);
 });
 
 test('a run directory: a damaged checkpoint pointer is CHECKPOINT_ERROR naming its position; one holding null names the field', async (t) => {

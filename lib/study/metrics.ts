@@ -67,12 +67,15 @@ function setMetrics(result: CocoEvalResult, groundTruth: CocoGroundTruth, detect
 /** A file the study's evaluation wrote: when it is damaged, evaluating the run again writes it anew. */
 const evaluationOutput = (what: string): JsonFileKind => ({ what, code: 'IO_ERROR', hint: "delete the run's test/done.json to evaluate it again" });
 
-async function readDetections(file: string): Promise<CocoDetection[]> {
-  const kind = evaluationOutput('study detections');
-  const detections = await readJsonFile(file, kind);
-  if (!Array.isArray(detections)) throw new LaxrayError(kind.code, `${file} is not a list of COCO detections; ${kind.hint!}`);
-  return detections as CocoDetection[];
+/** A JSON list the study's evaluation wrote; anything else is an error saying how to write it anew. */
+async function readEvaluationList<T>(file: string, what: string): Promise<T[]> {
+  const kind = evaluationOutput(what);
+  const list = await readJsonFile(file, kind);
+  if (!Array.isArray(list)) throw new LaxrayError(kind.code, `${file} is not a list of ${what}; ${kind.hint!}`);
+  return list as T[];
 }
+
+const readDetections = (file: string) => readEvaluationList<CocoDetection>(file, 'COCO detections');
 
 /** Everything the report needs of one finished run. */
 export async function runMetrics(
@@ -100,7 +103,7 @@ export async function runMetrics(
     };
   }
   if (record.files.laWeights !== null) {
-    laWeights = (await readJsonFile(paths.laWeights, evaluationOutput('LA weight statistics'))) as LevelWeightStats[];
+    laWeights = await readEvaluationList<LevelWeightStats>(paths.laWeights, 'LA weight statistics');
   }
   return { method: record.method, seed: record.seed, record, detections, overall, challenging, laOff, laWeights };
 }

@@ -42,7 +42,7 @@ Napi::Value SetCpuCacheLimit(const Napi::CallbackInfo& info) {
   if (!(bytes >= 0) || std::floor(bytes) != bytes || bytes > 9.0e15) {
     throw Napi::TypeError::New(info.Env(), "setCpuCacheLimit: bytes must be an integer >= 0 (0 turns the cache off)");
   }
-  installCpuCachingAllocator(static_cast<int64_t>(bytes));
+  setCpuCacheLimit(static_cast<int64_t>(bytes));
   return info.Env().Undefined();
 }
 

@@ -11,10 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { Detector } from '../../lib/detector.js';
+import { padTo } from '../../lib/data/transforms.js';
 import { runtimeInfo } from '../../lib/runtime.js';
 import { demoConfig, demoModules, DEMO_SCALE } from '../../lib/cli/commands/demo.js';
 import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import { reportBenchmark } from './machine.js';
+import { elapsedMs, median, round, smoothImages } from './samples.js';
 import { compareDetections, Peer, peerUnavailable, type ImageMetaInput, type PeerDetection } from './peer/client.js';
 
 interface Case {
@@ -27,16 +29,13 @@ interface Case {
 
 async function cases(): Promise<Case[]> {
   const demo = demoConfig({ dataDir: tmpdir(), epochs: 1, seed: 0 }, await demoModules());
-  const pad = (v: number) => Math.ceil(v / 32) * 32;
   return [
-    { key: 'demo', name: 'demo: ATSS+LAcls ResNet-18 (128 ch)', config: demo, size: [pad(DEMO_SCALE[1]), pad(DEMO_SCALE[0])] },
+    { key: 'demo', name: 'demo: ATSS+LAcls ResNet-18 (128 ch)', config: demo, size: [padTo(DEMO_SCALE[1]), padTo(DEMO_SCALE[0])] },
     { key: 'r50-atss', name: 'ATSS ResNet-50 (delta, no LA)', config: { preset: 'atss', model: { backbone: { depth: 50 } } }, size: [800, 1344] },
     { key: 'r50-lacls', name: 'ATSS+LAcls ResNet-50', config: { preset: 'atss-lacls', model: { backbone: { depth: 50 } } }, size: [800, 1344] },
   ];
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 /**
  * Random-init heads score every class at the prior (0.01), below the 0.05
@@ -72,8 +71,8 @@ export async function run(): Promise<void> {
       const weights = path.join(dir, `${c.key}.safetensors`);
       await withScoringHead(detector, weights);
       const [height, width] = c.size;
-      const data = new Float32Array(3 * height * width).map((_, i) => Math.sin(i * 0.001) * 1.5);
-      const input = { data, shape: [1, 3, height, width] };
+      const input = smoothImages(1, height, width);
+      const { data } = input;
       const metas: ImageMetaInput[] = [{ inputWidth: width, inputHeight: height, scaleX: 1, scaleY: 1, originalWidth: width, originalHeight: height }];
       const inputFile = path.join(dir, `${c.key}.f32`);
       writeFileSync(inputFile, Buffer.from(data.buffer));
@@ -95,9 +94,7 @@ export async function run(): Promise<void> {
       const loadBefore = loadavg()[0]!;
       // Interleaved, so machine noise hits both alike.
       for (let r = 0; r < repeats; r++) {
-        const start = process.hrtime.bigint();
-        await detector.detect(input);
-        laxrayMs.push(Number(process.hrtime.bigint() - start) / 1e6);
+        laxrayMs.push(await elapsedMs(() => detector.detect(input)));
         if (peer) peerMs.push(...(await peer.detect(inputFile, input.shape, metas, 1)).ms);
       }
       await peer?.close();

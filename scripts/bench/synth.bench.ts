@@ -10,6 +10,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { reportBenchmark } from './machine.js';
+import { median } from './samples.js';
 import { imageSeed, Rng } from '../../lib/data/random.js';
 import { layoutScene } from '../../lib/data/synth/scene.js';
 import { renderScene, RenderScratch } from '../../lib/data/synth/render.js';
@@ -73,7 +74,6 @@ export async function run(): Promise<void> {
     const m = Math.min(n, (r + 1) * roundSize) - r * roundSize;
     rounds.push({ wall: m / ((performance.now() - t0) / 1000), cpu: m / ((cpu.user + cpu.system) / 1e6) });
   }
-  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
   reportBenchmark('synth.render', {
     device: 'cpu',
     threads: 1,

@@ -7,6 +7,7 @@ import type { LaxrayConfigInput } from '../../lib/config/index.js';
 import type { TrainingBatch } from '../../lib/data/index.js';
 import type { TensorMap } from '../../lib/checkpoint/safetensors.js';
 import { lcg } from './numbers.js';
+import { trainingBatchOf } from '../../scripts/bench/samples.js';
 
 export const CLASSES = ['knife', 'gun'];
 
@@ -48,24 +49,7 @@ export function randomBatch(n: number, h: number, w: number, seed = 1): InputBat
 
 /** A training batch of `n` random images of size × size with two boxes each (classes 0 and 1). */
 export function trainingBatch(n: number, size: number, seed = 1): TrainingBatch & { data: Float32Array } {
-  const { data } = randomBatch(n, size, size, seed);
-  const s = size;
-  return {
-    data,
-    shape: [n, 3, s, s],
-    metas: Array.from({ length: n }, (_, i) => ({
-      imageId: i, originalWidth: s, originalHeight: s, resizedWidth: s, resizedHeight: s,
-      scaleX: 1, scaleY: 1, flipped: false, padRight: 0, padBottom: 0,
-    })),
-    targets: Array.from({ length: n }, (_, i) => ({
-      boxes: Float32Array.from([s * 0.1, s * 0.15, s * 0.55, s * 0.6, s * 0.4 + i, s * 0.3, s * 0.9, s * 0.85]),
-      labels: Int32Array.from([0, 1]),
-      ignoreBoxes: new Float32Array(0),
-      annotationIds: [0, 1],
-    })),
-    epoch: 0,
-    index: 0,
-  };
+  return trainingBatchOf(randomBatch(n, size, size, seed).data, n, size, size);
 }
 
 /** Every parameter, buffer and momentum buffer as raw bytes, by name ('optimizer:' prefix for momentum). */
